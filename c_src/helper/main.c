@@ -1,0 +1,230 @@
+/*
+ * main.c - the procket helper: one request, one socket, one reply.
+ *
+ *   sanitize -> read one request -> validate -> become the caller keeping
+ *   only the needed capabilities -> open -> drop everything -> verify the
+ *   drop -> reply -> exit
+ *
+ * See procket(8) (docs/procket.8.md) for the command line and exit codes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#ifndef PROCKET_VERSION
+#define PROCKET_VERSION "unknown"
+#endif
+
+void say(const char *where, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    n = snprintf(line, sizeof(line), PROGNAME ": %s: ", where);
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(line))
+        (void)vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    (void)strncat(line, "\n", sizeof(line) - strlen(line) - 1);
+    /* one write: lines from concurrent helpers do not interleave */
+    (void)!write(STDERR_FILENO, line, strlen(line));
+}
+
+static void usage(FILE *out)
+{
+    (void)fprintf(out,
+        "usage: " PROGNAME " [-h] [-V]\n"
+        "       " PROGNAME " -u PATH [-p PORT] [-F FAMILY] [-T TYPE] "
+        "[-P PROTOCOL]\n"
+        "               [-I IFNAME] [-b BACKLOG] [-d] [ADDRESS]\n"
+        "\n"
+        "Creates one socket as the calling user and passes it back over a\n"
+        "Unix socket. Normally run by the procket library, which hands it\n"
+        "a channel on standard input; with -u it connects to the Unix\n"
+        "socket at PATH instead (after dropping privileges).\n"
+        "\n"
+        "  -u PATH      Unix socket to send the descriptor to\n"
+        "  -p PORT      port to bind, 0-65535 (default 0)\n"
+        "  -F FAMILY    inet (default), inet6, or a number\n"
+        "  -T TYPE      stream, dgram, raw, or a number "
+        "(default: from -P)\n"
+        "  -P PROTOCOL  tcp, udp, icmp, ipv6-icmp, raw, ..., or a number\n"
+        "  -I IFNAME    bind to this interface\n"
+        "  -b BACKLOG   stream sockets: also listen(2) with this backlog\n"
+        "  -d           inet6: accept IPv4 too (clear IPV6_V6ONLY)\n"
+        "  ADDRESS      local IPv4 or IPv6 address (default: any)\n"
+        "\n"
+        "Exit: 0 descriptor sent, 1 request failed (errno sent), 64 usage,\n"
+        "65 bad request, 66 channel, 67 privilege drop, 68 peer refused,\n"
+        "70 internal.\n");
+}
+
+/* Standard input must be the AF_UNIX SOCK_SEQPACKET end the library made. */
+static int check_channel(int chan)
+{
+    int v;
+    socklen_t len = sizeof(v);
+
+    if (getsockopt(chan, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ||
+        v != AF_UNIX)
+        return -1;
+    len = sizeof(v);
+    if (getsockopt(chan, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
+        v != SOCK_SEQPACKET)
+        return -1;
+    return 0;
+}
+
+/* Reads one request; returns 0, a request error (-EPROTO, -EINVAL, ...)
+ * to send back, or -ETIMEDOUT / -ECONNRESET when there is nobody to
+ * answer. */
+static int read_request(int chan, struct procket_request *req)
+{
+    unsigned char buf[PROCKET_MSG_MAX];
+    struct pollfd pfd = {chan, POLLIN, 0};
+    ssize_t n;
+    int fd = -1, rc;
+
+    do {
+        rc = poll(&pfd, 1, HELPER_READ_TIMEOUT_MS);
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        return -ETIMEDOUT;
+    n = procket_recv_fd(chan, &fd, buf, sizeof(buf));
+    if (fd >= 0) {
+        (void)close(fd); /* nobody sends the helper descriptors */
+        return -EPROTO;
+    }
+    if (n == 0 || n == -ECONNRESET)
+        return -ECONNRESET;
+    if (n < 0)
+        return -EPROTO;
+    return procket_request_decode(req, buf, (size_t)n);
+}
+
+/* Path transport: connect (as the caller, privileges gone) to the Unix
+ * socket the caller listens on, and make sure the caller is on the other
+ * end. */
+static int connect_back(const char *path, const struct identity *who)
+{
+    struct sockaddr_un sun;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int s;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return -1;
+    memcpy(sun.sun_path, path, strlen(path));
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0) {
+        say("connect_back", "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        say("connect_back", "%s: %s", path, strerror(errno));
+        (void)close(s);
+        return -1;
+    }
+    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        cred.uid != who->uid) {
+        say("connect_back", "%s is not the caller's socket", path);
+        (void)close(s);
+        return -2;
+    }
+    return s;
+}
+
+int main(int argc, char *argv[])
+{
+    struct invocation inv;
+    struct identity who;
+    struct procket_args args;
+    struct procket_request *req = &args.req;
+    unsigned char reply[PROCKET_REPLY_LEN];
+    const char *why = NULL;
+    int chan = STDIN_FILENO, fd = -1, rc, bad_request = 0;
+
+    sanitize(&inv);
+
+    if (procket_args_parse(&args, argc, argv, &why) < 0) {
+        say("args", "%s", why);
+        usage(stderr);
+        return PROCKET_EXIT_USAGE;
+    }
+    if (args.help) {
+        usage(stdout);
+        return PROCKET_EXIT_OK;
+    }
+    if (args.version) {
+        (void)printf(PROGNAME " %s, wire format %d\n", PROCKET_VERSION,
+                     PROCKET_WIRE_VERSION);
+        return PROCKET_EXIT_OK;
+    }
+
+    /* Who asks, and what. */
+    if (args.path == NULL) {
+        if (argc > 1) {
+            say("args", "options describe a request only with -u PATH");
+            return PROCKET_EXIT_USAGE;
+        }
+        if (check_channel(chan) < 0) {
+            say("channel", "standard input is not a procket channel "
+                           "(use -u PATH from a shell)");
+            return PROCKET_EXIT_CHANNEL;
+        }
+        rc = identify_peer(chan, &who);
+        if (rc < 0)
+            return rc == -EPERM ? PROCKET_EXIT_PEER : PROCKET_EXIT_CHANNEL;
+        rc = read_request(chan, req);
+        if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
+            say("read_request", "%s", rc == -ETIMEDOUT
+                                         ? "no request in time"
+                                         : "channel closed before a request");
+            return PROCKET_EXIT_CHANNEL;
+        }
+        bad_request = rc < 0;
+    } else {
+        if (identify_invoker(&inv, &who) < 0)
+            return PROCKET_EXIT_INTERNAL;
+        rc = 0; /* parsed and validated with the arguments */
+    }
+
+    /* Open as the caller with only the needed capabilities, then drop. */
+    if (rc == 0)
+        rc = become_caller(&who, caps_needed(req));
+    else
+        (void)become_caller(&who, 0);
+    if (rc == 0)
+        rc = open_requested(req, &fd);
+    if (drop_all() < 0 || verify_dropped(&who) < 0) {
+        say("main", "could not drop privileges; nothing sent");
+        return PROCKET_EXIT_PRIVILEGE;
+    }
+
+    /* Reply, unprivileged. */
+    if (args.path != NULL) {
+        chan = connect_back(args.path, &who);
+        if (chan < 0)
+            return chan == -2 ? PROCKET_EXIT_PEER : PROCKET_EXIT_CHANNEL;
+    }
+    (void)procket_reply_encode(rc < 0 ? -rc : 0, reply, sizeof(reply));
+    if (procket_send_fd(chan, fd, reply, sizeof(reply)) < 0) {
+        say("reply", "caller gone before the reply");
+        return PROCKET_EXIT_CHANNEL;
+    }
+    if (bad_request)
+        return PROCKET_EXIT_REQUEST;
+    return rc < 0 ? PROCKET_EXIT_REFUSED : PROCKET_EXIT_OK;
+}

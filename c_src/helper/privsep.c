@@ -1,0 +1,229 @@
+/*
+ * privsep.c - who asked, becoming them, and proving the privileges gone.
+ *
+ * The socket is created as the caller: the helper switches to the
+ * caller's uid, gid and groups first, keeping across the switch only the
+ * capabilities the request needs, so the kernel records the caller as the
+ * socket's owner. Then every capability goes, no_new_privs is set, and
+ * verify_dropped() checks all of it, including that uid 0 cannot be
+ * regained.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+/* capget/capset, version 3: two 32-bit words per set. */
+#define CAP_VERSION_3 0x20080522
+struct cap_header {
+    uint32_t version;
+    int pid;
+};
+struct cap_data {
+    uint32_t effective, permitted, inheritable;
+};
+
+static int caps_get(uint64_t *effective, uint64_t *permitted)
+{
+    struct cap_header h = {CAP_VERSION_3, 0};
+    struct cap_data d[2];
+
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capget, &h, d) < 0)
+        return -errno;
+    *effective = (uint64_t)d[1].effective << 32 | d[0].effective;
+    *permitted = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+    return 0;
+}
+
+static int caps_set(uint64_t set)
+{
+    struct cap_header h = {CAP_VERSION_3, 0};
+    struct cap_data d[2];
+
+    memset(d, 0, sizeof(d));
+    d[0].effective = d[0].permitted = (uint32_t)set;
+    d[1].effective = d[1].permitted = (uint32_t)(set >> 32);
+    if (syscall(SYS_capset, &h, d) < 0)
+        return -errno;
+    return 0;
+}
+
+int identify_peer(int chan, struct identity *who)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uid_t ruid = getuid();
+
+    if (getsockopt(chan, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        len != sizeof(cred)) {
+        say("identify_peer", "no peer credentials on the channel");
+        return -EPROTO;
+    }
+    /* Run directly (setuid, file capabilities), the helper serves only
+     * the user who ran it: a channel whose peer is someone else is a
+     * socket the user connected to another user's (or root's) program. */
+    if (ruid != 0 && cred.uid != ruid) {
+        say("identify_peer", "channel peer uid %u is not the caller %u",
+            (unsigned)cred.uid, (unsigned)ruid);
+        return -EPERM;
+    }
+    who->uid = cred.uid;
+    who->gid = cred.gid;
+
+    len = (socklen_t)sizeof(who->groups);
+    if (getsockopt(chan, SOL_SOCKET, SO_PEERGROUPS, who->groups, &len) == 0) {
+        who->ngroups = len / sizeof(gid_t);
+    } else if (errno == ENOPROTOOPT) { /* kernel < 4.13 */
+        who->groups[0] = cred.gid;
+        who->ngroups = 1;
+    } else {
+        say("identify_peer", "cannot read the peer's groups: %s",
+            strerror(errno));
+        return -EPROTO;
+    }
+    return 0;
+}
+
+int identify_invoker(const struct invocation *inv, struct identity *who)
+{
+    int n;
+
+    if (getuid() != 0) {
+        who->uid = getuid();
+        who->gid = getgid();
+        n = getgroups(HELPER_MAX_GROUPS, who->groups);
+        if (n < 0)
+            return -errno;
+        who->ngroups = (size_t)n;
+    } else if (inv->sudo) {
+        who->uid = inv->sudo_uid;
+        who->gid = inv->sudo_gid;
+        who->groups[0] = inv->sudo_gid;
+        who->ngroups = 1;
+    } else {
+        who->uid = 0; /* root ran it: nothing to drop to */
+        who->gid = 0;
+        who->groups[0] = 0;
+        who->ngroups = 1;
+    }
+    return 0;
+}
+
+static int groups_equal(const struct identity *who)
+{
+    gid_t cur[HELPER_MAX_GROUPS];
+    int n = getgroups(HELPER_MAX_GROUPS, cur);
+
+    if (n < 0 || (size_t)n != who->ngroups)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        size_t j;
+        for (j = 0; j < who->ngroups && who->groups[j] != cur[i]; j++)
+            ;
+        if (j == who->ngroups)
+            return 0;
+    }
+    return 1;
+}
+
+int become_caller(const struct identity *who, uint64_t keep)
+{
+    uid_t r, e, s;
+    gid_t rg, eg, sg;
+    uint64_t eff, perm;
+    int rc;
+
+    if (caps_get(&eff, &perm) < 0)
+        return -EPERM;
+    if ((perm & keep) != keep)
+        say("become_caller",
+            "not privileged for this request: install the helper setuid "
+            "root, run it through sudo or give it file capabilities "
+            "(a nosuid mount or no_new_privs also disables setuid)");
+    keep &= perm;
+
+    if (!groups_equal(who) && setgroups(who->ngroups, who->groups) < 0)
+        return -errno;
+    if (getresgid(&rg, &eg, &sg) < 0)
+        return -errno;
+    if ((rg != who->gid || eg != who->gid || sg != who->gid) &&
+        setresgid(who->gid, who->gid, who->gid) < 0)
+        return -errno;
+    if (getresuid(&r, &e, &s) < 0)
+        return -errno;
+    if (r != who->uid || e != who->uid || s != who->uid) {
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+            return -errno;
+        if (setresuid(who->uid, who->uid, who->uid) < 0)
+            return -errno;
+        (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    }
+    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    rc = caps_set(keep);
+    return rc;
+}
+
+int drop_all(void)
+{
+    int rc = caps_set(0);
+    if (rc < 0)
+        return rc;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+int verify_dropped(const struct identity *who)
+{
+    uid_t r, e, s;
+    gid_t rg, eg, sg;
+    uint64_t eff, perm;
+
+    if (getresuid(&r, &e, &s) < 0 || r != who->uid || e != who->uid ||
+        s != who->uid) {
+        say("verify_dropped", "uids not all %u", (unsigned)who->uid);
+        return -1;
+    }
+    if (getresgid(&rg, &eg, &sg) < 0 || rg != who->gid || eg != who->gid ||
+        sg != who->gid) {
+        say("verify_dropped", "gids not all %u", (unsigned)who->gid);
+        return -1;
+    }
+    if (!groups_equal(who)) {
+        say("verify_dropped", "supplementary groups not the caller's");
+        return -1;
+    }
+    if (caps_get(&eff, &perm) < 0 || eff != 0 || perm != 0) {
+        say("verify_dropped", "capabilities remain");
+        return -1;
+    }
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        say("verify_dropped", "no_new_privs not set");
+        return -1;
+    }
+    if (who->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        say("verify_dropped", "uid 0 could be regained");
+        return -1;
+    }
+    if (who->gid != 0 && (setgid(0) == 0 || setegid(0) == 0)) {
+        say("verify_dropped", "gid 0 could be regained");
+        return -1;
+    }
+    return 0;
+}

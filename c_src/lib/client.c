@@ -1,0 +1,374 @@
+/*
+ * client.c - running the helper and collecting its answer.
+ *
+ * Everything here runs unprivileged, in the caller's process. Every path
+ * out of procket_open() and procket_open_path() closes the channel, reaps
+ * the child and (for the path transport) removes the socket file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procket.h"
+
+extern char **environ;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+int procket_spawn(char *const argv[], int chan, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    int rc;
+
+    if (argv == NULL || argv[0] == NULL || chan < 0 || pid == NULL)
+        return -EINVAL;
+
+    rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0)
+        return -rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -rc;
+    }
+    (void)sigfillset(&all);
+    (void)sigemptyset(&none);
+    /* chan becomes fd 0; dup2 leaves the copy without close-on-exec. If
+     * chan already is 0 it must lose close-on-exec some other way. */
+    if (chan == STDIN_FILENO)
+        rc = EINVAL;
+    else
+        rc = posix_spawn_file_actions_adddup2(&fa, chan, STDIN_FILENO);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigmask(&attr, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+                                                 POSIX_SPAWN_SETSIGDEF);
+    if (rc == 0)
+        rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return -rc;
+}
+
+static void *reaper(void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+/* Hands pid to a detached thread that waits for it. */
+static void reap_later(pid_t pid)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+
+    if (pthread_attr_init(&attr) != 0)
+        return;
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    (void)pthread_create(&t, &attr, reaper, (void *)(intptr_t)pid);
+    (void)pthread_attr_destroy(&attr);
+}
+
+/* Polls waitpid until the child exits or the deadline passes. Returns 1
+ * when reaped, 0 when still running, -errno on error. */
+static int wait_until(pid_t pid, int64_t deadline, int *status)
+{
+    long pause_ns = 20000;
+
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        if (now_ms() >= deadline)
+            return 0;
+        struct timespec ts = {0, pause_ns};
+        (void)nanosleep(&ts, NULL);
+        if (pause_ns < 2000000)
+            pause_ns *= 2;
+    }
+}
+
+int procket_reap(pid_t pid, int timeout_ms, int *status)
+{
+    int st = 0, rc;
+
+    if (pid <= 0 || timeout_ms < 0)
+        return -EINVAL;
+    rc = wait_until(pid, now_ms() + timeout_ms, &st);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        if (status != NULL)
+            *status = st;
+        return 0;
+    }
+    if (kill(pid, SIGKILL) < 0) {
+        /* not ours to signal (sudo runs as root): never block on it */
+        reap_later(pid);
+        return -ETIMEDOUT;
+    }
+    rc = wait_until(pid, now_ms() + 1000, &st);
+    if (rc == 0)
+        reap_later(pid);
+    return rc < 0 ? rc : -ETIMEDOUT;
+}
+
+/* Waits for the reply on chan and turns it into a descriptor or -errno. */
+static int await_reply(int chan, int64_t deadline)
+{
+    unsigned char buf[PROCKET_MSG_MAX];
+    struct pollfd pfd = {chan, POLLIN, 0};
+    ssize_t n;
+    int fd = -1, error, rc;
+
+    for (;;) {
+        rc = poll(&pfd, 1, remaining(deadline));
+        if (rc > 0)
+            break;
+        if (rc == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+    n = procket_recv_fd(chan, &fd, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    if (n == 0)
+        return -ECONNRESET; /* the helper went away without a word */
+    rc = procket_reply_decode(&error, buf, (size_t)n);
+    if (rc == 0 && error == 0 && fd < 0)
+        rc = -EPROTO; /* success must carry a descriptor */
+    if (rc == 0 && error != 0 && fd >= 0)
+        rc = -EPROTO; /* failure must not */
+    if (rc < 0) {
+        if (fd >= 0)
+            (void)close(fd);
+        return rc;
+    }
+    return error != 0 ? -error : fd;
+}
+
+/* Sends the whole message on a SOCK_SEQPACKET channel within the deadline. */
+static int send_request(int chan, const void *msg, size_t len, int64_t deadline)
+{
+    struct pollfd pfd = {chan, POLLOUT, 0};
+    ssize_t n;
+
+    for (;;) {
+        n = send(chan, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0)
+            return (size_t)n == len ? 0 : -EMSGSIZE;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return errno == EPIPE ? -ECONNRESET : -errno;
+        int rc = poll(&pfd, 1, remaining(deadline));
+        if (rc == 0)
+            return -ETIMEDOUT;
+        if (rc < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Reaps the child after the exchange; a child still there after the reply
+ * (or after a failed exchange) gets a short grace period only. */
+static void finish_child(pid_t pid, int64_t deadline)
+{
+    int grace = remaining(deadline);
+    (void)procket_reap(pid, grace < 1000 ? grace : 1000, NULL);
+}
+
+int procket_open(const struct procket_request *req, char *const argv[],
+                 int timeout_ms)
+{
+    unsigned char msg[PROCKET_MSG_MAX];
+    ssize_t len;
+    int sv[2], rc;
+    pid_t pid;
+    int64_t deadline;
+
+    if (argv == NULL || argv[0] == NULL || timeout_ms < 1)
+        return -EINVAL;
+    len = procket_request_encode(req, msg, sizeof(msg));
+    if (len < 0)
+        return (int)len;
+    deadline = now_ms() + timeout_ms;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    rc = procket_spawn(argv, sv[1], &pid);
+    (void)close(sv[1]);
+    if (rc < 0) {
+        (void)close(sv[0]);
+        return rc;
+    }
+    rc = send_request(sv[0], msg, (size_t)len, deadline);
+    if (rc == 0)
+        rc = await_reply(sv[0], deadline);
+    (void)close(sv[0]); /* a helper still reading now sees end of file */
+    if (rc == -ETIMEDOUT)
+        (void)procket_reap(pid, 0, NULL);
+    else
+        finish_child(pid, deadline);
+    return rc;
+}
+
+/* Accepts one connection on lsock within the deadline. The child is
+ * watched meanwhile: if it exits without connecting there is no point in
+ * waiting, and *reaped is set. */
+static int accept_until(int lsock, pid_t pid, int *reaped, int64_t deadline)
+{
+    struct pollfd pfd = {lsock, POLLIN, 0};
+
+    for (;;) {
+        int left = remaining(deadline);
+        int rc = poll(&pfd, 1, left < 10 ? left : 10);
+        if (rc < 0 && errno != EINTR)
+            return -errno;
+        if (rc > 0) {
+            int s = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+            if (s >= 0)
+                return s;
+            if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+                return -errno;
+            continue;
+        }
+        if (!*reaped && waitpid(pid, NULL, WNOHANG) == pid) {
+            *reaped = 1; /* one last look: it may have connected first */
+            if (poll(&pfd, 1, 0) > 0)
+                continue;
+            return -ECONNRESET;
+        }
+        if (*reaped && poll(&pfd, 1, 0) == 0)
+            return -ECONNRESET;
+        if (left == 0)
+            return -ETIMEDOUT;
+    }
+}
+
+/* Runs the helper with "-u path" options and waits for it on lsock; the
+ * child's pid goes to *pid (0 when none was started). */
+static int exchange_path(const struct procket_request *req,
+                         char *const argv[], const char *path, int lsock,
+                         pid_t *pid, int *reaped, int64_t deadline)
+{
+    char *full[64];
+    char strbuf[512];
+    struct ucred cred;
+    socklen_t credlen = sizeof(cred);
+    size_t n = 0;
+    int rc, s;
+
+    while (argv[n] != NULL) {
+        if (n >= 31)
+            return -E2BIG;
+        full[n] = argv[n];
+        n++;
+    }
+    rc = procket_args_format(req, path, full + n, 64 - n, strbuf,
+                             sizeof(strbuf));
+    if (rc < 0)
+        return rc;
+    /* the helper never reads this channel; /dev/null is its stdin */
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0)
+        return -errno;
+    rc = procket_spawn(full, devnull, pid);
+    (void)close(devnull);
+    if (rc < 0)
+        return rc;
+
+    s = accept_until(lsock, *pid, reaped, deadline);
+    if (s < 0)
+        return s;
+    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0) {
+        rc = -errno;
+    } else if (cred.uid != geteuid()) {
+        rc = -EPERM; /* someone else connected to our socket */
+    } else {
+        rc = await_reply(s, deadline);
+    }
+    (void)close(s);
+    return rc;
+}
+
+int procket_open_path(const struct procket_request *req, char *const argv[],
+                      const char *path, int timeout_ms)
+{
+    struct sockaddr_un sun;
+    pid_t pid = 0;
+    int lsock, rc, reaped = 0;
+    int64_t deadline;
+
+    if (argv == NULL || argv[0] == NULL || path == NULL || timeout_ms < 1)
+        return -EINVAL;
+    rc = procket_request_validate(req);
+    if (rc < 0)
+        return rc;
+    if (path[0] == '\0')
+        return -EINVAL;
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return -ENAMETOOLONG;
+    deadline = now_ms() + timeout_ms;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path));
+    lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lsock < 0)
+        return -errno;
+    if (bind(lsock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        rc = -errno;
+        (void)close(lsock);
+        return rc;
+    }
+    /* Only the owner may connect. (umask is per process and the caller
+     * may be threaded, so chmod after bind; SO_PEERCRED below closes the
+     * window in between.) */
+    if (chmod(path, 0600) < 0 || listen(lsock, 1) < 0) {
+        rc = -errno;
+    } else {
+        rc = exchange_path(req, argv, path, lsock, &pid, &reaped, deadline);
+    }
+    (void)close(lsock);
+    (void)unlink(path);
+    if (pid > 0 && !reaped) {
+        if (rc == -ETIMEDOUT)
+            (void)procket_reap(pid, 0, NULL);
+        else
+            finish_child(pid, deadline);
+    }
+    return rc;
+}

@@ -1,0 +1,201 @@
+/*
+ * procket_nif.c - the Erlang face of the client library.
+ *
+ * Stateless: no globals hold paths or descriptors; every call carries
+ * everything it needs, so any number of processes may open at once.
+ *
+ * open/4 spawns the helper and waits (bounded) for its reply, so it runs
+ * on a dirty I/O scheduler: the wait is for another process, it cannot be
+ * made a readiness event on a descriptor the VM polls without keeping
+ * state between calls, and dirty I/O threads exist for exactly this.
+ * close/1 runs there too, since close(2) of a lingering socket may block.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "erl_driver.h" /* erl_errno_id() */
+#include "erl_nif.h"
+#include "procket.h"
+
+static ERL_NIF_TERM atom_ok, atom_error, atom_undefined, atom_timeout;
+static ERL_NIF_TERM key_family, key_type, key_protocol, key_port, key_addr,
+    key_scope_id, key_ifname, key_backlog, key_flags;
+
+static ERL_NIF_TERM mk_atom(ErlNifEnv *env, const char *name)
+{
+    ERL_NIF_TERM a;
+    if (enif_make_existing_atom(env, name, &a, ERL_NIF_LATIN1))
+        return a;
+    return enif_make_atom(env, name);
+}
+
+static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
+{
+    (void)priv;
+    (void)info;
+    atom_ok = mk_atom(env, "ok");
+    atom_error = mk_atom(env, "error");
+    atom_undefined = mk_atom(env, "undefined");
+    atom_timeout = mk_atom(env, "timeout");
+    key_family = mk_atom(env, "family");
+    key_type = mk_atom(env, "type");
+    key_protocol = mk_atom(env, "protocol");
+    key_port = mk_atom(env, "port");
+    key_addr = mk_atom(env, "addr");
+    key_scope_id = mk_atom(env, "scope_id");
+    key_ifname = mk_atom(env, "ifname");
+    key_backlog = mk_atom(env, "backlog");
+    key_flags = mk_atom(env, "flags");
+    return 0;
+}
+
+static int upgrade(ErlNifEnv *env, void **priv, void **old, ERL_NIF_TERM info)
+{
+    (void)old;
+    return load(env, priv, info);
+}
+
+static void unload(ErlNifEnv *env, void *priv)
+{
+    (void)env;
+    (void)priv;
+}
+
+static ERL_NIF_TERM error_tuple(ErlNifEnv *env, int err)
+{
+    ERL_NIF_TERM reason = err == ETIMEDOUT
+                              ? atom_timeout
+                              : enif_make_atom(env, erl_errno_id(err));
+    return enif_make_tuple2(env, atom_error, reason);
+}
+
+static int get_int_key(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key,
+                       int *out)
+{
+    ERL_NIF_TERM v;
+    return enif_get_map_value(env, map, key, &v) && enif_get_int(env, v, out);
+}
+
+/* Builds the request from the map made by procket:request/2. */
+static int get_request(ErlNifEnv *env, ERL_NIF_TERM map,
+                       struct procket_request *req)
+{
+    ErlNifBinary bin;
+    ERL_NIF_TERM v;
+    unsigned int u;
+
+    if (!enif_is_map(env, map))
+        return 0;
+    procket_request_init(req);
+    if (!get_int_key(env, map, key_family, &req->family) ||
+        !get_int_key(env, map, key_type, &req->type) ||
+        !get_int_key(env, map, key_protocol, &req->protocol) ||
+        !get_int_key(env, map, key_port, &req->port) ||
+        !get_int_key(env, map, key_backlog, &req->backlog))
+        return 0;
+    if (!enif_get_map_value(env, map, key_addr, &v) ||
+        !enif_inspect_binary(env, v, &bin) || bin.size > sizeof(req->addr))
+        return 0;
+    memcpy(req->addr, bin.data, bin.size);
+    req->addrlen = bin.size;
+    if (!enif_get_map_value(env, map, key_scope_id, &v) ||
+        !enif_get_uint(env, v, &u))
+        return 0;
+    req->scope_id = u;
+    if (!enif_get_map_value(env, map, key_flags, &v) ||
+        !enif_get_uint(env, v, &u))
+        return 0;
+    req->flags = u;
+    if (!enif_get_map_value(env, map, key_ifname, &v) ||
+        !enif_inspect_binary(env, v, &bin) || bin.size > PROCKET_IFNAME_MAX ||
+        memchr(bin.data, '\0', bin.size) != NULL)
+        return 0;
+    memcpy(req->ifname, bin.data, bin.size);
+    req->ifname[bin.size] = '\0';
+    return procket_request_validate(req) == 0;
+}
+
+/* Copies a binary into a NUL-terminated buffer; no NULs inside. */
+static int get_cstring(ErlNifEnv *env, ERL_NIF_TERM t, char *buf, size_t len)
+{
+    ErlNifBinary bin;
+
+    if (!enif_inspect_binary(env, t, &bin) || bin.size == 0 ||
+        bin.size >= len || memchr(bin.data, '\0', bin.size) != NULL)
+        return 0;
+    memcpy(buf, bin.data, bin.size);
+    buf[bin.size] = '\0';
+    return 1;
+}
+
+/* Fills cargv (NULL-terminated, at most max entries with the NULL) from a
+ * list of binaries, copying the words into buf. */
+static int get_argv(ErlNifEnv *env, ERL_NIF_TERM list, char **cargv,
+                    size_t max, char *buf, size_t buflen)
+{
+    ERL_NIF_TERM head;
+    ErlNifBinary bin;
+    size_t n = 0, used = 0;
+
+    while (enif_get_list_cell(env, list, &head, &list)) {
+        if (!enif_inspect_binary(env, head, &bin) || bin.size == 0 ||
+            memchr(bin.data, '\0', bin.size) != NULL || n + 1 >= max ||
+            bin.size + 1 > buflen - used)
+            return 0;
+        memcpy(buf + used, bin.data, bin.size);
+        buf[used + bin.size] = '\0';
+        cargv[n++] = buf + used;
+        used += bin.size + 1;
+    }
+    cargv[n] = NULL;
+    return n > 0 && enif_is_empty_list(env, list);
+}
+
+/* open(Argv :: [binary()], Request :: map(), Pipe :: binary() | undefined,
+ *      TimeoutMs :: pos_integer()) -> {ok, FD} | {error, Reason} */
+static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct procket_request req;
+    char words[2048], path[128];
+    char *cargv[32];
+    int timeout, fd;
+
+    (void)argc;
+    if (!get_argv(env, argv[0], cargv, 32, words, sizeof(words)) ||
+        !get_request(env, argv[1], &req) ||
+        !enif_get_int(env, argv[3], &timeout) || timeout < 1)
+        return enif_make_badarg(env);
+    if (enif_is_identical(argv[2], atom_undefined))
+        path[0] = '\0';
+    else if (!get_cstring(env, argv[2], path, sizeof(path)))
+        return enif_make_badarg(env);
+
+    fd = path[0] == '\0' ? procket_open(&req, cargv, timeout)
+                         : procket_open_path(&req, cargv, path, timeout);
+    if (fd < 0)
+        return error_tuple(env, -fd);
+    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+}
+
+/* close(FD) -> ok | {error, Reason} */
+static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
+                              const ERL_NIF_TERM argv[])
+{
+    int fd;
+
+    (void)argc;
+    if (!enif_get_int(env, argv[0], &fd) || fd < 0)
+        return enif_make_badarg(env);
+    if (close(fd) < 0 && errno != EINTR)
+        return error_tuple(env, errno);
+    return atom_ok;
+}
+
+static ErlNifFunc nif_funcs[] = {
+    {"open", 4, nif_open, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"close", 1, nif_close, ERL_NIF_DIRTY_JOB_IO_BOUND},
+};
+
+ERL_NIF_INIT(procket_nif, nif_funcs, load, NULL, upgrade, unload)

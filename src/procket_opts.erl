@@ -1,0 +1,269 @@
+%% @doc Turns the options of {@link procket:open/2} into a request.
+%%
+%% Pure functions, no side effects: the rules for defaults, names and
+%% bad values live here, in one place, and are tested by EUnit. The
+%% result is what {@link procket_nif:open/4} takes.
+%%
+%% Errors: a value procket can never accept (a port of 70000, a protocol
+%% atom it does not know, an interface name of 40 bytes, a NUL byte in a
+%% path) raises `error:badarg'. An option that is recognised but not
+%% implemented yet returns `{error, enotsup}'; a family procket does not
+%% open returns `{error, eafnosupport}'. Options procket does not know are
+%% ignored, as existing callers pass options meant for other libraries.
+-module(procket_opts).
+
+-export([parse/2, parse/3, family/1, type/1, protocol/1, split_command/1]).
+
+-export_type([plan/0, request/0]).
+
+-define(AF_INET, 2).
+-define(AF_INET6, 10).
+-define(SOCK_STREAM, 1).
+-define(SOCK_DGRAM, 2).
+-define(SOCK_RAW, 3).
+-define(IPPROTO_TCP, 6).
+-define(IPPROTO_UDP, 17).
+-define(F_DUALSTACK, 1).
+-define(IFNAME_MAX, 15).
+-define(UNIX_PATH_MAX, 108).
+-define(DEFAULT_TIMEOUT, 5000).
+-define(DEFAULT_EXEC, ["", "sudo -n"]).
+
+-type request() :: #{family := integer(), type := integer(),
+                     protocol := 0..255, port := 0..65535,
+                     addr := binary(), scope_id := non_neg_integer(),
+                     ifname := binary(), backlog := 0..65535,
+                     flags := non_neg_integer()}.
+%% The request as the NIF takes it; integers are Linux's numbers.
+
+-type plan() :: #{request := request(),
+                  commands := [[binary(), ...], ...],
+                  pipe := binary() | undefined,
+                  timeout := pos_integer()}.
+%% A request and the helper commands to try, in order.
+
+%% @doc Validates `Options' for a socket on `Port' and returns the plan:
+%% the request, the helper command lines to try in order, the path
+%% transport's socket path (or `undefined') and the timeout. The default
+%% helper is {@link procket:helper_path/0}.
+-spec parse(Port :: integer(), Options :: list()) ->
+          {ok, plan()} | {error, enotsup | eafnosupport}.
+parse(Port, Options) ->
+    parse(Port, Options, procket:helper_path()).
+
+%% @doc As {@link parse/2}, with `Helper' as the default helper path,
+%% used unless `{progname, Cmd}' is given.
+-spec parse(integer(), list(), file:filename_all()) ->
+          {ok, plan()} | {error, enotsup | eafnosupport}.
+parse(Port, Options, Helper) when is_integer(Port), Port >= 0, Port =< 65535 ->
+    is_proper_list(Options) orelse erlang:error(badarg),
+    case unsupported(Options) of
+        none -> plan(Port, Options, Helper);
+        _ -> {error, enotsup}
+    end;
+parse(_, _, _) ->
+    erlang:error(badarg).
+
+unsupported(Options) ->
+    case [K || {K, _} <- Options, K =:= namespace orelse K =:= dev] of
+        [] -> none;
+        [K | _] -> K
+    end.
+
+plan(Port, Options, Helper) ->
+    {Addr, AddrFamily} = ip(opt(ip, Options)),
+    Family = pick_family(opt(family, Options), AddrFamily),
+    case Family of
+        F when F =:= ?AF_INET; F =:= ?AF_INET6 ->
+            {Type, Protocol} = type_and_protocol(opt(type, Options),
+                                                 opt(protocol, Options)),
+            Request = #{family => Family, type => Type, protocol => Protocol,
+                        port => Port, addr => Addr, scope_id => 0,
+                        ifname => interface(opt(interface, Options)),
+                        backlog => backlog(opt(backlog, Options), Type),
+                        flags => flags(opt(ipv6_v6only, Options), Family)},
+            {ok, #{request => Request,
+                   commands => commands(opt(progname, Options),
+                                        opt(exec, Options), Helper),
+                   pipe => pipe(opt(pipe, Options)),
+                   timeout => timeout(opt(timeout, Options))}};
+        _ ->
+            {error, eafnosupport}
+    end.
+
+opt(Key, Options) ->
+    proplists:get_value(Key, Options).
+
+is_proper_list([_ | T]) -> is_proper_list(T);
+is_proper_list([]) -> true;
+is_proper_list(_) -> false.
+
+%% @doc The address family number for a name or number. Raises badarg for
+%% anything else.
+-spec family(atom() | integer()) -> integer().
+family(inet) -> ?AF_INET;
+family(inet6) -> ?AF_INET6;
+family(unspec) -> 0;
+family(F) when F =:= local; F =:= unix; F =:= file -> 1;
+family(netlink) -> 16;
+family(packet) -> 17;
+family(N) when is_integer(N), N >= 0, N =< 255 -> N;
+family(_) -> erlang:error(badarg).
+
+%% @doc The socket type number for a name or number. Raises badarg for
+%% anything else.
+-spec type(atom() | integer()) -> integer().
+type(stream) -> ?SOCK_STREAM;
+type(dgram) -> ?SOCK_DGRAM;
+type(raw) -> ?SOCK_RAW;
+type(N) when is_integer(N), N >= 0, N =< 255 -> N;
+type(_) -> erlang:error(badarg).
+
+%% @doc The protocol number for a name (as in /etc/protocols) or number.
+%% Raises badarg for anything else.
+-spec protocol(atom() | integer()) -> 0..255.
+protocol(ip) -> 0;
+protocol(icmp) -> 1;
+protocol(tcp) -> 6;
+protocol(udp) -> 17;
+protocol(icmp6) -> 58;
+protocol('ipv6-icmp') -> 58;
+protocol(sctp) -> 132;
+protocol(udplite) -> 136;
+protocol(raw) -> 255;
+protocol(N) when is_integer(N), N >= 0, N =< 255 -> N;
+protocol(_) -> erlang:error(badarg).
+
+pick_family(undefined, undefined) -> ?AF_INET;
+pick_family(undefined, AddrFamily) -> AddrFamily;
+pick_family(F, AddrFamily) ->
+    Family = family(F),
+    case AddrFamily of
+        undefined -> Family;
+        Family -> Family;
+        _ -> erlang:error(badarg)   % {ip, "::1"} with {family, inet}
+    end.
+
+%% The type follows the protocol and the protocol the type when only one
+%% is given: udp <-> dgram, tcp <-> stream, other protocols are raw.
+type_and_protocol(undefined, undefined) -> {?SOCK_STREAM, ?IPPROTO_TCP};
+type_and_protocol(T, undefined) ->
+    Type = type(T),
+    {Type, case Type of
+               ?SOCK_STREAM -> ?IPPROTO_TCP;
+               ?SOCK_DGRAM -> ?IPPROTO_UDP;
+               _ -> 0
+           end};
+type_and_protocol(undefined, P) ->
+    Protocol = protocol(P),
+    {case Protocol of
+         ?IPPROTO_TCP -> ?SOCK_STREAM;
+         132 -> ?SOCK_STREAM;
+         ?IPPROTO_UDP -> ?SOCK_DGRAM;
+         136 -> ?SOCK_DGRAM;
+         _ -> ?SOCK_RAW
+     end, Protocol};
+type_and_protocol(T, P) ->
+    case {type(T), protocol(P)} of
+        {Type, _} when Type =/= ?SOCK_STREAM, Type =/= ?SOCK_DGRAM,
+                       Type =/= ?SOCK_RAW ->
+            erlang:error(badarg);
+        TP ->
+            TP
+    end.
+
+ip(undefined) ->
+    {<<>>, undefined};
+ip({A, B, C, D} = IP) ->
+    inet:is_ipv4_address(IP) orelse erlang:error(badarg),
+    {<<A, B, C, D>>, ?AF_INET};
+ip({_, _, _, _, _, _, _, _} = IP) ->
+    inet:is_ipv6_address(IP) orelse erlang:error(badarg),
+    {<<<<W:16>> || W <- tuple_to_list(IP)>>, ?AF_INET6};
+ip(S) when is_list(S); is_binary(S) ->
+    case catch inet:parse_strict_address(text(S)) of
+        {ok, IP} -> ip(IP);
+        _ -> erlang:error(badarg)
+    end;
+ip(_) ->
+    erlang:error(badarg).
+
+interface(undefined) ->
+    <<>>;
+interface(Name) ->
+    Bin = text_binary(Name),
+    Ok = byte_size(Bin) >= 1 andalso byte_size(Bin) =< ?IFNAME_MAX
+        andalso Bin =/= <<".">> andalso Bin =/= <<"..">>
+        andalso binary:first(Bin) =/= $-
+        andalso lists:all(fun(C) -> C > $\s andalso C < 16#7f
+                                        andalso C =/= $/ andalso C =/= $:
+                          end, binary_to_list(Bin)),
+    Ok orelse erlang:error(badarg),
+    Bin.
+
+backlog(undefined, _) -> 0;
+backlog(N, ?SOCK_STREAM) when is_integer(N), N >= 0, N =< 65535 -> N;
+backlog(_, _) -> erlang:error(badarg).
+
+flags(undefined, _) -> 0;
+flags(true, ?AF_INET6) -> 0;
+flags(false, ?AF_INET6) -> ?F_DUALSTACK;
+flags(B, _) when is_boolean(B) -> 0;
+flags(_, _) -> erlang:error(badarg).
+
+timeout(undefined) -> ?DEFAULT_TIMEOUT;
+timeout(N) when is_integer(N), N >= 1, N =< 16#7fffffff -> N;
+timeout(_) -> erlang:error(badarg).
+
+pipe(undefined) ->
+    undefined;
+pipe(Path) ->
+    Bin = text_binary(Path),
+    (byte_size(Bin) >= 1 andalso byte_size(Bin) < ?UNIX_PATH_MAX)
+        orelse erlang:error(badarg),
+    Bin.
+
+%% The command lines to try. With {progname, Cmd}: Cmd, prefixed by each
+%% of {exec, Prefixes} if given. Without: the helper in priv/, run
+%% directly and then through "sudo -n" (never prompting for a password),
+%% or prefixed by each of {exec, Prefixes}.
+commands(Progname, Exec, Helper) ->
+    Prefixes = case {Progname, Exec} of
+                   {undefined, undefined} -> ?DEFAULT_EXEC;
+                   {_, undefined} -> [""];
+                   {_, L} when is_list(L), L =/= [] -> L;
+                   _ -> erlang:error(badarg)
+               end,
+    Base = case Progname of
+               undefined -> [text_binary(Helper)];
+               _ -> split_command(Progname)
+           end,
+    Base =/= [] orelse erlang:error(badarg),
+    [split_command(P) ++ Base || P <- Prefixes].
+
+%% @doc Splits a command such as "sudo priv/procket" into words at spaces
+%% and tabs. No shell is involved: quotes, `$', `;' and backslashes are
+%% ordinary characters. Raises badarg for a control character or a value
+%% that is not text.
+-spec split_command(iodata() | atom()) -> [binary()].
+split_command(Cmd) ->
+    Bin = text_binary(Cmd),
+    lists:all(fun(C) -> C >= $\s orelse C =:= $\t end, binary_to_list(Bin))
+        orelse erlang:error(badarg),
+    [W || W <- binary:split(Bin, [<<" ">>, <<"\t">>], [global]), W =/= <<>>].
+
+text(S) when is_binary(S) -> binary_to_list(S);
+text(S) -> S.
+
+%% A string, binary or atom as a binary without NUL bytes.
+text_binary(A) when is_atom(A) ->
+    text_binary(atom_to_binary(A, utf8));
+text_binary(S) ->
+    Bin = try unicode:characters_to_binary(S) of
+              B when is_binary(B) -> B;
+              _ -> erlang:error(badarg)
+          catch
+              _:_ -> erlang:error(badarg)
+          end,
+    binary:match(Bin, <<0>>) =:= nomatch orelse erlang:error(badarg),
+    Bin.
