@@ -306,7 +306,7 @@ int procket_split_command(const char *cmd, char **argv, size_t max, char *buf,
         return -EINVAL;
     argv[0] = NULL;
     for (const char *q = cmd; *q != '\0'; q++)
-        if ((unsigned char)*q < ' ' && *q != '\t')
+        if (((unsigned char)*q < ' ' && *q != '\t') || *q == 0x7f)
             return -EINVAL;
 
     for (;;) {

@@ -30,6 +30,7 @@ int procket_send_fd(int sock, int fd, const void *data, size_t len)
     struct iovec iov;
     struct msghdr msg;
     ssize_t n;
+    int saved = errno;
 
     if (sock < 0 || fd < -1 || data == NULL || len == 0)
         return -EINVAL;
@@ -54,8 +55,11 @@ int procket_send_fd(int sock, int fd, const void *data, size_t len)
     do {
         n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
+    if (n < 0) {
+        n = -errno;
+        errno = saved;
+        return (int)n;
+    }
     if ((size_t)n != len)
         return -EMSGSIZE;
     return 0;

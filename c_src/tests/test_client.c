@@ -1,0 +1,973 @@
+/*
+ * test_client.c - procket_open(), procket_open_path(), procket_spawn() and
+ * procket_reap() against the real helper and against programs that are not
+ * the helper (missing, silent, slow, talking garbage).
+ *
+ *   test_client [HELPER]   default: $PROCKET_HELPER, else ../priv/procket
+ *
+ * Meant to run as root, like the helper it drives; the tests that need
+ * privileges (a port below 1024, a raw socket, SO_BINDTODEVICE) are
+ * skipped otherwise.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "procket.h"
+
+#define ERRNO_MARK 12345
+
+#ifndef PR_SET_SECUREBITS
+#define PR_SET_SECUREBITS 28
+#endif
+#define SECBIT_NO_SETUID_FIXUP (1 << 2)
+
+static const char *helper;
+static char *helper_argv[2];
+static int fds_at_start;
+
+/* ---- helpers ------------------------------------------------------ */
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    (void)closedir(d);
+    return n;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Under valgrind posix_spawn's vfork becomes a fork, and an exec failure
+ * in the child no longer reaches the parent: posix_spawn succeeds, the
+ * child exits 127. Only then is -ECONNRESET accepted for -ENOENT. */
+static int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+static int sockopt(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+    if (getsockopt(fd, level, name, &v, &len) < 0)
+        return -errno;
+    return v;
+}
+
+static void req_udp_lo(struct procket_request *r, int port)
+{
+    procket_request_init(r);
+    r->type = SOCK_DGRAM;
+    r->protocol = IPPROTO_UDP;
+    r->port = port;
+    memcpy(r->addr, "\x7f\0\0\x01", 4);
+    r->addrlen = 4;
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* A socket of ours bound to 127.0.0.1 on some free port. */
+static int bound_lo(int type, int *port)
+{
+    struct sockaddr_in sin;
+    int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+        (type == SOCK_STREAM && listen(s, 1) < 0)) {
+        if (s >= 0)
+            (void)close(s);
+        return -1;
+    }
+    *port = local_port(s);
+    return s;
+}
+
+/* Whether path exists; errno untouched, for the errno checks. */
+static int exists(const char *path)
+{
+    struct stat st;
+    int saved = errno, rc = lstat(path, &st) == 0;
+    errno = saved;
+    return rc;
+}
+
+/* A fresh private directory and a socket path in it. */
+static int fresh_path(char dir[64], char path[80])
+{
+    strcpy(dir, "/tmp/procket-client.XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    (void)snprintf(path, 80, "%s/s", dir);
+    return 0;
+}
+
+/* ---- procket_open with the real helper ------------------------------ */
+
+TEST(open_udp_v4)
+{
+    struct procket_request r;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    char buf[8];
+    int fd, c, port;
+
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK_EQ(errno, ERRNO_MARK);
+    CHECK(fd >= 0);
+    if (fd < 0) {
+        fprintf(stderr, "  procket_open: %s\n", strerror(-fd));
+        return;
+    }
+    CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    CHECK_EQ(sin.sin_family, AF_INET);
+    CHECK_EQ(ntohl(sin.sin_addr.s_addr), INADDR_LOOPBACK);
+    port = ntohs(sin.sin_port);
+    CHECK(port > 0);
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_PROTOCOL), IPPROTO_UDP);
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_DOMAIN), AF_INET);
+    CHECK_EQ(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+
+    /* it is a working socket: a datagram sent to it arrives */
+    c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(sendto(c, "ping", 4, 0, (struct sockaddr *)&sin, sizeof(sin)), 4);
+    CHECK_EQ(recv(fd, buf, sizeof(buf), 0), 4);
+    CHECK(memcmp(buf, "ping", 4) == 0);
+    (void)close(c);
+    (void)close(fd);
+}
+
+TEST(open_tcp_backlog)
+{
+    struct procket_request r;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int fd, c, a;
+
+    procket_request_init(&r);
+    memcpy(r.addr, "\x7f\0\0\x01", 4);
+    r.addrlen = 4;
+    r.backlog = 8;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_REUSEADDR), 1);
+    CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    a = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    CHECK(a >= 0);
+    if (a >= 0)
+        (void)close(a);
+    (void)close(c);
+    (void)close(fd);
+
+    /* without a backlog the socket is only bound */
+    r.backlog = 0;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN), 0);
+    CHECK(local_port(fd) > 0);
+    (void)close(fd);
+}
+
+TEST(open_v6)
+{
+    struct procket_request r;
+    struct sockaddr_in6 sin6;
+    socklen_t len = sizeof(sin6);
+    int fd, c, a;
+
+    procket_request_init(&r);
+    r.family = AF_INET6;
+    r.type = SOCK_DGRAM;
+    r.addr[15] = 1; /* ::1 */
+    r.addrlen = 16;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0) {
+        fprintf(stderr, "  procket_open ::1: %s\n", strerror(-fd));
+        return;
+    }
+    CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_DOMAIN), AF_INET6);
+    CHECK_EQ(sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+    CHECK_EQ(getsockname(fd, (struct sockaddr *)&sin6, &len), 0);
+    CHECK(IN6_IS_ADDR_LOOPBACK(&sin6.sin6_addr));
+    (void)close(fd);
+
+    /* The wildcard shows the option as set: binding a specific IPv6
+     * address makes the kernel set IPV6_V6ONLY whatever was asked. By
+     * default it is set whatever net.ipv6.bindv6only says ... */
+    r.addr[15] = 0;
+    r.addrlen = 0;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_EQ(sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+    (void)close(fd);
+    /* ... and clear with PROCKET_F_DUALSTACK */
+    r.flags = PROCKET_F_DUALSTACK;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_EQ(sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY), 0);
+    (void)close(fd);
+
+    /* dual stack for real: an IPv4 client reaches an IPv6 wildcard
+     * listener */
+    procket_request_init(&r);
+    r.family = AF_INET6;
+    r.flags = PROCKET_F_DUALSTACK;
+    r.backlog = 1;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    {
+        struct sockaddr_in sin;
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons((uint16_t)local_port(fd));
+        c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK_EQ(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        a = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        CHECK(a >= 0);
+        if (a >= 0)
+            (void)close(a);
+        (void)close(c);
+    }
+    (void)close(fd);
+}
+
+/* A link-local address needs its scope; skipped without one. */
+TEST(open_v6_scope)
+{
+    struct ifaddrs *ifa, *i;
+    struct sockaddr_in6 want, got;
+    socklen_t len = sizeof(got);
+    struct procket_request r;
+    int fd, found = 0;
+
+    if (getifaddrs(&ifa) < 0)
+        return;
+    for (i = ifa; i != NULL && !found; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET6)
+            continue;
+        memcpy(&want, i->ifa_addr, sizeof(want));
+        if (IN6_IS_ADDR_LINKLOCAL(&want.sin6_addr) && want.sin6_scope_id != 0)
+            found = 1;
+    }
+    freeifaddrs(ifa);
+    if (!found) {
+        fprintf(stderr, "  open_v6_scope: no link-local address, skipped\n");
+        return;
+    }
+    procket_request_init(&r);
+    r.family = AF_INET6;
+    r.type = SOCK_DGRAM;
+    memcpy(r.addr, &want.sin6_addr, 16);
+    r.addrlen = 16;
+    r.scope_id = want.sin6_scope_id;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd < 0) {
+        fprintf(stderr, "  procket_open link-local: %s\n", strerror(-fd));
+        return;
+    }
+    CHECK_EQ(getsockname(fd, (struct sockaddr *)&got, &len), 0);
+    CHECK(memcmp(&got.sin6_addr, &want.sin6_addr, 16) == 0);
+    CHECK_EQ(got.sin6_scope_id, want.sin6_scope_id);
+    (void)close(fd);
+}
+
+/* What only a privileged helper can do. */
+TEST(open_privileged)
+{
+    struct procket_request r;
+    char name[32];
+    socklen_t len;
+    int fd, port = -1;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "  open_privileged: not root, skipped\n");
+        return;
+    }
+    /* a free port below 1024 */
+    for (int p = 1023; p > 900 && port < 0; p--) {
+        struct sockaddr_in sin;
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons((uint16_t)p);
+        if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+            port = p;
+        (void)close(s);
+    }
+    CHECK(port > 0);
+    req_udp_lo(&r, port);
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_EQ(local_port(fd), port);
+        (void)close(fd);
+    }
+
+    procket_request_init(&r); /* raw ICMP */
+    r.type = SOCK_RAW;
+    r.protocol = IPPROTO_ICMP;
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_RAW);
+        CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_PROTOCOL), IPPROTO_ICMP);
+        (void)close(fd);
+    }
+
+    procket_request_init(&r); /* bound to the loopback interface */
+    r.type = SOCK_DGRAM;
+    strcpy(r.ifname, "lo");
+    fd = procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        memset(name, 0, sizeof(name));
+        len = sizeof(name);
+        CHECK_EQ(getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, &len), 0);
+        CHECK(strcmp(name, "lo") == 0);
+        (void)close(fd);
+    }
+
+    strcpy(r.ifname, "nosuchif0"); /* the helper's errno comes back */
+    CHECK_EQ(procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS), -ENODEV);
+}
+
+TEST(open_port_in_use)
+{
+    struct procket_request r;
+    int s, port;
+
+    s = bound_lo(SOCK_DGRAM, &port);
+    CHECK(s >= 0);
+    req_udp_lo(&r, port);
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS), -EADDRINUSE);
+    CHECK_EQ(errno, ERRNO_MARK);
+    (void)close(s);
+
+    s = bound_lo(SOCK_STREAM, &port); /* listening: SO_REUSEADDR no help */
+    CHECK(s >= 0);
+    procket_request_init(&r);
+    memcpy(r.addr, "\x7f\0\0\x01", 4);
+    r.addrlen = 4;
+    r.port = port;
+    CHECK_EQ(procket_open(&r, helper_argv, PROCKET_TIMEOUT_MS), -EADDRINUSE);
+    (void)close(s);
+}
+
+/* ---- procket_open with programs that are not the helper ------------- */
+
+TEST(open_missing_program)
+{
+    struct procket_request r;
+    char *missing[] = {(char *)"/nonexistent/x", NULL};
+    char *unfound[] = {(char *)"procket-test-no-such-program", NULL};
+    int rc;
+
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    rc = procket_open(&r, missing, PROCKET_TIMEOUT_MS);
+    CHECK_EQ(errno, ERRNO_MARK);
+    if (under_valgrind() && rc == -ECONNRESET)
+        rc = -ENOENT;
+    CHECK_EQ(rc, -ENOENT);
+    rc = procket_open(&r, unfound, PROCKET_TIMEOUT_MS); /* PATH lookup */
+    if (under_valgrind() && rc == -ECONNRESET)
+        rc = -ENOENT;
+    CHECK_EQ(rc, -ENOENT);
+}
+
+TEST(open_program_exits_silently)
+{
+    struct procket_request r;
+    char *t[] = {(char *)"/bin/true", NULL};
+    char *killed[] = {(char *)"/bin/sh", (char *)"-c", (char *)"kill -9 $$",
+                      NULL};
+    int64_t start;
+
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    start = now_ms();
+    CHECK_EQ(procket_open(&r, t, PROCKET_TIMEOUT_MS), -ECONNRESET);
+    CHECK(now_ms() - start < 2500); /* not the whole timeout */
+    CHECK_EQ(errno, ERRNO_MARK);
+    start = now_ms();
+    CHECK_EQ(procket_open(&r, killed, PROCKET_TIMEOUT_MS), -ECONNRESET);
+    CHECK(now_ms() - start < 2500);
+}
+
+TEST(open_timeout)
+{
+    struct procket_request r;
+    char *slow[] = {(char *)"/bin/sleep", (char *)"10", NULL};
+    int64_t start, took;
+
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    start = now_ms();
+    CHECK_EQ(procket_open(&r, slow, 200), -ETIMEDOUT);
+    took = now_ms() - start;
+    CHECK(took >= 190);
+    CHECK(took < 1500);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+TEST(open_bad_replies)
+{
+    struct procket_request r;
+    char *garbage[] = {(char *)"/bin/sh", (char *)"-c",
+                       (char *)"printf garbage >&0", NULL};
+    /* a well-formed success reply, but no descriptor with it */
+    char *no_fd[] = {
+        (char *)"/bin/sh", (char *)"-c",
+        (char *)"printf 'PK\\001\\002\\000\\014\\000\\000\\000\\000\\000\\000' >&0",
+        NULL};
+    /* a well-formed failure reply: EACCES (13) */
+    char *refused[] = {
+        (char *)"/bin/sh", (char *)"-c",
+        (char *)"printf 'PK\\001\\002\\000\\014\\000\\000\\000\\000\\000\\015' >&0",
+        NULL};
+    /* errno out of range */
+    char *huge[] = {
+        (char *)"/bin/sh", (char *)"-c",
+        (char *)"printf 'PK\\001\\002\\000\\014\\000\\000\\000\\000\\020\\000' >&0",
+        NULL};
+
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_open(&r, garbage, PROCKET_TIMEOUT_MS), -EPROTO);
+    CHECK_EQ(procket_open(&r, no_fd, PROCKET_TIMEOUT_MS), -EPROTO);
+    CHECK_EQ(procket_open(&r, refused, PROCKET_TIMEOUT_MS), -EACCES);
+    CHECK_EQ(procket_open(&r, huge, PROCKET_TIMEOUT_MS), -EPROTO);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+TEST(open_bad_arguments)
+{
+    struct procket_request r;
+    char *none[] = {NULL};
+    char *t[] = {(char *)"/bin/true", NULL};
+
+    errno = ERRNO_MARK;
+    req_udp_lo(&r, 0);
+    CHECK_EQ(procket_open(NULL, helper_argv, 1000), -EINVAL);
+    CHECK_EQ(procket_open(&r, NULL, 1000), -EINVAL);
+    CHECK_EQ(procket_open(&r, none, 1000), -EINVAL);
+    CHECK_EQ(procket_open(&r, helper_argv, 0), -EINVAL);
+    CHECK_EQ(procket_open(&r, helper_argv, -1), -EINVAL);
+    /* an invalid request is refused before anything runs: /bin/true
+     * would give -ECONNRESET */
+    r.port = 65536;
+    CHECK_EQ(procket_open(&r, t, 1000), -EINVAL);
+    req_udp_lo(&r, 0);
+    r.family = AF_UNIX;
+    CHECK_EQ(procket_open(&r, t, 1000), -EAFNOSUPPORT);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+/* ---- procket_open_path --------------------------------------------- */
+
+TEST(open_path_ok)
+{
+    struct procket_request r;
+    char dir[64], path[80];
+    int fd;
+
+    CHECK_EQ(fresh_path(dir, path), 0);
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    fd = procket_open_path(&r, helper_argv, path, PROCKET_TIMEOUT_MS);
+    CHECK_EQ(errno, ERRNO_MARK);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        fprintf(stderr, "  procket_open_path: %s\n", strerror(-fd));
+    CHECK(!exists(path));
+    if (fd >= 0) {
+        CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+        CHECK(local_port(fd) > 0);
+        CHECK_EQ(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        (void)close(fd);
+    }
+
+    /* IPv6 with a backlog, through the argv form */
+    procket_request_init(&r);
+    r.family = AF_INET6;
+    r.addr[15] = 1;
+    r.addrlen = 16;
+    r.backlog = 4;
+    fd = procket_open_path(&r, helper_argv, path, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    CHECK(!exists(path));
+    if (fd >= 0) {
+        CHECK_EQ(sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+        CHECK_EQ(sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+        (void)close(fd);
+    }
+    CHECK_EQ(rmdir(dir), 0);
+}
+
+TEST(open_path_failures)
+{
+    struct procket_request r;
+    char dir[64], path[80], sub[96];
+    char *missing[] = {(char *)"/nonexistent/x", NULL};
+    char *t[] = {(char *)"/bin/true", NULL};
+    char *slow[] = {(char *)"/bin/sh", (char *)"-c", (char *)"exec sleep 10",
+                    NULL};
+    int s, port, rc;
+    int64_t start;
+
+    CHECK_EQ(fresh_path(dir, path), 0);
+    errno = ERRNO_MARK;
+
+    /* the helper's own error; the socket file is gone */
+    s = bound_lo(SOCK_DGRAM, &port);
+    req_udp_lo(&r, port);
+    CHECK_EQ(procket_open_path(&r, helper_argv, path, PROCKET_TIMEOUT_MS),
+             -EADDRINUSE);
+    CHECK(!exists(path));
+    (void)close(s);
+
+    req_udp_lo(&r, 0);
+    rc = procket_open_path(&r, missing, path, PROCKET_TIMEOUT_MS);
+    if (under_valgrind() && rc == -ECONNRESET)
+        rc = -ENOENT;
+    CHECK_EQ(rc, -ENOENT);
+    CHECK(!exists(path));
+
+    start = now_ms();
+    CHECK_EQ(procket_open_path(&r, t, path, PROCKET_TIMEOUT_MS), -ECONNRESET);
+    CHECK(now_ms() - start < 2500);
+    CHECK(!exists(path));
+
+    start = now_ms();
+    CHECK_EQ(procket_open_path(&r, slow, path, 200), -ETIMEDOUT);
+    CHECK(now_ms() - start < 1500);
+    CHECK(!exists(path));
+
+    /* a path that exists is refused and left alone */
+    s = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    CHECK(s >= 0);
+    (void)close(s);
+    CHECK_EQ(procket_open_path(&r, helper_argv, path, PROCKET_TIMEOUT_MS),
+             -EADDRINUSE);
+    CHECK(exists(path));
+    CHECK_EQ(unlink(path), 0);
+
+    /* a directory that does not exist */
+    (void)snprintf(sub, sizeof(sub), "%s/no/s", dir);
+    CHECK_EQ(procket_open_path(&r, helper_argv, sub, PROCKET_TIMEOUT_MS),
+             -ENOENT);
+
+    /* too long for sun_path (108 bytes with the NUL) */
+    {
+        char longp[120];
+        memset(longp, 'x', sizeof(longp));
+        memcpy(longp, dir, strlen(dir));
+        longp[strlen(dir)] = '/';
+        longp[108] = '\0';
+        CHECK_EQ(procket_open_path(&r, helper_argv, longp, PROCKET_TIMEOUT_MS),
+                 -ENAMETOOLONG);
+        CHECK(!exists(longp));
+    }
+
+    /* a request with no argv form (a scope) or invalid: nothing left */
+    procket_request_init(&r);
+    r.family = AF_INET6;
+    r.addr[0] = 0xfe;
+    r.addr[1] = 0x80;
+    r.addr[15] = 1;
+    r.addrlen = 16;
+    r.scope_id = 1;
+    CHECK_EQ(procket_open_path(&r, helper_argv, path, PROCKET_TIMEOUT_MS),
+             -EINVAL);
+    CHECK(!exists(path));
+    req_udp_lo(&r, 0);
+    r.backlog = 1;
+    CHECK_EQ(procket_open_path(&r, helper_argv, path, PROCKET_TIMEOUT_MS),
+             -EINVAL);
+    CHECK(!exists(path));
+
+    /* bad arguments */
+    req_udp_lo(&r, 0);
+    CHECK_EQ(procket_open_path(NULL, helper_argv, path, 1000), -EINVAL);
+    CHECK_EQ(procket_open_path(&r, NULL, path, 1000), -EINVAL);
+    CHECK_EQ(procket_open_path(&r, helper_argv, NULL, 1000), -EINVAL);
+    CHECK_EQ(procket_open_path(&r, helper_argv, "", 1000), -EINVAL);
+    CHECK_EQ(procket_open_path(&r, helper_argv, path, 0), -EINVAL);
+    CHECK(!exists(path));
+    CHECK_EQ(errno, ERRNO_MARK);
+    CHECK_EQ(rmdir(dir), 0);
+}
+
+/* Someone else connects to the socket before the helper: refused by
+ * SO_PEERCRED. The intruder is a child of ours that keeps its
+ * capabilities (CAP_DAC_OVERRIDE gets it past the 0600 socket) across
+ * seteuid(nobody), so the kernel records uid 65534 for it. */
+TEST(open_path_wrong_peer)
+{
+    struct procket_request r;
+    char dir[64], path[80];
+    char *slow[] = {(char *)"/bin/sh", (char *)"-c", (char *)"exec sleep 10",
+                    NULL};
+    pid_t pid;
+    int st = -1;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "  open_path_wrong_peer: not root, skipped\n");
+        return;
+    }
+    CHECK_EQ(fresh_path(dir, path), 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        strcpy(sun.sun_path, path);
+        if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 ||
+            seteuid(65534) < 0)
+            _exit(2);
+        for (int i = 0; i < 600; i++) {
+            int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+                char b[16];
+                (void)!read(s, b, sizeof(b)); /* until the caller hangs up */
+                (void)close(s);
+                _exit(0);
+            }
+            (void)close(s);
+            usleep(5000);
+        }
+        _exit(1);
+    }
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_open_path(&r, slow, path, 3000), -EPERM);
+    CHECK_EQ(errno, ERRNO_MARK);
+    CHECK(!exists(path));
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(rmdir(dir), 0);
+}
+
+/* ---- procket_spawn -------------------------------------------------- */
+
+/* Runs sh -c script with a pipe as its stdin and collects what the script
+ * writes to fd 0; returns the child's wait status or -1. */
+static int run_script(const char *script, char *out, size_t outlen)
+{
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)script, NULL};
+    int p[2], st = -1;
+    size_t got = 0;
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    if (procket_spawn(argv, p[1], &pid) != 0) {
+        (void)close(p[0]);
+        (void)close(p[1]);
+        return -1;
+    }
+    (void)close(p[1]);
+    while (got + 1 < outlen &&
+           (n = read(p[0], out + got, outlen - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = '\0';
+    (void)close(p[0]);
+    if (procket_reap(pid, 5000, &st) != 0)
+        return -1;
+    return st;
+}
+
+TEST(spawn_channel_is_stdin)
+{
+    char out[256];
+    int st;
+
+    errno = ERRNO_MARK;
+    st = run_script("echo hi >&0", out, sizeof(out));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strcmp(out, "hi\n") == 0);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+TEST(spawn_descriptors_and_signals)
+{
+    char script[256], out[256];
+    sigset_t block, old;
+    struct sigaction ign, oldact;
+    int cloexec, inherit, st;
+
+    /* a close-on-exec descriptor stays here, one without goes along */
+    cloexec = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    inherit = open("/dev/null", O_RDONLY);
+    (void)snprintf(script, sizeof(script),
+                   "for f in %d %d; do "
+                   "if [ -e /proc/self/fd/$f ]; then echo y; else echo n; fi; "
+                   "done >&0",
+                   cloexec, inherit);
+    st = run_script(script, out, sizeof(out));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strcmp(out, "n\ny\n") == 0);
+    (void)close(cloexec);
+    (void)close(inherit);
+
+    /* blocked and ignored signals are reset for the child */
+    (void)sigemptyset(&block);
+    (void)sigaddset(&block, SIGUSR1);
+    (void)sigaddset(&block, SIGTERM);
+    CHECK_EQ(sigprocmask(SIG_BLOCK, &block, &old), 0);
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    CHECK_EQ(sigaction(SIGUSR2, &ign, &oldact), 0);
+    st = run_script("exec grep -E '^Sig(Blk|Ign)' /proc/self/status >&0", out,
+                    sizeof(out));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    {
+        unsigned long long blk = ~0ULL, ignd = ~0ULL;
+        CHECK_EQ(sscanf(out, "SigBlk: %llx SigIgn: %llx", &blk, &ignd), 2);
+        CHECK_EQ(blk, 0);
+        /* glibc's posix_spawn leaves its two internal signals (32 and 33,
+         * bits 31 and 32) ignored in the child; the helper resets every
+         * disposition itself. Every other signal must be default. */
+        CHECK_EQ(ignd & ~(3ULL << 31), 0);
+        if (blk != 0 || (ignd & ~(3ULL << 31)) != 0)
+            fprintf(stderr, "  child says:\n%s", out);
+    }
+    CHECK_EQ(sigaction(SIGUSR2, &oldact, NULL), 0);
+    CHECK_EQ(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+TEST(spawn_errors)
+{
+    char *t[] = {(char *)"/bin/true", NULL};
+    char *none[] = {NULL};
+    char *missing[] = {(char *)"/nonexistent/x", NULL};
+    pid_t pid = 0;
+    int rc, st;
+
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_spawn(NULL, 1, &pid), -EINVAL);
+    CHECK_EQ(procket_spawn(none, 1, &pid), -EINVAL);
+    CHECK_EQ(procket_spawn(t, -1, &pid), -EINVAL);
+    CHECK_EQ(procket_spawn(t, 1, NULL), -EINVAL);
+    CHECK_EQ(procket_spawn(t, 0, &pid), -EINVAL); /* chan already stdin */
+    rc = procket_spawn(missing, 1, &pid);
+    if (under_valgrind() && rc == 0) {
+        /* see under_valgrind(): the child reports 127 instead */
+        CHECK_EQ(procket_reap(pid, 5000, &st), 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+        rc = -ENOENT;
+    }
+    CHECK_EQ(rc, -ENOENT);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+/* ---- procket_reap --------------------------------------------------- */
+
+TEST(reap_exited_child)
+{
+    siginfo_t si;
+    pid_t pid;
+    int st = -1;
+
+    errno = ERRNO_MARK;
+    pid = fork();
+    if (pid == 0)
+        _exit(7);
+    CHECK(pid > 0);
+    CHECK_EQ(procket_reap(pid, 5000, &st), 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    /* it is gone now */
+    CHECK_EQ(procket_reap(pid, 0, &st), -ECHILD);
+
+    /* already a zombie: timeout 0 suffices, status may be NULL */
+    pid = fork();
+    if (pid == 0)
+        _exit(3);
+    CHECK(pid > 0);
+    memset(&si, 0, sizeof(si));
+    CHECK_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+    CHECK_EQ(procket_reap(pid, 0, NULL), 0);
+    CHECK_EQ(waitpid(pid, NULL, WNOHANG), -1);
+    errno = ERRNO_MARK;
+
+    /* killed by a signal */
+    pid = fork();
+    if (pid == 0) {
+        (void)signal(SIGTERM, SIG_DFL);
+        (void)raise(SIGTERM);
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    CHECK_EQ(procket_reap(pid, 5000, &st), 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+TEST(reap_kills_after_timeout)
+{
+    int64_t start, took;
+    pid_t pid;
+    int st = -1;
+
+    errno = ERRNO_MARK;
+    pid = fork();
+    if (pid == 0) {
+        for (;;)
+            (void)pause();
+    }
+    CHECK(pid > 0);
+    start = now_ms();
+    CHECK_EQ(procket_reap(pid, 100, &st), -ETIMEDOUT);
+    took = now_ms() - start;
+    CHECK(took >= 95 && took < 1500);
+    /* killed and reaped: not a child of ours any more */
+    CHECK_EQ(waitpid(pid, NULL, WNOHANG), -1);
+    CHECK_EQ(errno, ECHILD);
+    errno = ERRNO_MARK;
+
+    /* timeout 0 on a running child: killed at once */
+    pid = fork();
+    if (pid == 0) {
+        for (;;)
+            (void)pause();
+    }
+    CHECK(pid > 0);
+    CHECK_EQ(procket_reap(pid, 0, NULL), -ETIMEDOUT);
+    CHECK_EQ(waitpid(pid, NULL, WNOHANG), -1);
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_reap(pid, 0, NULL), -ECHILD);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+TEST(reap_errors)
+{
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_reap(0, 100, NULL), -EINVAL);
+    CHECK_EQ(procket_reap(-1, 100, NULL), -EINVAL);
+    CHECK_EQ(procket_reap(1, -1, NULL), -EINVAL);
+    CHECK_EQ(procket_reap(1, 100, NULL), -ECHILD); /* init: not our child */
+    CHECK_EQ(procket_reap(getpid(), 100, NULL), -ECHILD);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
+/* After everything above: no zombies, no descriptor left behind, and no
+ * socket file left in /tmp. */
+TEST(nothing_left_behind)
+{
+    int fds = count_fds();
+
+    errno = 0;
+    CHECK_EQ(waitpid(-1, NULL, WNOHANG), -1);
+    CHECK_EQ(errno, ECHILD);
+    CHECK_EQ(fds, fds_at_start);
+    if (fds != fds_at_start)
+        fprintf(stderr, "  %d descriptors open, %d at start\n", fds,
+                fds_at_start);
+}
+
+int main(int argc, char *argv[])
+{
+    helper = argc > 1 ? argv[1] : getenv("PROCKET_HELPER");
+    if (helper == NULL || helper[0] == '\0')
+        helper = "../priv/procket";
+    if (access(helper, X_OK) != 0) {
+        fprintf(stderr, "test_client: helper %s: %s (build it first, or "
+                        "set PROCKET_HELPER)\n", helper, strerror(errno));
+        return 1;
+    }
+    helper_argv[0] = (char *)helper;
+    helper_argv[1] = NULL;
+    /* Under sudo the helper would act for SUDO_UID, not for us. */
+    (void)unsetenv("SUDO_UID");
+    (void)unsetenv("SUDO_GID");
+    fds_at_start = count_fds();
+
+    RUN(open_udp_v4);
+    RUN(open_tcp_backlog);
+    RUN(open_v6);
+    RUN(open_v6_scope);
+    RUN(open_privileged);
+    RUN(open_port_in_use);
+    RUN(open_missing_program);
+    RUN(open_program_exits_silently);
+    RUN(open_timeout);
+    RUN(open_bad_replies);
+    RUN(open_bad_arguments);
+    RUN(open_path_ok);
+    RUN(open_path_failures);
+    RUN(open_path_wrong_peer);
+    RUN(spawn_channel_is_stdin);
+    RUN(spawn_descriptors_and_signals);
+    RUN(spawn_errors);
+    RUN(reap_exited_child);
+    RUN(reap_kills_after_timeout);
+    RUN(reap_errors);
+    RUN(nothing_left_behind);
+    return check_summary("test_client");
+}

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Runs the Common Test end-to-end suite test/procket_SUITE.erl.
+#
+# Needs root (the suite stages a setuid helper, writes a sudo rule and runs
+# the VM under test as nobody) and a build: run `make all` first; this
+# script builds nothing. The suite runs in a fresh network namespace, so
+# ports 53 and 80 are free and all traffic stays on its loopback.
+# Logs: logs/ct/ (index.html) and logs/ct/console.log. Exits non-zero if a
+# test case failed or was auto-skipped (e.g. an init failure).
+set -eu
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LOGDIR=$ROOT/logs/ct
+OUT=$LOGDIR/console.log   # not ct_run.*: CT takes those for runs
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "ct.sh: must run as root" >&2
+    exit 2
+fi
+for f in ebin/procket.beam ebin/procket.app priv/procket priv/procket_nif.so; do
+    if [ ! -e "$f" ]; then
+        echo "ct.sh: $f is missing: run 'make all' first" >&2
+        exit 2
+    fi
+done
+for t in ct_run unshare ip socat setpriv sudo visudo; do
+    command -v "$t" >/dev/null 2>&1 || { echo "ct.sh: $t not found" >&2; exit 2; }
+done
+
+mkdir -p "$LOGDIR"
+STATUS=$(mktemp)
+trap 'rm -f "$STATUS"' EXIT
+export PROCKET_ROOT="$ROOT"
+start=$(date +%s)
+
+# ct_run's exit status goes through a file: sh has no pipefail.
+{
+    unshare --net sh -c '
+        set -e
+        ip link set lo up
+        # IPv6 on the namespace loopback, for the ::1 cases
+        if [ "$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null)" != 0 ]; then
+            sysctl -q -w net.ipv6.conf.lo.disable_ipv6=0
+        fi
+        ip -6 addr show dev lo | grep -q "::1/128" || {
+            echo "ct.sh: no ::1 in the test namespace" >&2; exit 2; }
+        exec ct_run -noshell -pa "$PROCKET_ROOT/ebin" \
+            -dir "$PROCKET_ROOT/test" -suite procket_SUITE \
+            -logdir "$PROCKET_ROOT/logs/ct"
+    ' 2>&1 && rc=0 || rc=$?
+    echo "$rc" >"$STATUS"
+} | tee "$OUT"
+
+rc=$(cat "$STATUS")
+rc=${rc:-1}
+elapsed=$(( $(date +%s) - start ))
+summary=$(grep -o 'TEST COMPLETE.*' "$OUT" | tail -n 1 || true)
+echo "ct.sh: ct_run exit status $rc after ${elapsed}s; logs in $LOGDIR"
+if [ -z "$summary" ]; then
+    echo "ct.sh: FAILED: no CT summary (the suite did not run)" >&2
+    exit 1
+fi
+echo "$summary"
+case $summary in
+    *", 0 failed"*) ;;
+    *) [ "$rc" -ne 0 ] || rc=1 ;;
+esac
+if [ "$rc" -ne 0 ]; then
+    echo "ct.sh: FAILED (failed or auto-skipped test cases; see $LOGDIR)" >&2
+    exit 1
+fi
+echo "ct.sh: PASSED"

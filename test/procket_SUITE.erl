@@ -1,0 +1,635 @@
+%% @doc End-to-end tests of procket: an Erlang VM running as uid/gid
+%% 65534 (nobody) asks the staged helper for privileged sockets, once
+%% with the helper installed setuid root (group `setuid') and once run
+%% through `sudo -n' (group `sudo').
+%%
+%% The suite runs as root (see scripts/ct.sh, which also puts it in a
+%% fresh network namespace so that ports 53 and 80 are free). It stages
+%% ebin/ and priv/ into a world-traversable directory under /tmp, starts
+%% the VM under test with `peer' through setpriv, runs echo servers in
+%% that VM and talks to them with socat from the root side.
+-module(procket_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("kernel/include/file.hrl").
+
+-export([suite/0, all/0, groups/0,
+         init_per_suite/1, end_per_suite/1,
+         init_per_group/2, end_per_group/2,
+         init_per_testcase/2, end_per_testcase/2]).
+
+-export([peer_is_unprivileged/1,
+         udp4_echo/1, udp6_echo/1, tcp4_echo/1, tcp6_echo/1,
+         socket_owner_is_caller/1, pipe_transport/1,
+         default_exec_fallback/1,
+         concurrent_opens/1, open_close_cycles/1,
+         failure_table/1, shell_metacharacters/1,
+         pipe_helper_exits_early/1, pipe_relative_path/1]).
+
+-define(NOBODY, 65534).
+-define(CALL_TIMEOUT, 30000).
+-define(ECHO_NAMES, [echo_udp4, echo_udp6, echo_tcp4, echo_tcp6, echo_pipe,
+                     echo_fallback]).
+-define(UDP, [{protocol, udp}]).
+
+%% --- CT callbacks ---------------------------------------------------
+
+suite() ->
+    [{timetrap, {minutes, 5}}].
+
+all() ->
+    [{group, setuid}, {group, sudo}].
+
+groups() ->
+    Common = [peer_is_unprivileged,
+              udp4_echo, udp6_echo, tcp4_echo, tcp6_echo,
+              socket_owner_is_caller, pipe_transport,
+              concurrent_opens, open_close_cycles,
+              failure_table, shell_metacharacters,
+              pipe_helper_exits_early, pipe_relative_path],
+    [{setuid, [], Common},
+     {sudo, [], [default_exec_fallback | Common]}].
+
+init_per_suite(Config) ->
+    "0" = string:trim(os:cmd("id -u")),
+    [true = is_list(os:find_executable(T)) || T <- ["socat", "setpriv", "sudo",
+                                                    "visudo", "erl", "timeout"]],
+    Root = repo_root(Config),
+    [{ok, _} = file:read_file_info(filename:join(Root, F))
+     || F <- ["ebin/procket.beam", "priv/procket", "priv/procket_nif.so"]],
+    Stage = string:trim(os:cmd("mktemp -d /tmp/procket_ct.XXXXXX")),
+    true = lists:prefix("/tmp/procket_ct.", Stage),
+    ok = file:change_mode(Stage, 8#755),
+    %% setuid/: the helper setuid root; plain/: an ordinary 0755 copy.
+    [stage_release(Root, filename:join(Stage, D)) || D <- ["setuid", "plain"]],
+    Setuid = filename:join(Stage, "setuid/priv/procket"),
+    ok = file:change_owner(Setuid, 0, 0),
+    ok = file:change_mode(Setuid, 8#4755),   % the last chmod: keeps the bit
+    {ok, #file_info{mode = SMode}} = file:read_file_info(Setuid),
+    8#4755 = SMode band 8#7777,
+    Plain = filename:join(Stage, "plain/priv/procket"),
+    {ok, #file_info{mode = PMode}} = file:read_file_info(Plain),
+    8#755 = PMode band 8#7777,
+    %% A second plain copy that no sudo rule names.
+    Unlisted = filename:join(Stage, "unlisted/procket"),
+    ok = filelib:ensure_dir(Unlisted),
+    ok = file:change_mode(filename:dirname(Unlisted), 8#755),
+    {ok, _} = file:copy(Plain, Unlisted),
+    ok = file:change_mode(Unlisted, 8#755),
+    %% The support module, compiled for the peer.
+    TestEbin = filename:join(Stage, "testebin"),
+    ok = make_dir(TestEbin, 8#755),
+    {ok, _} = compile:file(filename:join([Root, "test", "procket_test_echo.erl"]),
+                           [{outdir, TestEbin}, report]),
+    ok = file:change_mode(filename:join(TestEbin, "procket_test_echo.beam"), 8#644),
+    %% Fake helpers: one that kills itself, one that never answers.
+    Bin = filename:join(Stage, "bin"),
+    ok = make_dir(Bin, 8#755),
+    KillSelf = script(Bin, "killself", "#!/bin/sh\nkill -9 $$\n"),
+    Hang = script(Bin, "hang", "#!/bin/sh\nexec sleep 30\n"),
+    %% Directories the peer owns: its HOME and cwd, and the pipe sockets.
+    Home = filename:join(Stage, "home"),
+    PipeDir = filename:join(Stage, "pipes"),
+    [begin ok = make_dir(D, 8#700), ok = file:change_owner(D, ?NOBODY, ?NOBODY) end
+     || D <- [Home, PipeDir]],
+    [{stage, Stage}, {plain, Plain}, {unlisted, Unlisted}, {test_ebin, TestEbin},
+     {killself, KillSelf}, {hang, Hang}, {home, Home}, {pipe_dir, PipeDir},
+     {marker, filename:join(Stage, "pwned")} | Config].
+
+end_per_suite(Config) ->
+    Stage = ?config(stage, Config),
+    true = lists:prefix("/tmp/procket_ct.", Stage),
+    ok = file:del_dir_r(Stage),
+    ok.
+
+init_per_group(Group, Config) ->
+    Stage = ?config(stage, Config),
+    Plain = ?config(plain, Config),
+    {Ebin, PrivOpts, Cycles} =
+        case Group of
+            setuid -> {filename:join(Stage, "setuid/ebin"), [], 10000};
+            %% sudo costs ~20 ms a call: fewer cycles keep the run short.
+            sudo -> {filename:join(Stage, "plain/ebin"),
+                     [{progname, "sudo -n " ++ Plain}], 1000}
+        end,
+    Group =:= sudo andalso install_sudo_rule(Plain, Stage),
+    {Peer, OsPid} = start_peer(Ebin, Config),
+    case check_unprivileged(Peer, OsPid) of
+        ok ->
+            [{group, Group}, {peer, Peer}, {peer_os_pid, OsPid},
+             {priv_opts, PrivOpts}, {cycles, Cycles} | Config];
+        {error, Why} ->
+            peer:stop(Peer),
+            {fail, {peer_not_unprivileged, Why}}
+    end.
+
+end_per_group(Group, Config) ->
+    catch peer:stop(?config(peer, Config)),
+    Group =:= sudo andalso file:delete(sudo_rule_file()),
+    ok.
+
+init_per_testcase(_Case, Config) ->
+    Config.
+
+%% Stops any echo server a failed case left running.
+end_per_testcase(_Case, Config) ->
+    Peer = ?config(peer, Config),
+    [catch peer:call(Peer, procket_test_echo, stop, [N]) || N <- ?ECHO_NAMES],
+    ok.
+
+%% --- cases: the VM under test ----------------------------------------
+
+%% The peer VM really is unprivileged: uid and gid 65534 in all four
+%% slots, no capabilities, no supplementary groups, and procket loads.
+peer_is_unprivileged(Config) ->
+    Peer = ?config(peer, Config),
+    ok = check_unprivileged(Peer, ?config(peer_os_pid, Config)),
+    "65534" = string:trim(peer:call(Peer, os, cmd, ["id -u"])),
+    {module, procket_nif} = peer:call(Peer, code, ensure_loaded, [procket_nif]),
+    %% and it cannot bind port 53 by itself
+    {error, eacces} = peer:call(Peer, gen_udp, open, [53]),
+    ok.
+
+%% --- cases: echo through a privileged port ---------------------------
+
+%% UDP port 53 on all IPv4 addresses: the descriptor works with
+%% gen_udp:open(0, [{fd, FD}]), socat gets its datagram echoed, and the
+%% kernel records uid 65534 as the socket's owner.
+udp4_echo(Config) ->
+    echo(Config, echo_udp4, 53, ?UDP, [], "UDP4:127.0.0.1:53", {"udp", 53}).
+
+%% The same on ::1 (the family follows the IPv6 address).
+udp6_echo(Config) ->
+    echo(Config, echo_udp6, 53, [{ip, "::1"} | ?UDP], [inet6],
+         "UDP6:[::1]:53", {"udp6", 53}).
+
+%% TCP port 80 (the default protocol) with gen_tcp:listen(0, [{fd, FD}]).
+tcp4_echo(Config) ->
+    echo(Config, echo_tcp4, 80, [], [], "TCP4:127.0.0.1:80", {"tcp", 80}).
+
+tcp6_echo(Config) ->
+    echo(Config, echo_tcp6, 80, [{ip, "::1"}], [inet6], "TCP6:[::1]:80",
+         {"tcp6", 80}).
+
+%% Sockets are created as the caller: /proc/net/* shows uid 65534 for a
+%% UDP4, UDP6 and listening TCP socket on privileged ports, while they
+%% are open; nothing remains bound once they are closed.
+socket_owner_is_caller(Config) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    Cases = [{"udp", 54, ?UDP},
+             {"udp6", 54, [{ip, "::1"} | ?UDP]},
+             {"tcp", 81, [{backlog, 5}]},
+             {"tcp6", 81, [{ip, "::1"}, {backlog, 5}]}],
+    FDs = [begin
+               {ok, FD} = peer:call(Peer, procket, open, [Port, Opts ++ Priv]),
+               [?NOBODY] = socket_uids(Proto, Port),
+               FD
+           end || {Proto, Port, Opts} <- Cases],
+    [ok, ok, ok, ok] = peer:call(Peer, procket_test_echo, close_all, [FDs]),
+    [[] = socket_uids(Proto, Port) || {Proto, Port, _} <- Cases],
+    ok.
+
+%% {pipe, Path}: the descriptor comes back over a Unix socket at Path
+%% instead of the stdin socketpair; it works like any other, and the
+%% socket file is gone as soon as open/2 returns.
+pipe_transport(Config) ->
+    PipeDir = ?config(pipe_dir, Config),
+    Path = filename:join(PipeDir, "udp53.sock"),
+    Opts = [{pipe, Path} | ?UDP] ++ ?config(priv_opts, Config),
+    {ok, _} = start_echo(Config, udp_echo, echo_pipe, 53, Opts, []),
+    {error, enoent} = file:read_file_info(Path),
+    {ok, []} = file:list_dir(PipeDir),
+    [?NOBODY] = socket_uids("udp", 53),
+    "pipe53\n" = socat("pipe53", "UDP4:127.0.0.1:53"),
+    ok = stop_echo(Config, echo_pipe),
+    [] = socket_uids("udp", 53),
+    ok.
+
+%% sudo group, no options at all: the default helper (the plain copy in
+%% priv/) run directly fails with eacces, procket then tries "sudo -n"
+%% with it, which the sudo rule allows, and the socket works.
+default_exec_fallback(Config) ->
+    {ok, _} = start_echo(Config, udp_echo, echo_fallback, 53, ?UDP, []),
+    [?NOBODY] = socket_uids("udp", 53),
+    "fallback\n" = socat("fallback", "UDP4:127.0.0.1:53"),
+    ok = stop_echo(Config, echo_fallback).
+
+%% --- cases: load -----------------------------------------------------
+
+%% 50 processes of the VM ask for 50 privileged UDP ports at once: all
+%% succeed with distinct descriptors, all owned by 65534, and after
+%% closing them no port is bound, no descriptor or child is left.
+concurrent_opens(Config) ->
+    Peer = ?config(peer, Config),
+    Before = snapshot(Config),
+    Ports = lists:seq(600, 649),
+    Results = peer:call(Peer, procket_test_echo, open_many,
+                        [Ports, ?UDP ++ ?config(priv_opts, Config)], 120000),
+    [] = [R || {_, Res} = R <- Results,
+               not (is_tuple(Res) andalso element(1, Res) =:= ok)],
+    FDs = [FD || {_, {ok, FD}} <- Results],
+    50 = length(lists:usort(FDs)),
+    Owners = udp_owners(),
+    [] = [P || P <- Ports, maps:get(P, Owners, none) =/= [?NOBODY]],
+    Closed = peer:call(Peer, procket_test_echo, close_all, [FDs]),
+    true = lists:all(fun(R) -> R =:= ok end, Closed),
+    After = udp_owners(),
+    [] = [P || P <- Ports, maps:is_key(P, After)],
+    ok = assert_no_leaks(Before, Config).
+
+%% Thousands of open/close cycles on privileged port 853 (10,000 with the
+%% setuid helper, 1,000 through sudo): every one succeeds, and the VM
+%% ends with the descriptors it started with and no zombie children.
+open_close_cycles(Config) ->
+    Peer = ?config(peer, Config),
+    N = ?config(cycles, Config),
+    Before = snapshot(Config),
+    Result = peer:call(Peer, procket_test_echo, cycles,
+                       [N, 853, ?UDP ++ ?config(priv_opts, Config)], 240000),
+    ct:log("~b cycles: ~p", [N, Result]),
+    {ok, N, _Ms} = Result,
+    [] = socket_uids("udp", 853),
+    ok = assert_no_leaks(Before, Config).
+
+%% --- cases: failures -------------------------------------------------
+
+%% Every bad input gives the documented error (badarg for values procket
+%% can never accept, {error, Posix} otherwise), never crashes the VM, and
+%% the whole table leaves no descriptor, child, zombie or socket file.
+failure_table(Config) ->
+    Before = snapshot(Config),
+    run_rows(failure_rows(Config), Config),
+    ok = assert_no_leaks(Before, Config).
+
+failure_rows(Config) ->
+    Priv = ?config(priv_opts, Config),
+    Plain = ?config(plain, Config),
+    PipeDir = ?config(pipe_dir, Config),
+    Exists = filename:join(?config(home, Config), "exists"),
+    ok = file:write_file(Exists, <<>>),
+    U = ?UDP,
+    Common =
+        [{"port -1", {-1, U}, badarg},
+         {"port 65536", {65536, U}, badarg},
+         {"port 1 bsl 70", {1 bsl 70, U}, badarg},
+         {"port \"53\"", {"53", U}, badarg},
+         {"port atom", {domain, U}, badarg},
+         {"protocol nosuch", {53, [{protocol, nosuch}]}, badarg},
+         {"family nosuch", {53, [{family, nosuch} | U]}, badarg},
+         {"type nosuch", {53, [{type, nosuch}]}, badarg},
+         {"ip 300.1.1.1", {53, [{ip, "300.1.1.1"} | U]}, badarg},
+         {"ip {1,2,3}", {53, [{ip, {1, 2, 3}} | U]}, badarg},
+         {"interface of 16 bytes", {53, [{interface, lists:duplicate(16, $a)} | U]},
+          badarg},
+         {"interface with NUL", {53, [{interface, "eth0\0"} | U]}, badarg},
+         {"pipe of 200 bytes", {53, [{pipe, lists:duplicate(200, $a)} | U]}, badarg},
+         {"pipe with NUL", {53, [{pipe, "/tmp/x\0y"} | U]}, badarg},
+         {"progname with NUL", {53, [{progname, "a\0b"} | U]}, badarg},
+         {"progname empty", {53, [{progname, ""} | U]}, badarg},
+         {"backlog -1", {80, [{backlog, -1}]}, badarg},
+         {"timeout 0", {53, [{timeout, 0} | U]}, badarg},
+         {"options not a list", {53, udp}, badarg},
+         {"options an improper list", {53, [{protocol, udp} | tail]}, badarg},
+         {"namespace", {53, [{namespace, "x"} | U]}, {error, enotsup}},
+         {"dev", {53, [{dev, "tun0"} | U]}, {error, enotsup}},
+         {"family packet", {53, [{family, packet} | U]}, {error, eafnosupport}},
+         {"unknown options ignored", {53, [inet6, {ttl, 5} | U] ++ Priv}, ok},
+         {"helper missing", {53, [{progname, "/nonexistent/procket"} | U]},
+          {error, enoent}},
+         {"helper not privileged (progname)", {53, [{progname, Plain} | U]},
+          {error, eacces}},
+         {"helper not privileged (exec [\"\"])",
+          {with_helper, Plain, 53, [{exec, [""]} | U]}, {error, eacces}},
+         {"helper not privileged (pipe)",
+          {53, [{progname, Plain}, {pipe, filename:join(PipeDir, "eacces.sock")} | U]},
+          {error, eacces}},
+         %% the default exec list ["", "sudo -n"] with a default helper
+         %% that is neither privileged nor in a sudo rule: sudo refuses,
+         %% and the first error is the one reported
+         {"default fallback, helper in no sudo rule",
+          {with_helper, ?config(unlisted, Config), 53, U}, {error, eacces}},
+         {"helper hangs", {53, [{progname, "/bin/sleep 30"}, {timeout, 300} | U]},
+          {within, {error, timeout}, 2000}},
+         {"helper hangs (pipe)",
+          {53, [{progname, ?config(hang, Config)}, {timeout, 300},
+                {pipe, filename:join(PipeDir, "hang.sock")} | U]},
+          {within, {error, timeout}, 2000}},
+         {"helper killed mid-request", {53, [{progname, ?config(killself, Config)} | U]},
+          {error, econnreset}},
+         {"pipe path exists", {53, [{pipe, Exists} | U] ++ Priv}, {error, eaddrinuse}}],
+    case ?config(group, Config) of
+        setuid ->
+            %% no sudo rule at all in this group
+            Common ++ [{"default fallback, plain default helper, no sudo rule",
+                        {with_helper, Plain, 53, U}, {error, eacces}}];
+        sudo ->
+            Common
+    end.
+
+%% Shell metacharacters in the helper command, the address, the
+%% interface and the pipe path are data, never shell syntax: no marker
+%% file appears, and the result is badarg or an error.
+shell_metacharacters(Config) ->
+    M = ?config(marker, Config),
+    Home = ?config(home, Config),
+    Tail = ?UDP ++ ?config(priv_opts, Config),
+    Values = [";touch " ++ M, "$(touch " ++ M ++ ")", "`touch " ++ M ++ "`"],
+    Rows = [{"progname /bin/true" ++ V, {53, [{progname, "/bin/true" ++ V} | Tail]},
+             error_or_badarg} || V <- Values]
+        ++ [{"progname " ++ V, {53, [{progname, V} | Tail]}, error_or_badarg}
+            || V <- Values]
+        ++ [{"ip 127.0.0.1" ++ V, {53, [{ip, "127.0.0.1" ++ V} | Tail]}, badarg}
+            || V <- Values]
+        %% short enough to be interface names; a shell would create "p"
+        ++ [{"interface " ++ V, {53, [{interface, V} | Tail]}, error_or_badarg}
+            || V <- [";touch${IFS}p", "$(touch${IFS}p)", "`touch${IFS}p`"]]
+        ++ [{"pipe " ++ V, {53, [{pipe, V} | Tail]}, error_or_badarg}
+            || V <- ["/tmp/x" ++ hd(Values) | tl(Values)]],
+    Before = snapshot(Config),
+    run_rows(Rows, Config),
+    [{error, enoent} = file:read_file_info(F)
+     || F <- [M, "/tmp/pwned", filename:join(Home, "p"), "/p"]],
+    ok = assert_no_leaks(Before, Config).
+
+%% Path transport, helper that exits without connecting back: the module
+%% doc promises {error, econnreset} ("when it exited without answering").
+pipe_helper_exits_early(Config) ->
+    Path = filename:join(?config(pipe_dir, Config), "gone.sock"),
+    Before = snapshot(Config),
+    {Result, Ms} = try_open(Config, {53, [{progname, ?config(killself, Config)},
+                                          {pipe, Path}, {timeout, 3000} | ?UDP]}),
+    ok = assert_no_leaks(Before, Config),
+    case Result of
+        {error, econnreset} when Ms < 2000 ->
+            ok;
+        {error, timeout} ->
+            %% SIGCHLD is ignored in the VM, so waitpid() in accept_until()
+            %% (c_src/lib/client.c) fails with ECHILD and the exit is never
+            %% seen; see the report.
+            {skip, "KNOWN BUG: c_src/lib/client.c accept_until() misses the "
+                   "helper's exit when SIGCHLD is ignored (as in the Erlang VM): "
+                   "timeout instead of econnreset"};
+        _ ->
+            ct:fail({unexpected, Result, Ms})
+    end.
+
+%% Path transport with a relative path: it names a socket relative to the
+%% VM's working directory; it should work (or be refused with badarg),
+%% never leave a file behind.
+pipe_relative_path(Config) ->
+    Home = ?config(home, Config),
+    Before = snapshot(Config),
+    {Result, Ms} = try_open(Config, {53, [{pipe, "rel.sock"}, {timeout, 3000} | ?UDP]
+                                     ++ ?config(priv_opts, Config)}),
+    {ok, Left} = file:list_dir(Home),
+    [] = Left -- ["exists"],
+    ok = assert_no_leaks(Before, Config),
+    case Result of
+        R when R =:= ok; R =:= badarg ->
+            ok;
+        {error, E} when E =:= timeout; E =:= econnreset ->
+            %% the helper chdir("/")s before connecting to the path
+            {skip, lists:flatten(io_lib:format("KNOWN BUG: relative {pipe, Path} is resolved "
+                                 "against / by the helper: ~p after ~b ms",
+                                 [Result, Ms]))};
+        _ ->
+            ct:fail({unexpected, Result, Ms})
+    end.
+
+%% --- the peer --------------------------------------------------------
+
+%% Starts the VM under test as uid/gid 65534 through setpriv. peer runs
+%% the exec program with its arguments followed by erl's.
+start_peer(Ebin, Config) ->
+    Erl = os:find_executable("erl"),
+    {ok, Peer, _Node} = peer:start(
+                   #{connection => standard_io,
+                     exec => {os:find_executable("setpriv"),
+                              ["--reuid=65534", "--regid=65534", "--clear-groups",
+                               "--", Erl]},
+                     args => ["-pa", Ebin, "-pa", ?config(test_ebin, Config)],
+                     env => [{"HOME", ?config(home, Config)}]}),
+    ok = peer:call(Peer, file, set_cwd, [?config(home, Config)]),
+    OsPid = peer:call(Peer, os, getpid, []),
+    {Peer, OsPid}.
+
+check_unprivileged(Peer, OsPid) ->
+    Status = proc_status(OsPid),
+    Want = [{"Uid", ["65534", "65534", "65534", "65534"]},
+            {"Gid", ["65534", "65534", "65534", "65534"]},
+            {"Groups", []},
+            {"CapEff", ["0000000000000000"]},
+            {"CapPrm", ["0000000000000000"]},
+            {"NoNewPrivs", ["0"]}],             % or setuid could not work
+    Got = [{K, proplists:get_value(K, Status)} || {K, _} <- Want],
+    Id = string:trim(peer:call(Peer, os, cmd, ["id -u; id -g"])),
+    case {Got, string:lexemes(Id, "\n")} of
+        {Want, ["65534", "65534"]} -> ok;
+        Other -> {error, Other}
+    end.
+
+proc_status(OsPid) ->
+    {ok, Bin} = file:read_file("/proc/" ++ OsPid ++ "/status"),
+    [case string:split(L, ":") of
+         [K, V] -> {K, string:lexemes(V, " \t")};
+         [K] -> {K, []}
+     end || L <- string:lexemes(binary_to_list(Bin), "\n")].
+
+%% --- echo helpers ----------------------------------------------------
+
+echo(Config, Name, Port, Opts, SockOpts, Addr, {Proto, Port}) ->
+    Fun = case Proto of
+              "udp" ++ _ -> udp_echo;
+              "tcp" ++ _ -> tcp_echo
+          end,
+    {ok, _FD} = start_echo(Config, Fun, Name, Port, Opts ++ ?config(priv_opts, Config),
+                           SockOpts),
+    [?NOBODY] = socket_uids(Proto, Port),
+    Payload = atom_to_list(Name),
+    Reply = socat(Payload, Addr),
+    ct:log("socat ~s: ~p", [Addr, Reply]),
+    Reply = Payload ++ "\n",
+    ok = stop_echo(Config, Name),
+    [] = socket_uids(Proto, Port),
+    ok.
+
+start_echo(Config, Fun, Name, Port, Opts, SockOpts) ->
+    peer:call(?config(peer, Config), procket_test_echo, Fun,
+              [Name, Port, Opts, SockOpts], ?CALL_TIMEOUT).
+
+stop_echo(Config, Name) ->
+    peer:call(?config(peer, Config), procket_test_echo, stop, [Name]).
+
+%% One line to Addr with socat, as root; returns what came back.
+socat(Payload, Addr) ->
+    os:cmd("echo " ++ Payload ++ " | timeout 10 socat -t1 - " ++ Addr
+           ++ " 2>/dev/null").
+
+%% --- /proc -----------------------------------------------------------
+
+%% The uids of the sockets bound to local Port in /proc/net/Proto (only
+%% listening ones for TCP).
+socket_uids(Proto, Port) ->
+    [Uid || {P, St, Uid} <- proc_net(Proto), P =:= Port,
+            not lists:prefix("tcp", Proto) orelse St =:= "0A"].
+
+udp_owners() ->
+    lists:foldl(fun({P, _, Uid}, M) -> maps:update_with(P, fun(L) -> [Uid | L] end,
+                                                        [Uid], M)
+                end, #{}, proc_net("udp")).
+
+proc_net(Proto) ->
+    {ok, Bin} = file:read_file("/proc/net/" ++ Proto),
+    [_Header | Lines] = string:lexemes(binary_to_list(Bin), "\n"),
+    [begin
+         [_Sl, Local, _Remote, St, _Q, _T, _R, Uid | _] = string:lexemes(L, " "),
+         [_, PortHex] = string:split(Local, ":", trailing),
+         {list_to_integer(PortHex, 16), St, list_to_integer(Uid)}
+     end || L <- Lines].
+
+fd_count(OsPid) ->
+    {ok, FDs} = file:list_dir("/proc/" ++ OsPid ++ "/fd"),
+    length(FDs).
+
+%% The children of OsPid: [{Pid, Comm, State}].
+children(OsPid) ->
+    {ok, Names} = file:list_dir("/proc"),
+    lists:filtermap(
+      fun(N) ->
+              case file:read_file("/proc/" ++ N ++ "/stat") of
+                  {ok, Bin} when N =/= OsPid ->
+                      S = binary_to_list(Bin),
+                      %% comm may hold spaces and parentheses: split at the last ")"
+                      Open = string:chr(S, $(),
+                      Close = string:rchr(S, $)),
+                      Comm = string:substr(S, Open + 1, Close - Open - 1),
+                      [State, PPid | _] = string:lexemes(string:substr(S, Close + 1), " "),
+                      PPid =:= OsPid andalso {true, {N, Comm, State}};
+                  _ ->
+                      false
+              end
+      end, Names).
+
+%% What must not grow: descriptors, children (erl_child_setup is always
+%% there), socket files in the pipe directory.
+snapshot(Config) ->
+    OsPid = ?config(peer_os_pid, Config),
+    {ok, Pipes} = file:list_dir(?config(pipe_dir, Config)),
+    #{fds => fd_count(OsPid),
+      children => [C || {_, Comm, _} = C <- children(OsPid),
+                        Comm =/= "erl_child_setup"],
+      zombies => [C || {_, _, "Z"} = C <- children(OsPid)],
+      pipes => Pipes}.
+
+%% The peer is back where Before was: same descriptor count, no child
+%% but erl_child_setup, no zombie, empty pipe directory. Waits a little,
+%% since a helper may still be exiting.
+assert_no_leaks(Before, Config) ->
+    Want = Before#{children := [], zombies := [], pipes := []},
+    assert_no_leaks(Want, Config, 50).
+
+assert_no_leaks(Want, Config, Tries) ->
+    case snapshot(Config) of
+        Want ->
+            ok;
+        _ when Tries > 0 ->
+            timer:sleep(100),
+            assert_no_leaks(Want, Config, Tries - 1);
+        Got ->
+            ct:fail({leak, #{wanted => Want, got => Got}})
+    end.
+
+%% --- failure tables --------------------------------------------------
+
+%% Runs {Label, Call, Expect} rows in the peer, logs each and fails with
+%% the list of rows whose result differs. The peer must stay up.
+run_rows(Rows, Config) ->
+    Peer = ?config(peer, Config),
+    OsPid = ?config(peer_os_pid, Config),
+    Bad = lists:filtermap(
+            fun({Label, Call, Expect}) ->
+                    {Result, Ms} = try_open(Config, Call),
+                    Ok = matches(Expect, Result, Ms),
+                    ct:log("~s ~ts: ~p in ~b ms (want ~p)",
+                           [if Ok -> "ok  "; true -> "FAIL" end, Label, Result,
+                            Ms, Expect]),
+                    not Ok andalso {true, {Label, Result, Ms, Expect}}
+            end, Rows),
+    OsPid = peer:call(Peer, os, getpid, []),
+    case Bad of
+        [] -> ok;
+        _ -> ct:fail({unexpected_results, Bad})
+    end.
+
+try_open(Config, {with_helper, Helper, Port, Opts}) ->
+    peer:call(?config(peer, Config), procket_test_echo, try_open_with_helper,
+              [Helper, Port, Opts], ?CALL_TIMEOUT);
+try_open(Config, {Port, Opts}) ->
+    peer:call(?config(peer, Config), procket_test_echo, try_open, [Port, Opts],
+              ?CALL_TIMEOUT).
+
+matches({within, Expect, MaxMs}, Result, Ms) -> Result =:= Expect andalso Ms =< MaxMs;
+matches(error_or_badarg, badarg, _) -> true;
+matches(error_or_badarg, {error, _}, _) -> true;
+matches(Expect, Result, _) -> Expect =:= Result.
+
+%% --- staging ---------------------------------------------------------
+
+repo_root(Config) ->
+    case os:getenv("PROCKET_ROOT") of
+        Root when is_list(Root), Root =/= "" ->
+            Root;
+        _ ->   % test/procket_SUITE_data/ -> the repository
+            filename:absname(filename:join([?config(data_dir, Config), "..", ".."]))
+    end.
+
+%% Copies Root/ebin and Root/priv into Dir, readable by everyone.
+stage_release(Root, Dir) ->
+    ok = make_dir(Dir, 8#755),
+    [begin
+         To = filename:join(Dir, Sub),
+         ok = make_dir(To, 8#755),
+         {ok, Files} = file:list_dir(filename:join(Root, Sub)),
+         [begin
+              From = filename:join([Root, Sub, F]),
+              {ok, #file_info{mode = Mode}} = file:read_file_info(From),
+              {ok, _} = file:copy(From, filename:join(To, F)),
+              ok = file:change_mode(filename:join(To, F), (Mode band 8#777) bor 8#444)
+          end || F <- Files]
+     end || Sub <- ["ebin", "priv"]],
+    ok.
+
+make_dir(Dir, Mode) ->
+    ok = file:make_dir(Dir),
+    file:change_mode(Dir, Mode).
+
+script(Dir, Name, Text) ->
+    Path = filename:join(Dir, Name),
+    ok = file:write_file(Path, Text),
+    ok = file:change_mode(Path, 8#755),
+    Path.
+
+sudo_rule_file() ->
+    "/etc/sudoers.d/procket-ct".
+
+%% Lets nobody run the plain helper as root without a password. The rule
+%% is checked with visudo in a staging file before it is installed.
+install_sudo_rule(Plain, Stage) ->
+    Tmp = filename:join(Stage, "sudoers"),
+    ok = file:write_file(Tmp, "nobody ALL=(root) NOPASSWD: " ++ Plain ++ "\n"),
+    ok = file:change_mode(Tmp, 8#440),
+    visudo(Tmp),
+    {ok, _} = file:copy(Tmp, sudo_rule_file()),
+    ok = file:change_owner(sudo_rule_file(), 0, 0),
+    ok = file:change_mode(sudo_rule_file(), 8#440),
+    visudo(sudo_rule_file()),
+    true.
+
+visudo(File) ->
+    Out = os:cmd("visudo -cf " ++ File ++ " >/dev/null 2>&1; echo $?"),
+    case string:trim(Out) of
+        "0" -> ok;
+        _ -> file:delete(sudo_rule_file()),
+             ct:fail({visudo_rejected, File, os:cmd("visudo -cf " ++ File)})
+    end.

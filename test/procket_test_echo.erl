@@ -1,0 +1,220 @@
+%% @doc Support code for procket_SUITE. Runs inside the unprivileged peer
+%% VM (uid 65534): echo servers on descriptors from procket:open/2 and
+%% small drivers that call procket many times. Every function returns
+%% plain data, never raises, so the suite can compare results.
+-module(procket_test_echo).
+
+-export([udp_echo/4, tcp_echo/4, stop/1]).
+-export([try_open/2, try_open_with_helper/3]).
+-export([open_many/2, close_all/1, cycles/3]).
+
+-define(START_TIMEOUT, 15000).
+
+%% --- echo servers ---------------------------------------------------
+
+%% @doc Opens `Port' through procket with `Opts', turns the descriptor into
+%% a gen_udp socket (`SockOpts', e.g. [inet6]) and echoes every datagram
+%% back to its sender. The server is registered as `Name'. Returns
+%% {ok, FD} once the socket is ready, or procket's error.
+-spec udp_echo(atom(), integer(), list(), list()) -> {ok, integer()} | term().
+udp_echo(Name, Port, Opts, SockOpts) ->
+    serve(Name, Port, Opts,
+          fun(FD) ->
+                  gen_udp:open(0, [{fd, FD}, binary, {active, true}
+                                   | SockOpts])
+          end,
+          fun udp_loop/2).
+
+udp_loop(S, FD) ->
+    receive
+        {udp, S, Addr, Port, Data} ->
+            ok = gen_udp:send(S, Addr, Port, Data),
+            udp_loop(S, FD);
+        {stop, From} ->
+            ok = gen_udp:close(S),
+            ok = procket:close(FD),   % see serve/5
+            From ! {stopped, self()}
+    end.
+
+%% @doc As udp_echo/4 for TCP: gen_tcp:listen(0, [{fd, FD} | SockOpts]),
+%% then every connection gets back what it sends until it closes.
+-spec tcp_echo(atom(), integer(), list(), list()) -> {ok, integer()} | term().
+tcp_echo(Name, Port, Opts, SockOpts) ->
+    serve(Name, Port, Opts,
+          fun(FD) ->
+                  gen_tcp:listen(0, [{fd, FD}, binary, {active, false}
+                                     | SockOpts])
+          end,
+          fun tcp_loop/2).
+
+tcp_loop(L, FD) ->
+    Acceptor = spawn_link(fun() -> accept_loop(L) end),
+    receive
+        {stop, From} ->
+            unlink(Acceptor),
+            ok = gen_tcp:close(L),   % the acceptor's accept/1 now fails
+            ok = procket:close(FD),  % see serve/5
+            From ! {stopped, self()}
+    end.
+
+accept_loop(L) ->
+    case gen_tcp:accept(L) of
+        {ok, C} ->
+            Pid = spawn(fun() -> receive go -> echo_conn(C) end end),
+            ok = gen_tcp:controlling_process(C, Pid),
+            Pid ! go,
+            accept_loop(L);
+        {error, _} ->
+            ok
+    end.
+
+echo_conn(C) ->
+    case gen_tcp:recv(C, 0, 10000) of
+        {ok, Data} ->
+            _ = gen_tcp:send(C, Data),
+            echo_conn(C);
+        {error, _} ->
+            gen_tcp:close(C)
+    end.
+
+%% Spawns the server, which opens the socket itself so that it owns it,
+%% and waits until it is ready. Loop gets the port and the descriptor:
+%% OTP's inet driver never closes a descriptor that came already bound
+%% with {fd, FD} (a "prebound" socket), so closing the port is not
+%% enough; the server closes FD itself after the port.
+serve(Name, Port, Opts, Wrap, Loop) ->
+    Parent = self(),
+    Ref = make_ref(),
+    {Pid, Mon} =
+        spawn_monitor(
+          fun() ->
+                  case procket:open(Port, Opts) of
+                      {ok, FD} ->
+                          case Wrap(FD) of
+                              {ok, S} ->
+                                  true = register(Name, self()),
+                                  Parent ! {Ref, {ok, FD}},
+                                  Loop(S, FD);
+                              Error ->
+                                  _ = procket:close(FD),
+                                  Parent ! {Ref, {wrap_failed, Error}}
+                          end;
+                      Error ->
+                          Parent ! {Ref, Error}
+                  end
+          end),
+    receive
+        {Ref, Result} ->
+            erlang:demonitor(Mon, [flush]),
+            Result;
+        {'DOWN', Mon, process, Pid, Reason} ->
+            {server_died, Reason}
+    after ?START_TIMEOUT ->
+            exit(Pid, kill),
+            {error, start_timeout}
+    end.
+
+%% @doc Stops the echo server `Name' and waits until its socket is closed.
+-spec stop(atom()) -> ok.
+stop(Name) ->
+    case whereis(Name) of
+        undefined ->
+            ok;
+        Pid ->
+            Mon = monitor(process, Pid),
+            Pid ! {stop, self()},
+            receive
+                {'DOWN', Mon, process, Pid, _} -> ok
+            after 5000 ->
+                    exit(Pid, kill),
+                    ok
+            end
+    end.
+
+%% --- single calls ---------------------------------------------------
+
+%% @doc Calls procket:open(Port, Opts) and reports the outcome as data:
+%% `ok' (a descriptor came back and was closed again), `badarg', the
+%% `{error, Posix}' tuple, or `{raised, Class, Reason}' for any other
+%% exception; with the time the call took in milliseconds.
+-spec try_open(term(), term()) -> {term(), non_neg_integer()}.
+try_open(Port, Opts) ->
+    T0 = erlang:monotonic_time(millisecond),
+    Result = try procket:open(Port, Opts) of
+                 {ok, FD} when is_integer(FD), FD >= 0 ->
+                     case procket:close(FD) of
+                         ok -> ok;
+                         Close -> {close_failed, Close}
+                     end;
+                 Other ->
+                     Other
+             catch
+                 error:badarg -> badarg;
+                 Class:Reason -> {raised, Class, Reason}
+             end,
+    {Result, erlang:monotonic_time(millisecond) - T0}.
+
+%% @doc try_open/2 with `Helper' as procket's default helper (the
+%% application environment's `helper'), restored afterwards.
+-spec try_open_with_helper(string(), term(), term()) ->
+          {term(), non_neg_integer()}.
+try_open_with_helper(Helper, Port, Opts) ->
+    Old = application:get_env(procket, helper),
+    ok = application:set_env(procket, helper, Helper),
+    try
+        try_open(Port, Opts)
+    after
+        case Old of
+            {ok, V} -> application:set_env(procket, helper, V);
+            undefined -> application:unset_env(procket, helper)
+        end
+    end.
+
+%% --- many calls -----------------------------------------------------
+
+%% @doc One process per port, all released at once, each calling
+%% procket:open(Port, Opts). Returns [{Port, Result}] in port order; the
+%% descriptors stay open (close them with close_all/1).
+-spec open_many([integer()], list()) -> [{integer(), term()}].
+open_many(Ports, Opts) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pids = [spawn_link(fun() ->
+                               receive {go, Ref} -> ok end,
+                               R = try procket:open(P, Opts)
+                                   catch C:E -> {raised, C, E}
+                                   end,
+                               Parent ! {Ref, P, R}
+                       end) || P <- Ports],
+    [Pid ! {go, Ref} || Pid <- Pids],
+    [receive {Ref, P, R} -> {P, R} after 60000 -> {P, no_answer} end
+     || P <- Ports].
+
+%% @doc Closes every descriptor; returns the close results.
+-spec close_all([integer()]) -> [term()].
+close_all(FDs) ->
+    [procket:close(FD) || FD <- FDs].
+
+%% @doc Opens and closes a socket on `Port' N times in a row. Returns
+%% {ok, N, Milliseconds} or {failed, Iteration, Result} at the first
+%% failure.
+-spec cycles(pos_integer(), integer(), list()) -> term().
+cycles(N, Port, Opts) ->
+    T0 = erlang:monotonic_time(millisecond),
+    case cycle(1, N, Port, Opts) of
+        ok -> {ok, N, erlang:monotonic_time(millisecond) - T0};
+        Failed -> Failed
+    end.
+
+cycle(I, N, _Port, _Opts) when I > N ->
+    ok;
+cycle(I, N, Port, Opts) ->
+    case procket:open(Port, Opts) of
+        {ok, FD} ->
+            case procket:close(FD) of
+                ok -> cycle(I + 1, N, Port, Opts);
+                Error -> {failed, I, {close, Error}}
+            end;
+        Error ->
+            {failed, I, Error}
+    end.
