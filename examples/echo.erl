@@ -32,11 +32,16 @@ start(Proto, Port, Options) when Proto =:= udp; Proto =:= tcp ->
         {error, timeout}
     end.
 
-%% @doc Stops a server started by {@link start/3}.
+%% @doc Stops a server started by {@link start/3}: closes its socket
+%% and the descriptor procket gave it (gen_udp and gen_tcp leave an
+%% adopted descriptor open when they close).
 -spec stop(pid()) -> ok.
 stop(Pid) ->
-    exit(Pid, shutdown),
-    ok.
+    Ref = erlang:monitor(process, Pid),
+    Pid ! {stop, self()},
+    receive
+        {'DOWN', Ref, process, Pid, _} -> ok
+    end.
 
 init(Parent, Proto, Port, Options) ->
     case procket:open(Port, [{protocol, Proto} | Options]) of
@@ -45,7 +50,9 @@ init(Parent, Proto, Port, Options) ->
             case listen(Proto, FD, Family) of
                 {ok, Socket} ->
                     Parent ! {self(), {ok, self()}},
-                    serve(Proto, Socket);
+                    serve(Proto, Socket),
+                    _ = procket:close(FD),
+                    ok;
                 Error ->
                     _ = procket:close(FD),
                     Parent ! {self(), Error}
@@ -77,18 +84,33 @@ listen(tcp, FD, Family) ->
     gen_tcp:listen(0, [binary, {fd, FD}, Family, {active, false},
                        {packet, raw}]).
 
+%% Returns when asked to stop, with the socket closed.
 serve(udp, Socket) ->
     receive
         {udp, Socket, IP, Port, Data} ->
-            ok = gen_udp:send(Socket, IP, Port, Data),
-            serve(udp, Socket)
+            _ = gen_udp:send(Socket, IP, Port, Data),
+            serve(udp, Socket);
+        {stop, _} ->
+            gen_udp:close(Socket)
     end;
 serve(tcp, Listen) ->
-    {ok, Conn} = gen_tcp:accept(Listen),
-    Pid = spawn(fun() -> receive go -> echo_tcp(Conn) end end),
-    ok = gen_tcp:controlling_process(Conn, Pid),
-    Pid ! go,
-    serve(tcp, Listen).
+    Acceptor = spawn_link(fun() -> accept(Listen) end),
+    receive
+        {stop, _} ->
+            unlink(Acceptor),
+            gen_tcp:close(Listen)
+    end.
+
+accept(Listen) ->
+    case gen_tcp:accept(Listen) of
+        {ok, Conn} ->
+            Pid = spawn(fun() -> receive go -> echo_tcp(Conn) end end),
+            ok = gen_tcp:controlling_process(Conn, Pid),
+            Pid ! go,
+            accept(Listen);
+        {error, closed} ->
+            ok
+    end.
 
 echo_tcp(Conn) ->
     case gen_tcp:recv(Conn, 0) of

@@ -14,7 +14,8 @@
 
 -export([parse/2, parse/3, family/1, type/1, protocol/1, split_command/1]).
 
--export_type([plan/0, request/0]).
+-export_type([plan/0, request/0, family_name/0, type_name/0,
+              protocol_name/0]).
 
 -define(AF_INET, 2).
 -define(AF_INET6, 10).
@@ -35,6 +36,12 @@
                      ifname := binary(), backlog := 0..65535,
                      flags := non_neg_integer()}.
 %% The request as the NIF takes it; integers are Linux's numbers.
+
+-type family_name() :: inet | inet6 | unspec | local | unix | file
+                     | netlink | packet.
+-type type_name() :: stream | dgram | raw.
+-type protocol_name() :: ip | icmp | tcp | udp | icmp6 | 'ipv6-icmp'
+                       | sctp | udplite | raw.
 
 -type plan() :: #{request := request(),
                   commands := [[binary(), ...], ...],
@@ -100,7 +107,7 @@ is_proper_list(_) -> false.
 
 %% @doc The address family number for a name or number. Raises badarg for
 %% anything else.
--spec family(atom() | integer()) -> integer().
+-spec family(family_name() | byte()) -> byte().
 family(inet) -> ?AF_INET;
 family(inet6) -> ?AF_INET6;
 family(unspec) -> 0;
@@ -112,7 +119,7 @@ family(_) -> erlang:error(badarg).
 
 %% @doc The socket type number for a name or number. Raises badarg for
 %% anything else.
--spec type(atom() | integer()) -> integer().
+-spec type(type_name() | byte()) -> byte().
 type(stream) -> ?SOCK_STREAM;
 type(dgram) -> ?SOCK_DGRAM;
 type(raw) -> ?SOCK_RAW;
@@ -121,7 +128,7 @@ type(_) -> erlang:error(badarg).
 
 %% @doc The protocol number for a name (as in /etc/protocols) or number.
 %% Raises badarg for anything else.
--spec protocol(atom() | integer()) -> 0..255.
+-spec protocol(protocol_name() | byte()) -> byte().
 protocol(ip) -> 0;
 protocol(icmp) -> 1;
 protocol(tcp) -> 6;
@@ -219,9 +226,11 @@ pipe(undefined) ->
     undefined;
 pipe(Path) ->
     Bin = text_binary(Path),
-    (byte_size(Bin) >= 1 andalso byte_size(Bin) < ?UNIX_PATH_MAX)
-        orelse erlang:error(badarg),
-    Bin.
+    Bin =/= <<>> orelse erlang:error(badarg),
+    %% the helper runs in "/", so a relative path would name another file
+    Abs = filename:absname(Bin),
+    byte_size(Abs) < ?UNIX_PATH_MAX orelse erlang:error(badarg),
+    Abs.
 
 %% The command lines to try. With {progname, Cmd}: Cmd, prefixed by each
 %% of {exec, Prefixes} if given. Without: the helper in priv/, run

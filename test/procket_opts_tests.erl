@@ -82,6 +82,8 @@ commands_test_() ->
 pipe_and_timeout_test_() ->
     P = fun(Opts) -> plan(53, Opts) end,
     [?_assertMatch(#{pipe := <<"/tmp/d/sock">>}, P([{pipe, "/tmp/d/sock"}])),
+     ?_assertEqual(filename:join(element(2, file:get_cwd()), "rel/sock"),
+                   binary_to_list(maps:get(pipe, P([{pipe, "rel/sock"}])))),
      ?_assertMatch(#{timeout := 250}, P([{timeout, 250}])),
      ?_assertError(badarg, P([{pipe, lists:duplicate(108, $a)}])),
      ?_assertError(badarg, P([{pipe, ""}])),

@@ -209,11 +209,12 @@ PROCKET_API int procket_open(const struct procket_request *req,
                              char *const argv[], int timeout_ms);
 
 /* Like procket_open(), with the path transport: listens on a new Unix
- * socket at path (which must not exist), runs argv followed by the
+ * socket at path (absolute, and must not exist), runs argv followed by the
  * options from procket_args_format() (so "-u path ..."), accepts the
  * helper's connection, checks with SO_PEERCRED that the peer runs as this
  * process's effective uid (-EPERM if not), and receives the reply. The
- * socket file is always removed. Extra errors: -ENAMETOOLONG for a path
+ * socket file is always removed. Extra errors: -EINVAL for a relative
+ * path, -ENAMETOOLONG for a path
  * that does not fit a sockaddr_un, -EADDRINUSE if path exists. */
 PROCKET_API int procket_open_path(const struct procket_request *req,
                                   char *const argv[], const char *path,
@@ -230,7 +231,9 @@ PROCKET_API int procket_spawn(char *const argv[], int chan, pid_t *pid);
  * (0: just look); after that kills it with SIGKILL and waits for it. A
  * child that cannot be signalled (sudo runs as root) is handed to a
  * detached thread that reaps it. Returns 0 and the wait status in
- * *status (if not NULL), -ETIMEDOUT if it had to be killed, or -ECHILD. */
+ * *status (if not NULL), -ETIMEDOUT if it had to be killed, or -ECHILD
+ * (also when the caller ignores SIGCHLD, so the kernel reaped the child
+ * itself and no status exists). */
 PROCKET_API int procket_reap(pid_t pid, int timeout_ms, int *status);
 
 /* ------------------------------------------------------------------ */

@@ -167,8 +167,8 @@ int procket_args_parse(struct procket_args *args, int argc, char *const argv[],
         val = argv[++i];
         switch (a[1]) {
         case 'u':
-            if (val[0] == '\0' || strlen(val) >= 108)
-                FAIL("bad -u path");
+            if (val[0] != '/' || strlen(val) >= 108)
+                FAIL("bad -u path (absolute, under 108 bytes)");
             args->path = val;
             break;
         case 'p':

@@ -280,6 +280,17 @@ static int open_chan(const struct procket_request *req, char *const argv[],
     return rc;
 }
 
+/* True once the child has exited: reaped here, or already reaped by the
+ * kernel because the caller ignores SIGCHLD (the Erlang VM may). */
+static int child_gone(pid_t pid)
+{
+    pid_t r;
+
+    while ((r = waitpid(pid, NULL, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    return r == pid || (r < 0 && errno == ECHILD);
+}
+
 /* Accepts one connection on lsock within the deadline. The child is
  * watched meanwhile: if it exits without connecting there is no point in
  * waiting, and *reaped is set. */
@@ -300,7 +311,7 @@ static int accept_until(int lsock, pid_t pid, int *reaped, int64_t deadline)
                 return -errno;
             continue;
         }
-        if (!*reaped && waitpid(pid, NULL, WNOHANG) == pid) {
+        if (!*reaped && child_gone(pid)) {
             *reaped = 1; /* one last look: it may have connected first */
             if (poll(&pfd, 1, 0) > 0)
                 continue;
@@ -372,8 +383,8 @@ static int open_path(const struct procket_request *req, char *const argv[],
     rc = procket_request_validate(req);
     if (rc < 0)
         return rc;
-    if (path[0] == '\0')
-        return -EINVAL;
+    if (path[0] != '/')
+        return -EINVAL; /* the helper works from "/": relative means elsewhere */
     if (strlen(path) >= sizeof(sun.sun_path))
         return -ENAMETOOLONG;
     deadline = now_ms() + timeout_ms;

@@ -299,7 +299,7 @@ int procket_request_decode(struct procket_request *req, const void *buf,
 
 ssize_t procket_reply_encode(int error, void *buf, size_t len)
 {
-    if (buf == NULL || error < 0)
+    if (buf == NULL || error < 0 || error > 4095)
         return -EINVAL;
     if (len < PROCKET_REPLY_LEN)
         return -ENOSPC;

@@ -328,6 +328,7 @@ TEST(errors)
     REFUSE("-I", "..");
     /* paths */
     REFUSE("-u", "");
+    REFUSE("-u", "relative/sock");
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[0] = '/';
     longpath[sizeof(longpath) - 1] = '\0'; /* 108 bytes: no room for NUL */

@@ -656,6 +656,7 @@ TEST(open_path_failures)
     CHECK_EQ(procket_open_path(&r, NULL, path, 1000), -EINVAL);
     CHECK_EQ(procket_open_path(&r, helper_argv, NULL, 1000), -EINVAL);
     CHECK_EQ(procket_open_path(&r, helper_argv, "", 1000), -EINVAL);
+    CHECK_EQ(procket_open_path(&r, helper_argv, "relative.sock", 1000), -EINVAL);
     CHECK_EQ(procket_open_path(&r, helper_argv, path, 0), -EINVAL);
     CHECK(!exists(path));
     CHECK_EQ(errno, ERRNO_MARK);

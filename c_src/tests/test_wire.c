@@ -742,6 +742,8 @@ TEST(reply_errors)
 
     errno = ERRNO_MARK;
     CHECK_EQ(procket_reply_encode(-1, buf, sizeof(buf)), -EINVAL);
+    CHECK_EQ(procket_reply_encode(4096, buf, sizeof(buf)), -EINVAL);
+    CHECK_EQ(procket_reply_encode(4095, buf, sizeof(buf)), PROCKET_REPLY_LEN);
     CHECK_EQ(procket_reply_encode(0, NULL, sizeof(buf)), -EINVAL);
     CHECK_EQ(procket_reply_encode(0, buf, PROCKET_REPLY_LEN - 1), -ENOSPC);
     CHECK_EQ(procket_reply_encode(0, buf, 0), -ENOSPC);

@@ -1,0 +1,149 @@
+#!/bin/sh
+# Everything `make test` runs, in order; needs root (the end-to-end tests
+# create the unprivileged situation themselves). Each step's output goes
+# to logs/test/<step>.log and is shown in full when the step fails. The
+# last line is the summary: "make test: N passed, N failed".
+#
+#   FUZZ_SECONDS   seconds per libFuzzer harness (default 10)
+#   SKIP           space-separated step names to leave out (a leftout step
+#                  counts as failed, so a partial run never looks green)
+set -u
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LOGS=$ROOT/logs/test
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+SKIP=${SKIP:-}
+PLT_DIR=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/procket
+PLT=$PLT_DIR/otp-$(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().' 2>/dev/null).plt
+mkdir -p "$LOGS"
+
+passed=0
+failed=0
+failures=""
+total_start=$(date +%s)
+
+# step NAME COMMAND...: runs COMMAND, logs it, counts it.
+step() {
+    name=$1
+    shift
+    log=$LOGS/$name.log
+    case " $SKIP " in
+        *" $name "*)
+            echo "== $name: SKIPPED by request (counted as failed)"
+            failed=$((failed + 1)); failures="$failures $name"; return ;;
+    esac
+    start=$(date +%s)
+    printf '== %s ... ' "$name"
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        printf 'ok (%ss)' "$(( $(date +%s) - start ))"
+        # the step's own summary line, when it prints one
+        sum=$(grep -E 'passed, [0-9]+ failed|All [0-9]+ tests passed|TEST COMPLETE|stat::number_of_executed_units|warnings|Done' "$log" | tail -n 1)
+        [ -n "$sum" ] && printf '  [%s]' "$sum"
+        echo
+    else
+        failed=$((failed + 1))
+        failures="$failures $name"
+        echo "FAILED (log: $log)"
+        tail -n 60 "$log" | sed 's/^/   | /'
+    fi
+}
+
+build() {
+    make -C "$ROOT" clean >/dev/null &&
+        make -C "$ROOT" all WERROR=1
+}
+
+c_unit() { make -C "$ROOT/c_src" check; }
+c_asan() { make -C "$ROOT/c_src" check-asan; }
+c_valgrind() { make -C "$ROOT/c_src" check-valgrind; }
+fuzz() { make -C "$ROOT/c_src" fuzz FUZZ_SECONDS="$FUZZ_SECONDS"; }
+
+# cppcheck over every C source (warnings and portability; style is ours)
+cppcheck_run() {
+    cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+        --enable=warning,portability,performance \
+        -I c_src/include -D__linux__ -U__cplusplus \
+        c_src/lib c_src/helper c_src/nif c_src/examples
+}
+
+# Erlang: the example and test modules compile cleanly too
+erl_compile_extra() {
+    out=$(mktemp -d) &&
+        erlc +warn_missing_spec +warnings_as_errors -o "$out" examples/echo.erl &&
+        erlc +warnings_as_errors -pa ebin -o "$out" test/*.erl &&
+        rm -rf "$out"
+}
+
+dialyzer_run() {
+    mkdir -p "$PLT_DIR"
+    if ! dialyzer --check_plt --plt "$PLT" >/dev/null 2>&1; then
+        echo "building the OTP PLT in $PLT (once)"
+        dialyzer --build_plt --output_plt "$PLT" --apps erts kernel stdlib || return 1
+    fi
+    out=$(mktemp -d)
+    erlc +debug_info -o "$out" examples/echo.erl || return 1
+    dialyzer --plt "$PLT" -Wunmatched_returns -Werror_handling -Wunderspecs \
+        -Wunknown ebin "$out"
+    rc=$?
+    rm -rf "$out"
+    return $rc
+}
+
+xref_run() {
+    erl -noshell -pa ebin -eval '
+        {ok, _} = xref:start(s, [{warnings, false}]),
+        ok = xref:set_default(s, [{verbose, false}, {warnings, false}]),
+        ok = xref:set_library_path(s, code_path),
+        {ok, _} = xref:add_directory(s, "ebin"),
+        Checks = [undefined_function_calls, locals_not_used, deprecated_function_calls],
+        Bad = [{C, R} || C <- Checks, {ok, R} <- [xref:analyze(s, C)], R =/= []],
+        case Bad of
+            [] -> io:format("xref: ~p checks, 0 warnings~n", [length(Checks)]), halt(0);
+            _ -> io:format("xref: ~p~n", [Bad]), halt(1)
+        end.'
+}
+
+eunit_run() {
+    out=$(mktemp -d)
+    erlc +debug_info -pa ebin -o "$out" test/*_tests.erl || return 1
+    erl -noshell -pa ebin -pa "$out" -eval '
+        Mods = [list_to_atom(filename:basename(F, ".beam"))
+                || F <- filelib:wildcard("'"$out"'/*_tests.beam")],
+        case eunit:test(Mods, [verbose]) of
+            ok -> halt(0);
+            _ -> halt(1)
+        end.'
+    rc=$?
+    rm -rf "$out"
+    return $rc
+}
+
+ct_run() { "$ROOT/scripts/ct.sh"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "make test: must run as root (it stages a setuid helper and runs the VM as nobody)" >&2
+    exit 2
+fi
+
+step build build
+if [ "$failed" -ne 0 ]; then
+    echo "make test: 0 passed, 1 failed (the build failed; nothing else can run)"
+    exit 1
+fi
+step c-unit c_unit
+step c-asan-ubsan c_asan
+step c-valgrind c_valgrind
+step fuzz fuzz
+step cppcheck cppcheck_run
+step erl-compile-extra erl_compile_extra
+step dialyzer dialyzer_run
+step xref xref_run
+step eunit eunit_run
+step common-test ct_run
+
+echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"
+[ -n "$failures" ] && echo "make test: failed steps:$failures"
+echo "make test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
