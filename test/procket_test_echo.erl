@@ -7,8 +7,35 @@
 -export([udp_echo/4, tcp_echo/4, stop/1]).
 -export([try_open/2, try_open_with_helper/3]).
 -export([open_many/2, close_all/1, cycles/3]).
+-export([readme_session/3]).
 
 -define(START_TIMEOUT, 15000).
+
+%% --- the README's session -------------------------------------------
+
+%% @doc In directory `Dir': `{ok, FD} = procket:listen(53, Opts)',
+%% `{ok, S} = gen_udp:open(0, [{fd, FD}])', then "hello\n" sent by socat
+%% to `Target'; returns the message that arrived (or `nothing') and S,
+%% after closing S and FD and going back to the previous directory.
+-spec readme_session(string(), list(), string()) -> {term(), port() | term()}.
+readme_session(Dir, Opts, Target) ->
+    {ok, Cwd} = file:get_cwd(),
+    ok = file:set_cwd(Dir),
+    try
+        case procket:listen(53, Opts) of
+            {ok, FD} ->
+                {ok, S} = gen_udp:open(0, [{fd, FD}]),
+                _ = os:cmd("echo hello | socat -u - " ++ Target),
+                Msg = receive M -> M after 5000 -> nothing end,
+                ok = gen_udp:close(S),
+                ok = procket:close(FD),
+                {Msg, S};
+            Error ->
+                {Error, none}
+        end
+    after
+        ok = file:set_cwd(Cwd)
+    end.
 
 %% --- echo servers ---------------------------------------------------
 
