@@ -73,6 +73,8 @@ if [ "${1:-}" = "--inner" ]; then
         # diagnostic: the same opens in a VM whose schedulers do not
         # busy-wait when idle (see bench/README.md)
         vm plain:sbwt +sbwt none || die "the +sbwt none VM bench failed"
+        vm plain:nobw +sbwt none +sbwtdcpu none +sbwtdio none ||
+            die "the no-busy-wait VM bench failed"
     fi
     exit 0
 fi
@@ -178,6 +180,14 @@ if [ -f "$T/out/open_sbwt.ns" ]; then
     line "  procket:open/2 UDP $PORT, +sbwt none" "$T/out/open_sbwt.ns"
     line "  floor, same run" "$T/out/floor_sbwt.ns"
     printf '  ratio median procket/floor: %s\n' "$(ratio "$sm" "$sf")"
+fi
+if [ -f "$T/out/open_nobw.ns" ]; then
+    nm=$(med "$T/out/open_nobw.ns")
+    nf=$(med "$T/out/floor_nobw.ns")
+    echo "diagnostic, a third VM started with +sbwt none +sbwtdcpu none +sbwtdio none:"
+    line "  procket:open/2 UDP $PORT, no busy wait" "$T/out/open_nobw.ns"
+    line "  floor, same run" "$T/out/floor_nobw.ns"
+    printf '  ratio median procket/floor: %s\n' "$(ratio "$nm" "$nf")"
 fi
 echo "os:cmd shell spawn, for comparison (the older design's way to run a helper):"
 line '  os:cmd("/bin/true")' "$T/out/oscmd_plain.ns"

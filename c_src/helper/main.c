@@ -184,9 +184,11 @@ int main(int argc, char *argv[])
                            "(use -u PATH from a shell)");
             return PROCKET_EXIT_CHANNEL;
         }
-        rc = identify_peer(chan, &who);
+        rc = identify_peer(chan, &inv, &who);
         if (rc < 0)
-            return rc == -EPERM ? PROCKET_EXIT_PEER : PROCKET_EXIT_CHANNEL;
+            return rc == -EPERM    ? PROCKET_EXIT_PEER
+                   : rc == -ENOMEM ? PROCKET_EXIT_INTERNAL
+                                   : PROCKET_EXIT_CHANNEL;
         rc = read_request(chan, req);
         if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
             say("read_request", "%s", rc == -ETIMEDOUT

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -27,6 +28,36 @@
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
+
+/* The set*id calls go straight to the kernel. The C library's wrappers
+ * make them apply to every thread: musl does it even in a process with
+ * one thread, blocking and restoring all signals around each call, 4
+ * system calls for 1. The helper never starts a thread, so the kernel's
+ * per-thread credentials are the process's. On 32-bit x86 and ARM the
+ * plain numbers take 16-bit ids: use the 32-bit ones there. */
+#ifdef SYS_setresuid32
+#define NR_SETRESUID SYS_setresuid32
+#define NR_SETRESGID SYS_setresgid32
+#define NR_SETUID SYS_setuid32
+#define NR_SETGID SYS_setgid32
+#define NR_SETGROUPS SYS_setgroups32
+#else
+#define NR_SETRESUID SYS_setresuid
+#define NR_SETRESGID SYS_setresgid
+#define NR_SETUID SYS_setuid
+#define NR_SETGID SYS_setgid
+#define NR_SETGROUPS SYS_setgroups
+#endif
+
+static int sys_setresuid(uid_t r, uid_t e, uid_t s)
+{
+    return (int)syscall(NR_SETRESUID, (long)r, (long)e, (long)s);
+}
+
+static int sys_setresgid(gid_t r, gid_t e, gid_t s)
+{
+    return (int)syscall(NR_SETRESGID, (long)r, (long)e, (long)s);
+}
 
 /* capget/capset, version 3: two 32-bit words per set. */
 #define CAP_VERSION_3 0x20080522
@@ -64,11 +95,22 @@ static int caps_set(uint64_t set)
     return 0;
 }
 
-int identify_peer(int chan, struct identity *who)
+/* Room for HELPER_MAX_GROUPS groups, for callers with more than
+ * HELPER_FEW_GROUPS. From malloc, not static: static arrays this big
+ * would move the C library's own variables onto pages of their own, one
+ * more page fault on every run. Never freed: the helper exits soon. */
+static gid_t *many_groups(void)
+{
+    return malloc(HELPER_MAX_GROUPS * sizeof(gid_t));
+}
+
+int identify_peer(int chan, const struct invocation *inv,
+                  struct identity *who)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    uid_t ruid = getuid();
+    uid_t ruid = inv->ruid;
+    int rc;
 
     if (getsockopt(chan, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
         len != sizeof(cred)) {
@@ -86,8 +128,20 @@ int identify_peer(int chan, struct identity *who)
     who->uid = cred.uid;
     who->gid = cred.gid;
 
-    len = (socklen_t)sizeof(who->groups);
-    if (getsockopt(chan, SOL_SOCKET, SO_PEERGROUPS, who->groups, &len) == 0) {
+    /* few first; ERANGE (and the size needed in len) if there are more */
+    who->groups = who->few;
+    len = (socklen_t)sizeof(who->few);
+    rc = getsockopt(chan, SOL_SOCKET, SO_PEERGROUPS, who->groups, &len);
+    if (rc < 0 && errno == ERANGE) {
+        who->groups = many_groups();
+        if (who->groups == NULL) {
+            say("identify_peer", "out of memory");
+            return -ENOMEM;
+        }
+        len = (socklen_t)(HELPER_MAX_GROUPS * sizeof(gid_t));
+        rc = getsockopt(chan, SOL_SOCKET, SO_PEERGROUPS, who->groups, &len);
+    }
+    if (rc == 0) {
         who->ngroups = len / sizeof(gid_t);
     } else if (errno == ENOPROTOOPT) { /* kernel < 4.13 */
         who->groups[0] = cred.gid;
@@ -104,10 +158,17 @@ int identify_invoker(const struct invocation *inv, struct identity *who)
 {
     int n;
 
-    if (getuid() != 0) {
-        who->uid = getuid();
+    who->groups = who->few;
+    if (inv->ruid != 0) {
+        who->uid = inv->ruid;
         who->gid = getgid();
-        n = getgroups(HELPER_MAX_GROUPS, who->groups);
+        n = getgroups(HELPER_FEW_GROUPS, who->groups);
+        if (n < 0 && errno == EINVAL) { /* more than few */
+            who->groups = many_groups();
+            if (who->groups == NULL)
+                return -ENOMEM;
+            n = getgroups(HELPER_MAX_GROUPS, who->groups);
+        }
         if (n < 0)
             return -errno;
         who->ngroups = (size_t)n;
@@ -125,11 +186,23 @@ int identify_invoker(const struct invocation *inv, struct identity *who)
     return 0;
 }
 
+/* Whether the current supplementary groups are who's. getgroups(2) gets
+ * room for exactly who->ngroups: it fails (EINVAL) when there are more,
+ * and with room for 0 it only counts. */
 static int groups_equal(const struct identity *who)
 {
-    gid_t cur[HELPER_MAX_GROUPS];
-    int n = getgroups(HELPER_MAX_GROUPS, cur);
+    static gid_t *many;
+    gid_t few[HELPER_FEW_GROUPS], *cur = few;
+    int n;
 
+    if (who->ngroups > HELPER_FEW_GROUPS) {
+        if (many == NULL)
+            many = many_groups();
+        if (many == NULL)
+            return 0; /* "not equal": the caller sets them, or gives up */
+        cur = many;
+    }
+    n = getgroups((int)who->ngroups, cur);
     if (n < 0 || (size_t)n != who->ngroups)
         return 0;
     for (int i = 0; i < n; i++) {
@@ -158,21 +231,24 @@ int become_caller(const struct identity *who, uint64_t keep)
             "(a nosuid mount or no_new_privs also disables setuid)");
     keep &= perm;
 
-    if (!groups_equal(who) && setgroups(who->ngroups, who->groups) < 0)
+    if (!groups_equal(who) &&
+        syscall(NR_SETGROUPS, (long)who->ngroups, who->groups) < 0)
         return -errno;
     if (getresgid(&rg, &eg, &sg) < 0)
         return -errno;
     if ((rg != who->gid || eg != who->gid || sg != who->gid) &&
-        setresgid(who->gid, who->gid, who->gid) < 0)
+        sys_setresgid(who->gid, who->gid, who->gid) < 0)
         return -errno;
     if (getresuid(&r, &e, &s) < 0)
         return -errno;
     if (r != who->uid || e != who->uid || s != who->uid) {
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
             return -errno;
-        if (setresuid(who->uid, who->uid, who->uid) < 0)
+        if (sys_setresuid(who->uid, who->uid, who->uid) < 0)
             return -errno;
-        (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        /* PR_SET_KEEPCAPS stays set: it only matters at a later switch
+         * away from uid 0, which drop_all() makes impossible, and execve
+         * clears it (the helper never execs) */
     }
     (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     rc = caps_set(keep);
@@ -217,11 +293,14 @@ int verify_dropped(const struct identity *who)
         say("verify_dropped", "no_new_privs not set");
         return -1;
     }
-    if (who->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+    /* setuid(0), seteuid(0), setgid(0), setegid(0), as raw calls */
+    if (who->uid != 0 && (syscall(NR_SETUID, 0L) == 0 ||
+                          sys_setresuid((uid_t)-1, 0, (uid_t)-1) == 0)) {
         say("verify_dropped", "uid 0 could be regained");
         return -1;
     }
-    if (who->gid != 0 && (setgid(0) == 0 || setegid(0) == 0)) {
+    if (who->gid != 0 && (syscall(NR_SETGID, 0L) == 0 ||
+                          sys_setresgid((gid_t)-1, 0, (gid_t)-1) == 0)) {
         say("verify_dropped", "gid 0 could be regained");
         return -1;
     }

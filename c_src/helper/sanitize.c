@@ -4,11 +4,15 @@
  * Runs first, while privileged: no core dumps and no ptrace by the caller,
  * the environment wiped, every descriptor but 0, 1 and 2 closed (0, 1 and
  * 2 opened on /dev/null if missing, so nothing the helper opens can land
- * on them), signal mask and dispositions reset, umask and cwd fixed.
+ * on them), signal mask emptied and the signals it relies on reset, umask and cwd fixed.
+ *
+ * The helper runs once per socket, so what needs no system call gets
+ * none: see reset_signals().
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,37 +56,71 @@ static void close_from(int lowfd)
         (void)close((int)fd);
 }
 
-void sanitize(struct invocation *inv)
+/* Opens 0, 1 and 2 on /dev/null where they are closed. One poll(2) tells
+ * which are (POLLNVAL), instead of an fcntl(2) each. */
+static void fill_std_fds(void)
 {
-    struct rlimit none = {0, 0};
-    sigset_t empty;
+    struct pollfd p[3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}};
+    int polled = poll(p, 3, 0) >= 0;
 
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    (void)setrlimit(RLIMIT_CORE, &none);
-
-    close_from(3);
     for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) < 0) {
+        int closed = polled ? (p[fd].revents & POLLNVAL) != 0
+                            : fcntl(fd, F_GETFD) < 0;
+        if (closed) {
             int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
             if (n != fd) /* cannot even do this: give up quietly */
                 _exit(PROCKET_EXIT_INTERNAL);
         }
     }
+}
+
+/* Signal mask emptied; the signals the helper relies on back to SIG_DFL;
+ * SIGPIPE ignored.
+ *
+ * Of the dispositions a caller can set, only "ignored" survives execve(2):
+ * a caught signal reverts to SIG_DFL with its flags and mask cleared
+ * (execve(2), signal(7)). An ignored signal can only make the helper
+ * harder to stop; the helper's own bounds must not depend on the caller,
+ * so SIGALRM (the alarm(2) that ends a stuck run), the signals that stop
+ * a process on request (HUP, INT, QUIT, TERM, USR1, USR2) and those that
+ * enforce resource limits (XCPU, XFSZ) are reset. Faults (SEGV, BUS, ILL,
+ * FPE, SYS) need nothing: the kernel delivers them even when ignored.
+ * A fixed list, not all 64: one call each, where resetting every signal
+ * took ~60 us of a run (bench/README.md). */
+static void reset_signals(void)
+{
+    static const int relied_on[] = {SIGALRM, SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                    SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ};
+    struct sigaction dfl;
+    sigset_t empty;
 
     (void)sigemptyset(&empty);
     (void)sigprocmask(SIG_SETMASK, &empty, NULL);
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP)
-            continue;
-        (void)signal(sig, SIG_DFL);
-    }
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    (void)sigemptyset(&dfl.sa_mask);
+    for (size_t i = 0; i < sizeof(relied_on) / sizeof(relied_on[0]); i++)
+        (void)sigaction(relied_on[i], &dfl, NULL);
     (void)signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL anyway */
+}
+
+void sanitize(struct invocation *inv)
+{
+    struct rlimit none = {0, 0};
+
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    (void)setrlimit(RLIMIT_CORE, &none);
+
+    close_from(3);
+    fill_std_fds();
+    reset_signals();
 
     /* sudo says who ran it; only believed when the real uid is root, i.e.
      * when sudo (or root itself) started us: nobody else can make the
      * real uid 0. */
     memset(inv, 0, sizeof(*inv));
-    if (getuid() == 0) {
+    inv->ruid = getuid();
+    if (inv->ruid == 0) {
         unsigned long u, g;
         if (parse_id(getenv("SUDO_UID"), &u) == 0 &&
             parse_id(getenv("SUDO_GID"), &g) == 0) {

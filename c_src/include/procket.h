@@ -194,10 +194,13 @@ PROCKET_API int procket_protocol_number(const char *name);
 #define PROCKET_TIMEOUT_MS 5000
 
 /* Runs the helper command argv (argv[0] is looked up in PATH when it has
- * no slash; no shell is involved), gives it one end of a fresh socketpair
- * as its standard input, sends the encoded request and waits up to
- * timeout_ms milliseconds (>= 1) for the reply. The helper is always
- * reaped, the channel always closed.
+ * no slash; no shell is involved, not even for a file the kernel cannot
+ * execute: -ENOEXEC), gives it one end of a fresh socketpair as its
+ * standard input, sends the encoded request and waits up to timeout_ms
+ * milliseconds (>= 1) for the reply. The helper is always reaped, the
+ * channel always closed. The child is started with vfork and execve
+ * and every signal blocked (cheaper than posix_spawn, which resets each
+ * handler); the helper resets its own signal state.
  * Returns the descriptor on success. On failure:
  *   the helper's errno (-EACCES, -EADDRINUSE, ...) when it replied;
  *   the spawn error (-ENOENT for a missing program, -EACCES, ...);

@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,6 +79,94 @@ static int spawn(char *const argv[], int chan, pid_t *pid)
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     return -rc;
+}
+
+/* Finds the program file for argv0 as execvp(3) would, but before any
+ * child exists and never falling back to running /bin/sh on ENOEXEC:
+ * a name with a slash is used as it is; else the first executable
+ * regular file of that name in $PATH (default "/bin:/usr/bin"). */
+static int find_program(const char *argv0, char *out, size_t outlen)
+{
+    const char *path, *p;
+    int err = -ENOENT;
+
+    if (strchr(argv0, '/') != NULL) {
+        if (strlen(argv0) >= outlen)
+            return -ENAMETOOLONG;
+        memcpy(out, argv0, strlen(argv0) + 1);
+        return 0;
+    }
+    if (argv0[0] == '\0')
+        return -ENOENT;
+    path = getenv("PATH");
+    if (path == NULL || path[0] == '\0')
+        path = "/bin:/usr/bin";
+    for (p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end != NULL ? (size_t)(end - p) : strlen(p);
+        struct stat st;
+        int n = dlen == 0 ? snprintf(out, outlen, "%s", argv0)
+                          : snprintf(out, outlen, "%.*s/%s", (int)dlen, p, argv0);
+        if (n > 0 && (size_t)n < outlen) {
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(out, X_OK) == 0)
+                    return 0;
+                err = -EACCES;
+            }
+        }
+        if (end == NULL)
+            return err;
+        p = end;
+    }
+}
+
+/* Starts the procket helper (directly, or through a prefix such as sudo
+ * that runs it) with chan as its standard input. The same as spawn()
+ * with one difference, which makes it ~60 system calls cheaper: the
+ * child starts with every signal blocked. Blocking them all before
+ * vfork(2) is what makes the shared-memory child safe without resetting
+ * each of the caller's handlers one by one (posix_spawn's cost); execve
+ * resets the handlers, and the helper empties its mask and resets the
+ * signals it relies on itself (procket(8)). */
+static int spawn_helper(char *const argv[], int chan, pid_t *pid)
+{
+    char prog[4096];
+    sigset_t all, old;
+    volatile int child_err = 0;
+    pid_t p;
+    int rc;
+
+    if (argv == NULL || argv[0] == NULL || chan < 0 || pid == NULL)
+        return -EINVAL;
+    if (chan == STDIN_FILENO)
+        return -EINVAL;
+    rc = find_program(argv[0], prog, sizeof(prog));
+    if (rc < 0)
+        return rc;
+    (void)sigfillset(&all);
+    rc = pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (rc != 0)
+        return -rc;
+    p = vfork();
+    if (p == 0) {
+        /* Our memory and stack until execve: system calls only. dup2
+         * leaves fd 0 without close-on-exec. */
+        if (dup2(chan, STDIN_FILENO) == STDIN_FILENO)
+            (void)execve(prog, argv, environ);
+        child_err = errno;
+        _exit(127);
+    }
+    rc = p < 0 ? -errno : 0;
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc < 0)
+        return rc;
+    if (child_err != 0) { /* it has exited already */
+        while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -child_err;
+    }
+    *pid = p;
+    return 0;
 }
 
 static void *reaper(void *arg)
@@ -261,7 +351,7 @@ static int open_chan(const struct procket_request *req, char *const argv[],
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    rc = procket_spawn(argv, sv[1], &pid);
+    rc = spawn_helper(argv, sv[1], &pid);
     (void)close(sv[1]);
     if (rc < 0) {
         (void)close(sv[0]);
@@ -351,7 +441,7 @@ static int exchange_path(const struct procket_request *req,
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0)
         return -errno;
-    rc = procket_spawn(full, devnull, pid);
+    rc = spawn_helper(full, devnull, pid);
     (void)close(devnull);
     if (rc < 0)
         return rc;

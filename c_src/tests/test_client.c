@@ -439,6 +439,40 @@ TEST(open_missing_program)
     CHECK_EQ(rc, -ENOENT);
 }
 
+/* The helper command is found as execvp(3) finds programs, except that
+ * a file the kernel cannot execute is an error, never run by /bin/sh. */
+TEST(open_program_lookup)
+{
+    struct procket_request r;
+    char dir[64], path[80], marker[96];
+    char *bypath[] = {(char *)"true", NULL};
+    char *prog[] = {path, NULL};
+    int fd, rc;
+
+    req_udp_lo(&r, 0);
+    CHECK_EQ(procket_open(&r, bypath, PROCKET_TIMEOUT_MS), -ECONNRESET);
+    CHECK_EQ(fresh_path(dir, path), 0);
+    snprintf(marker, sizeof(marker), "%s/ran", dir);
+    /* a script without "#!": a shell would run it and make the marker */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    CHECK(fd >= 0);
+    dprintf(fd, "touch %s\n", marker);
+    (void)close(fd);
+    rc = procket_open(&r, prog, PROCKET_TIMEOUT_MS);
+    if (under_valgrind() && rc == -ECONNRESET)
+        rc = -ENOEXEC; /* valgrind's vfork is a fork: no error comes back */
+    CHECK_EQ(rc, -ENOEXEC);
+    CHECK(!exists(marker));
+    /* not executable */
+    CHECK_EQ(chmod(path, 0644), 0);
+    rc = procket_open(&r, prog, PROCKET_TIMEOUT_MS);
+    if (under_valgrind() && rc == -ECONNRESET)
+        rc = -EACCES; /* valgrind's access(2) lets root through */
+    CHECK_EQ(rc, -EACCES);
+    CHECK_EQ(unlink(path), 0);
+    CHECK_EQ(rmdir(dir), 0);
+}
+
 TEST(open_program_exits_silently)
 {
     struct procket_request r;
@@ -714,6 +748,67 @@ TEST(open_path_wrong_peer)
     CHECK_EQ(rmdir(dir), 0);
 }
 
+/* ---- the helper's own signal state ------------------------------------ */
+
+/* Starts the helper with a channel as stdin whose other end (*peer) never
+ * sends a request, with signal sig ignored and every signal blocked, as
+ * a hostile caller could: the helper must reset both. */
+static pid_t start_helper_ignoring(int sig, int *peer)
+{
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        sigset_t all;
+        (void)sigfillset(&all);
+        (void)sigprocmask(SIG_SETMASK, &all, NULL);
+        (void)signal(sig, SIG_IGN);
+        if (dup2(sv[1], 0) < 0)
+            _exit(2);
+        execv(helper, helper_argv);
+        _exit(3);
+    }
+    (void)close(sv[1]);
+    *peer = sv[0];
+    return pid;
+}
+
+TEST(helper_resets_signals)
+{
+    static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGALRM};
+
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        int peer = -1, st = 0;
+        char b[16];
+        pid_t pid = start_helper_ignoring(sigs[i], &peer);
+        CHECK(pid > 0);
+        if (pid <= 0)
+            continue;
+        /* the helper is waiting for the request once it has sanitized
+         * itself; it never writes first, so wait for its state instead */
+        for (int n = 0; n < 200; n++) {
+            char path[64], stat[256] = "";
+            snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+            FILE *f = fopen(path, "r");
+            if (f != NULL) {
+                (void)!fgets(stat, sizeof(stat), f);
+                (void)fclose(f);
+            }
+            if (strstr(stat, "poll") != NULL || strstr(stat, "select") != NULL)
+                break;
+            usleep(5000);
+        }
+        CHECK_EQ(kill(pid, sigs[i]), 0);
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i]);
+        CHECK_EQ(recv(peer, b, sizeof(b), MSG_DONTWAIT), 0); /* no reply */
+        (void)close(peer);
+    }
+}
+
 /* ---- procket_spawn -------------------------------------------------- */
 
 /* Runs sh -c script with a pipe as its stdin and collects what the script
@@ -956,6 +1051,7 @@ int main(int argc, char *argv[])
     RUN(open_privileged);
     RUN(open_port_in_use);
     RUN(open_missing_program);
+    RUN(open_program_lookup);
     RUN(open_program_exits_silently);
     RUN(open_timeout);
     RUN(open_bad_replies);
@@ -963,6 +1059,7 @@ int main(int argc, char *argv[])
     RUN(open_path_ok);
     RUN(open_path_failures);
     RUN(open_path_wrong_peer);
+    RUN(helper_resets_signals);
     RUN(spawn_channel_is_stdin);
     RUN(spawn_descriptors_and_signals);
     RUN(spawn_errors);
