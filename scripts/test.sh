@@ -39,9 +39,7 @@ step() {
     if "$@" >"$log" 2>&1; then
         passed=$((passed + 1))
         printf 'ok (%ss)' "$(( $(date +%s) - start ))"
-        # the step's own summary line, when it prints one
-        sum=$(grep -E 'passed, [0-9]+ failed|All [0-9]+ tests passed|TEST COMPLETE|stat::number_of_executed_units|warnings|Done' "$log" | tail -n 1)
-        [ -n "$sum" ] && printf '  [%s]' "$sum"
+        summary "$log"
         echo
     else
         failed=$((failed + 1))
@@ -52,6 +50,20 @@ step() {
 }
 
 # From clean (c_src/build, priv, ebin; logs/ other than ours stay).
+# Prints what a passed step's log says it did: C test totals, EUnit and
+# CT summaries, fuzzing executions, xref.
+summary() {
+    c=$(awk '/^test_[a-z_]+: [0-9]+ passed, [0-9]+ failed$/ {p += $2; f += $4; n++}
+             END {if (n) printf "%d C tests in %d programs: %d passed, %d failed", p + f, n, p, f}' "$1")
+    e=$(grep -hoE 'All [0-9]+ tests passed|TEST COMPLETE.*|xref: .*' "$1" | tail -n 1)
+    z=$(awk -F': ' '/stat::number_of_executed_units/ {x += $2; n++}
+             END {if (n) printf "%d harnesses, %d inputs run", n, x}' "$1")
+    for part in "$c" "$e" "$z"; do
+        [ -n "$part" ] && printf '  [%s]' "$part"
+    done
+    return 0
+}
+
 build() {
     make -C "$ROOT/c_src" clean >/dev/null &&
         rm -rf "$ROOT/ebin" "$ROOT/_build" &&
