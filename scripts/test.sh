@@ -137,6 +137,27 @@ eunit_run() {
 
 ct_run() { "$ROOT/scripts/ct.sh"; }
 
+# procket as a rebar3 project, offline, from a copy of the tracked files:
+# `rebar3 compile` builds ebin and both priv programs, and the result loads.
+rebar3_compile() {
+    tmp=$(mktemp -d) || return 1
+    (cd "$ROOT" && git ls-files -z 2>/dev/null | xargs -0 tar cf - 2>/dev/null ||
+        tar cf - --exclude=./logs --exclude=./_build --exclude=./c_src/build \
+            --exclude=./ebin --exclude=./priv .) | tar xf - -C "$tmp" &&
+    (cd "$tmp" && rm -rf priv/procket priv/procket_nif.so c_src/build ebin &&
+        rebar3 compile &&
+        test -x _build/default/lib/procket/priv/procket &&
+        test -f _build/default/lib/procket/priv/procket_nif.so &&
+        erl -noshell -pa _build/default/lib/procket/ebin -eval '
+            {module, procket_nif} = code:ensure_loaded(procket_nif),
+            true = filelib:is_regular(procket:helper_path()),
+            io:format("rebar3 build loads; helper ~s~n", [procket:helper_path()]),
+            halt().')
+    rc=$?
+    rm -rf "$tmp"
+    return $rc
+}
+
 if [ "$(id -u)" -ne 0 ]; then
     echo "make test: must run as root (it stages a setuid helper and runs the VM as nobody)" >&2
     exit 2
@@ -156,6 +177,7 @@ step erl-compile-extra erl_compile_extra
 step dialyzer dialyzer_run
 step xref xref_run
 step eunit eunit_run
+step rebar3-compile rebar3_compile
 step common-test ct_run
 
 echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"
