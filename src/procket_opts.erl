@@ -88,7 +88,7 @@ plan(Port, Options, Helper) ->
                         port => Port, addr => Addr, scope_id => 0,
                         ifname => interface(opt(interface, Options)),
                         backlog => backlog(opt(backlog, Options), Type),
-                        flags => flags(opt(ipv6_v6only, Options), Family)},
+                        flags => flags(opt(ipv6_v6only, Options), Family, Type)},
             {ok, #{request => Request,
                    commands => commands(opt(progname, Options),
                                         opt(exec, Options), Helper),
@@ -212,11 +212,12 @@ backlog(undefined, _) -> 0;
 backlog(N, ?SOCK_STREAM) when is_integer(N), N >= 0, N =< 65535 -> N;
 backlog(_, _) -> erlang:error(badarg).
 
-flags(undefined, _) -> 0;
-flags(true, ?AF_INET6) -> 0;
-flags(false, ?AF_INET6) -> ?F_DUALSTACK;
-flags(B, _) when is_boolean(B) -> 0;
-flags(_, _) -> erlang:error(badarg).
+%% A raw socket has no IPv4 side: {ipv6_v6only, false} contradicts it.
+flags(undefined, _, _) -> 0;
+flags(true, ?AF_INET6, _) -> 0;
+flags(false, ?AF_INET6, T) when T =/= ?SOCK_RAW -> ?F_DUALSTACK;
+flags(B, F, _) when is_boolean(B), F =/= ?AF_INET6 -> 0;
+flags(_, _, _) -> erlang:error(badarg).
 
 timeout(undefined) -> ?DEFAULT_TIMEOUT;
 timeout(N) when is_integer(N), N >= 1, N =< 16#7fffffff -> N;

@@ -25,7 +25,7 @@
          concurrent_opens/1, open_close_cycles/1,
          failure_table/1, shell_metacharacters/1,
          pipe_helper_exits_early/1, pipe_relative_path/1,
-         readme_session/1]).
+         readme_session/1, raw_icmp_ping/1]).
 
 -define(NOBODY, 65534).
 -define(CALL_TIMEOUT, 30000).
@@ -44,7 +44,7 @@ all() ->
 groups() ->
     Common = [peer_is_unprivileged, readme_session,
               udp4_echo, udp6_echo, tcp4_echo, tcp6_echo,
-              socket_owner_is_caller, pipe_transport,
+              socket_owner_is_caller, raw_icmp_ping, pipe_transport,
               concurrent_opens, open_close_cycles,
               failure_table, shell_metacharacters,
               pipe_helper_exits_early, pipe_relative_path],
@@ -208,6 +208,24 @@ socket_owner_is_caller(Config) ->
     [ok, ok, ok, ok] = peer:call(Peer, procket_test_echo, close_all, [FDs]),
     [[] = socket_uids(Proto, Port) || {Proto, Port, _} <- Cases],
     ok.
+
+%% Raw ICMP and ICMPv6 sockets from the helper (which keeps CAP_NET_RAW
+%% just for the socket(2) call), handed to gen_udp:open(0, [{fd, FD},
+%% binary, Family]): an echo request to 127.0.0.1 / ::1 brings the
+%% kernel's echo reply back, and the kernel records uid 65534 as the
+%% raw socket's owner.
+raw_icmp_ping(Config) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    Before = snapshot(Config),
+    [begin
+         {echo_reply, FD} = peer:call(Peer, procket_test_echo, raw_ping,
+                                      [Family, Priv], ?CALL_TIMEOUT),
+         [?NOBODY] = socket_uids(ProcFile, Proto),
+         [ok] = peer:call(Peer, procket_test_echo, close_all, [[FD]]),
+         [] = socket_uids(ProcFile, Proto)
+     end || {Family, ProcFile, Proto} <- [{inet, "raw", 1}, {inet6, "raw6", 58}]],
+    ok = assert_no_leaks(Before, Config).
 
 %% {pipe, Path}: the descriptor comes back over a Unix socket at Path
 %% instead of the stdin socketpair; it works like any other, and the

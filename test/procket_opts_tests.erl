@@ -54,7 +54,11 @@ dual_stack_test_() ->
      ?_assertMatch(#{flags := 1},
                    req(53, [{family, inet6}, {ipv6_v6only, false}])),
      ?_assertMatch(#{flags := 0}, req(53, [{ipv6_v6only, false}])),
-     ?_assertError(badarg, req(53, [{ipv6_v6only, yes}]))].
+     ?_assertError(badarg, req(53, [{ipv6_v6only, yes}])),
+     ?_assertMatch(#{flags := 0, type := 3, protocol := 58},
+                   req(0, [{family, inet6}, {type, raw}, {protocol, icmp6}])),
+     ?_assertError(badarg, req(0, [{family, inet6}, {type, raw},
+                                   {protocol, icmp6}, {ipv6_v6only, false}]))].
 
 interface_and_backlog_test_() ->
     [?_assertMatch(#{ifname := <<"eth0">>}, req(53, [{interface, "eth0"}])),

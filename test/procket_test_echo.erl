@@ -7,7 +7,7 @@
 -export([udp_echo/4, tcp_echo/4, stop/1]).
 -export([try_open/2, try_open_with_helper/3]).
 -export([open_many/2, close_all/1, cycles/3]).
--export([readme_session/3]).
+-export([readme_session/3, raw_ping/2]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -35,6 +35,76 @@ readme_session(Dir, Opts, Target) ->
         end
     after
         ok = file:set_cwd(Cwd)
+    end.
+
+%% --- raw ICMP -------------------------------------------------------
+
+%% @doc Opens a raw ICMP (inet) or ICMPv6 (inet6) socket through procket
+%% (with the extra options `Opts'), hands it to gen_udp, sends an echo
+%% request to the loopback address and waits up to 3 s for the kernel's
+%% echo reply with the same identifier and sequence number. Returns
+%% `{echo_reply, FD}' (FD left open, for the caller to inspect and
+%% close) or `{Error, FD | none}'.
+-spec raw_ping(inet | inet6, list()) -> {term(), integer() | none}.
+raw_ping(Family, Opts) ->
+    {Proto, Dst} = case Family of
+                       inet -> {icmp, {127, 0, 0, 1}};
+                       inet6 -> {icmp6, {0, 0, 0, 0, 0, 0, 0, 1}}
+                   end,
+    case procket:open(0, [{family, Family}, {type, raw}, {protocol, Proto} | Opts]) of
+        {ok, FD} ->
+            {ok, S} = gen_udp:open(0, [{fd, FD}, binary, Family, {active, false}]),
+            Id = erlang:phash2(self(), 16#10000),
+            Seq = 7,
+            Sent = gen_udp:send(S, Dst, 0, echo_request(Family, Id, Seq)),
+            Deadline = erlang:monotonic_time(millisecond) + 3000,
+            Result = case Sent of
+                         ok -> await_echo_reply(S, Family, Id, Seq, Deadline);
+                         Error -> Error
+                     end,
+            ok = gen_udp:close(S),
+            {Result, FD};
+        Error ->
+            {Error, none}
+    end.
+
+echo_request(inet, Id, Seq) ->
+    Body = <<"procket">>,
+    Sum = icmp_checksum(<<8, 0, 0:16, Id:16, Seq:16, Body/binary>>),
+    <<8, 0, Sum:16, Id:16, Seq:16, Body/binary>>;
+echo_request(inet6, Id, Seq) ->
+    %% the kernel computes ICMPv6 checksums on raw IPPROTO_ICMPV6 sockets
+    <<128, 0, 0:16, Id:16, Seq:16, "procket">>.
+
+icmp_checksum(Bin) ->
+    Sum = sum16(Bin, 0),
+    Folded = (Sum band 16#ffff) + (Sum bsr 16),
+    (bnot ((Folded band 16#ffff) + (Folded bsr 16))) band 16#ffff.
+
+sum16(<<W:16, Rest/binary>>, Acc) -> sum16(Rest, Acc + W);
+sum16(<<B>>, Acc) -> Acc + (B bsl 8);
+sum16(<<>>, Acc) -> Acc.
+
+%% A raw socket also sees our own request (and other traffic): skip all
+%% but the matching reply. IPv4 raw sockets deliver the IP header too.
+await_echo_reply(S, Family, Id, Seq, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    case gen_udp:recv(S, 0, Left) of
+        {ok, {_, _, Pkt}} ->
+            Icmp = case Family of
+                       inet ->
+                           <<_:4, IHL:4, _/binary>> = Pkt,
+                           binary:part(Pkt, IHL * 4, byte_size(Pkt) - IHL * 4);
+                       inet6 ->
+                           Pkt
+                   end,
+            Reply = case Family of inet -> 0; inet6 -> 129 end,
+            case Icmp of
+                <<Reply, 0, _:16, Id:16, Seq:16, "procket">> -> echo_reply;
+                _ -> await_echo_reply(S, Family, Id, Seq, Deadline)
+            end;
+        Error ->
+            Error
     end.
 
 %% --- echo servers ---------------------------------------------------

@@ -73,9 +73,11 @@ static int inet_open(const struct procket_request *req, int *fd)
             sin6->sin6_addr = in6addr_any;
         sin6->sin6_scope_id = req->scope_id;
         sslen = sizeof(*sin6);
-        /* explicit either way: never left to net.ipv6.bindv6only */
-        rc = setint(s, IPPROTO_IPV6, IPV6_V6ONLY,
-                    (req->flags & PROCKET_F_DUALSTACK) ? 0 : 1);
+        /* explicit either way: never left to net.ipv6.bindv6only (a raw
+         * socket has no port to share, and Linux refuses the option) */
+        if (req->type != SOCK_RAW)
+            rc = setint(s, IPPROTO_IPV6, IPV6_V6ONLY,
+                        (req->flags & PROCKET_F_DUALSTACK) ? 0 : 1);
     }
 
     if (rc == 0 && req->type == SOCK_STREAM)

@@ -53,7 +53,7 @@ extern "C" {
 #define PROCKET_BACKLOG_MAX 65535
 
 /* Request flags. */
-/* AF_INET6 only: clear IPV6_V6ONLY so the socket also accepts IPv4
+/* AF_INET6 only, not SOCK_RAW: clear IPV6_V6ONLY so the socket also accepts IPv4
  * (mapped) traffic. Without it procket sets IPV6_V6ONLY, whatever the
  * net.ipv6.bindv6only sysctl says, so that an IPv4 and an IPv6 socket can
  * share a port number. */

@@ -117,7 +117,8 @@ int procket_request_validate(const struct procket_request *req)
         return -EINVAL;
     if (req->flags & ~PROCKET_F_ALL)
         return -EINVAL;
-    if ((req->flags & PROCKET_F_DUALSTACK) && req->family != AF_INET6)
+    if ((req->flags & PROCKET_F_DUALSTACK) &&
+        (req->family != AF_INET6 || req->type == SOCK_RAW))
         return -EINVAL;
     return 0;
 }

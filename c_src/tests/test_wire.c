@@ -292,6 +292,12 @@ TEST(validate_rejects_each_bad_field)
     r.family = AF_INET;
     r.flags = PROCKET_F_DUALSTACK;
     CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.family = AF_INET6; /* a raw socket has no IPv4 side */
+    r.type = SOCK_RAW;
+    r.protocol = IPPROTO_ICMPV6;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.flags = 0;
+    CHECK_EQ(procket_request_validate(&r), 0);
     CHECK_EQ(errno, ERRNO_MARK);
 }
 
