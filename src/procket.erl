@@ -23,9 +23,14 @@
 %% <dt>`{type, stream | dgram | raw | integer()}'</dt>
 %% <dd>Default: what the protocol implies (tcp: stream, udp: dgram,
 %% others: raw).</dd>
-%% <dt>`{family, inet | inet6 | integer()}'</dt>
+%% <dt>`{family, inet | inet6 | packet | integer()}'</dt>
 %% <dd>Default `inet', or `inet6' when `ip' is an IPv6 address. Other
-%% families give `{error, eafnosupport}'.</dd>
+%% families give `{error, eafnosupport}'. A `packet' socket (AF_PACKET)
+%% takes port 0, type `raw' (default) or `dgram', and as protocol the
+%% ethertype: `all' (default), `ip', `ipv6', `arp', or the number
+%% socket(2) takes (network byte order, e.g. 16#0008 for IPv4 on
+%% little-endian machines, as older callers pass it); with `interface' it
+%% is bound to that interface.</dd>
 %% <dt>`{ip, Address}'</dt>
 %% <dd>Local address, a tuple or a string (`"::1"'). Default: any.</dd>
 %% <dt>`{interface, Name}'</dt>
@@ -52,8 +57,23 @@
 %% <dt>`{timeout, Milliseconds}'</dt>
 %% <dd>How long to wait for the helper. Default 5000.</dd>
 %% </dl>
-%% `{namespace, _}' and `{dev, _}' are recognised but not implemented:
-%% `{error, enotsup}'. Options procket does not know (`inet6',
+%% <dt>`{namespace, Name}'</dt>
+%% <dd>Create the socket (or device) in the named network namespace
+%% `/run/netns/Name', as made by `ip netns add Name'. Only such names
+%% (letters, digits, `_', `-', `.'; not starting with `.' or `-'), never
+%% a path. A name with no namespace gives `{error, enoent}'.</dd>
+%% <dt>`{dev, tun | tap | {tun, Name} | {tap, Name}}'</dt>
+%% <dd>Instead of a socket, a new tun (IP packets) or tap (Ethernet
+%% frames) device, named `Name' or as the kernel chooses, owned by the
+%% caller; the descriptor (non-blocking) reads and writes its packets and
+%% the device disappears when it is closed. Port must be 0; socket options
+%% are refused. An existing device is never attached to (`{error,
+%% ebusy}'). `{dev, Path}' with a string (another character device) gives
+%% `{error, eacces}'. See {@link dev/1}.</dd>
+%% <dt>`{packet_info, boolean()}'</dt>
+%% <dd>tun/tap: keep the 4-byte packet information header before each
+%% packet. Default `false'.</dd>
+%% Options procket does not know (`inet6',
 %% `{ttl, N}', ...) are ignored, as callers pass options meant for other
 %% libraries.
 %%
@@ -69,6 +89,7 @@
 -module(procket).
 
 -export([open/1, open/2, listen/1, listen/2, close/1]).
+-export([dev/1, dev/2]).
 -export([helper_path/0, priv_dir/0]).
 
 -export_type([option/0, posix/0]).
@@ -87,8 +108,9 @@
                 | {exec, [string() | binary()]}
                 | {pipe, string() | binary()}
                 | {timeout, pos_integer()}
-                | {namespace, term()}
-                | {dev, term()}
+                | {namespace, string() | binary()}
+                | {dev, tun | tap | {tun | tap, string() | binary()} | string()}
+                | {packet_info, boolean()}
                 | term().
 
 %% @doc A TCP socket bound to `Port' on any IPv4 address: `open(Port, [])'.
@@ -139,6 +161,27 @@ listen(Port) ->
 listen(Port, Options) when is_list(Options) ->
     open(Port, Options);
 listen(_, _) ->
+    erlang:error(badarg).
+
+%% @doc A new tun or tap device: `open(0, [{dev, Dev}])'. `Dev' is
+%% `tun', `tap', `{tun, Name}' or `{tap, Name}'.
+%% ```
+%% {ok, FD} = procket:dev({tun, "tun7"}),
+%% %% configure it: ip addr add 10.7.0.1/24 dev tun7; ip link set tun7 up
+%% {ok, Packet} = procket:read(FD, 1500).
+%% '''
+-spec dev(Dev :: tun | tap | {tun | tap, string() | binary()} | string()) ->
+          {ok, non_neg_integer()} | {error, posix()}.
+dev(Dev) ->
+    open(0, [{dev, Dev}]).
+
+%% @doc {@link dev/1} with more options of {@link open/2} (`namespace',
+%% `packet_info', `progname', `exec', `pipe', `timeout').
+-spec dev(Dev :: tun | tap | {tun | tap, string() | binary()} | string(),
+          Options :: [option()]) -> {ok, non_neg_integer()} | {error, posix()}.
+dev(Dev, Options) when is_list(Options) ->
+    open(0, [{dev, Dev} | Options]);
+dev(_, _) ->
     erlang:error(badarg).
 
 %% @doc Closes a descriptor obtained from {@link open/2} that no port

@@ -6,10 +6,11 @@
 %%
 %% Errors: a value procket can never accept (a port of 70000, a protocol
 %% atom it does not know, an interface name of 40 bytes, a NUL byte in a
-%% path) raises `error:badarg'. An option that is recognised but not
-%% implemented yet returns `{error, enotsup}'; a family procket does not
-%% open returns `{error, eafnosupport}'. Options procket does not know are
-%% ignored, as existing callers pass options meant for other libraries.
+%% path) raises `error:badarg'. A family procket does not open returns
+%% `{error, eafnosupport}'; a character device named by path (`{dev,
+%% "..."}') `{error, eacces}': only tun and tap devices are made. Options
+%% procket does not know are ignored, as existing callers pass options
+%% meant for other libraries.
 -module(procket_opts).
 
 -export([parse/2, parse/3, family/1, type/1, protocol/1, split_command/1]).
@@ -22,6 +23,12 @@
 -define(SOCK_STREAM, 1).
 -define(SOCK_DGRAM, 2).
 -define(SOCK_RAW, 3).
+-define(AF_PACKET, 17).
+-define(DEV_TUN, 1).
+-define(DEV_TAP, 2).
+-define(F_TUN_PI, 2).
+-define(NETNS_MAX, 255).
+-define(ETH_P_ALL, 16#0003).
 -define(IPPROTO_TCP, 6).
 -define(IPPROTO_UDP, 17).
 -define(F_DUALSTACK, 1).
@@ -31,10 +38,11 @@
 -define(DEFAULT_EXEC, ["", "sudo -n"]).
 
 -type request() :: #{family := integer(), type := integer(),
-                     protocol := 0..255, port := 0..65535,
+                     protocol := 0..65535, port := 0..65535,
                      addr := binary(), scope_id := non_neg_integer(),
                      ifname := binary(), backlog := 0..65535,
-                     flags := non_neg_integer()}.
+                     flags := non_neg_integer(), netns := binary(),
+                     device := 0..2}.
 %% The request as the NIF takes it; integers are Linux's numbers.
 
 -type family_name() :: inet | inet6 | unspec | local | unix | file
@@ -54,49 +62,132 @@
 %% transport's socket path (or `undefined') and the timeout. The default
 %% helper is {@link procket:helper_path/0}.
 -spec parse(Port :: integer(), Options :: list()) ->
-          {ok, plan()} | {error, enotsup | eafnosupport}.
+          {ok, plan()} | {error, eacces | eafnosupport}.
 parse(Port, Options) ->
     parse(Port, Options, procket:helper_path()).
 
 %% @doc As {@link parse/2}, with `Helper' as the default helper path,
 %% used unless `{progname, Cmd}' is given.
 -spec parse(integer(), list(), file:filename_all()) ->
-          {ok, plan()} | {error, enotsup | eafnosupport}.
+          {ok, plan()} | {error, eacces | eafnosupport}.
 parse(Port, Options, Helper) when is_integer(Port), Port >= 0, Port =< 65535 ->
     is_proper_list(Options) orelse erlang:error(badarg),
-    case unsupported(Options) of
-        none -> plan(Port, Options, Helper);
-        _ -> {error, enotsup}
+    case request(Port, Options) of
+        {ok, Request} ->
+            {ok, #{request => Request#{netns => netns(opt(namespace, Options))},
+                   commands => commands(opt(progname, Options),
+                                        opt(exec, Options), Helper),
+                   pipe => pipe(opt(pipe, Options)),
+                   timeout => timeout(opt(timeout, Options))}};
+        Error ->
+            Error
     end;
 parse(_, _, _) ->
     erlang:error(badarg).
 
-unsupported(Options) ->
-    case [K || {K, _} <- Options, K =:= namespace orelse K =:= dev] of
-        [] -> none;
-        [K | _] -> K
+request(Port, Options) ->
+    case opt(dev, Options) of
+        undefined -> socket_request(Port, Options);
+        Dev -> device_request(Port, Dev, Options)
     end.
 
-plan(Port, Options, Helper) ->
+socket_request(Port, Options) ->
     {Addr, AddrFamily} = ip(opt(ip, Options)),
     Family = pick_family(opt(family, Options), AddrFamily),
     case Family of
         F when F =:= ?AF_INET; F =:= ?AF_INET6 ->
             {Type, Protocol} = type_and_protocol(opt(type, Options),
                                                  opt(protocol, Options)),
-            Request = #{family => Family, type => Type, protocol => Protocol,
-                        port => Port, addr => Addr, scope_id => 0,
-                        ifname => interface(opt(interface, Options)),
-                        backlog => backlog(opt(backlog, Options), Type),
-                        flags => flags(opt(ipv6_v6only, Options), Family, Type)},
-            {ok, #{request => Request,
-                   commands => commands(opt(progname, Options),
-                                        opt(exec, Options), Helper),
-                   pipe => pipe(opt(pipe, Options)),
-                   timeout => timeout(opt(timeout, Options))}};
+            {ok, (base())#{family => Family, type => Type, protocol => Protocol,
+                           port => Port, addr => Addr,
+                           ifname => interface(opt(interface, Options)),
+                           backlog => backlog(opt(backlog, Options), Type),
+                           flags => flags(opt(ipv6_v6only, Options), Family,
+                                          Type)}};
+        ?AF_PACKET ->
+            packet_request(Port, Options);
         _ ->
             {error, eafnosupport}
     end.
+
+%% A packet socket: no port, no address; the protocol is the ethertype.
+packet_request(0, Options) ->
+    [erlang:error(badarg) || K <- [ip, backlog, ipv6_v6only], opt(K, Options) =/= undefined],
+    Type = case opt(type, Options) of
+               undefined -> ?SOCK_RAW;
+               T -> type(T)
+           end,
+    (Type =:= ?SOCK_RAW orelse Type =:= ?SOCK_DGRAM) orelse erlang:error(badarg),
+    {ok, (base())#{family => ?AF_PACKET, type => Type,
+                   protocol => ethertype(opt(protocol, Options)),
+                   ifname => interface(opt(interface, Options))}};
+packet_request(_, _) ->
+    erlang:error(badarg).
+
+%% A tun or tap device: port 0, no socket options, a name or none.
+device_request(0, Dev, Options) ->
+    [erlang:error(badarg) || K <- [ip, backlog, ipv6_v6only, interface, family, type,
+                                   protocol],
+                             opt(K, Options) =/= undefined],
+    case device(Dev) of
+        {ok, Kind, Name} ->
+            Flags = case opt(packet_info, Options) of
+                        undefined -> 0;
+                        false -> 0;
+                        true -> ?F_TUN_PI;
+                        _ -> erlang:error(badarg)
+                    end,
+            {ok, (base())#{family => 0, type => 0, protocol => 0, device => Kind,
+                           ifname => Name, flags => Flags}};
+        Error ->
+            Error
+    end;
+device_request(_, _, _) ->
+    erlang:error(badarg).
+
+device(tun) -> {ok, ?DEV_TUN, <<>>};
+device(tap) -> {ok, ?DEV_TAP, <<>>};
+device({tun, Name}) -> {ok, ?DEV_TUN, interface(Name)};
+device({tap, Name}) -> {ok, ?DEV_TAP, interface(Name)};
+device(Path) when is_list(Path); is_binary(Path) ->
+    _ = text_binary(Path),
+    {error, eacces};   % other character devices: not without a policy
+device(_) -> erlang:error(badarg).
+
+base() ->
+    #{family => ?AF_INET, type => ?SOCK_STREAM, protocol => 0, port => 0,
+      addr => <<>>, scope_id => 0, ifname => <<>>, backlog => 0, flags => 0,
+      netns => <<>>, device => 0}.
+
+%% What socket(2) takes for a packet socket: the ethertype in network
+%% byte order. Names are converted; a number is passed on as it is (as
+%% older callers pass htons(ETH_P_IP), e.g. 16#0008 on little-endian).
+ethertype(undefined) -> htons(?ETH_P_ALL);
+ethertype(all) -> htons(?ETH_P_ALL);
+ethertype(ip) -> htons(16#0800);
+ethertype(arp) -> htons(16#0806);
+ethertype(ipv6) -> htons(16#86DD);
+ethertype(N) when is_integer(N), N >= 0, N =< 16#ffff -> N;
+ethertype(_) -> erlang:error(badarg).
+
+htons(N) ->
+    <<V:16/native>> = <<N:16/big>>,
+    V.
+
+%% A name ip netns accepts that is a plain file name in /run/netns.
+netns(undefined) ->
+    <<>>;
+netns(Name) ->
+    Bin = text_binary(Name),
+    Ok = byte_size(Bin) >= 1 andalso byte_size(Bin) =< ?NETNS_MAX
+        andalso binary:first(Bin) =/= $. andalso binary:first(Bin) =/= $-
+        andalso lists:all(fun(C) -> (C >= $a andalso C =< $z) orelse
+                                        (C >= $A andalso C =< $Z) orelse
+                                        (C >= $0 andalso C =< $9) orelse
+                                        C =:= $_ orelse C =:= $- orelse C =:= $.
+                          end, binary_to_list(Bin)),
+    Ok orelse erlang:error(badarg),
+    Bin.
 
 opt(Key, Options) ->
     proplists:get_value(Key, Options).

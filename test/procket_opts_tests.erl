@@ -15,7 +15,7 @@ req(Port, Opts) ->
 defaults_test() ->
     ?assertEqual(#{family => 2, type => 1, protocol => 6, port => 80,
                    addr => <<>>, scope_id => 0, ifname => <<>>,
-                   backlog => 0, flags => 0},
+                   backlog => 0, flags => 0, netns => <<>>, device => 0},
                  req(80, [])),
     #{commands := Cmds, pipe := Pipe, timeout := T} = plan(80, []),
     ?assertEqual([[<<?HELPER>>], [<<"sudo">>, <<"-n">>, <<?HELPER>>]], Cmds),
@@ -113,15 +113,63 @@ bad_values_test_() ->
     [?_assertError(badarg, procket_opts:parse(Port, Opts, ?HELPER))
      || {Port, Opts} <- Bad].
 
-not_implemented_test_() ->
-    [?_assertEqual({error, enotsup},
-                   procket_opts:parse(53, [{namespace, "x"}], ?HELPER)),
-     ?_assertEqual({error, enotsup},
+refused_test_() ->
+    [?_assertEqual({error, eacces},
                    procket_opts:parse(0, [{dev, "tun0"}], ?HELPER)),
+     ?_assertEqual({error, eacces},
+                   procket_opts:parse(0, [{dev, "net/tun"}], ?HELPER)),
      ?_assertEqual({error, eafnosupport},
-                   procket_opts:parse(0, [{family, packet}], ?HELPER)),
+                   procket_opts:parse(0, [{family, netlink}], ?HELPER)),
      ?_assertEqual({error, eafnosupport},
                    procket_opts:parse(0, [{family, 1}], ?HELPER))].
+
+htons(N) -> <<V:16/native>> = <<N:16/big>>, V.
+
+packet_test_() ->
+    [?_assertMatch(#{family := 17, type := 3, port := 0, ifname := <<>>,
+                     device := 0}, req(0, [{family, packet}])),
+     ?_assertEqual(htons(3), maps:get(protocol, req(0, [{family, packet}]))),
+     ?_assertEqual(htons(16#0800), maps:get(protocol, req(0, [{family, packet},
+                                                               {protocol, ip}]))),
+     ?_assertEqual(htons(16#86DD), maps:get(protocol, req(0, [{family, packet},
+                                                               {protocol, ipv6}]))),
+     ?_assertEqual(htons(16#0806), maps:get(protocol, req(0, [{family, packet},
+                                                               {protocol, arp}]))),
+     %% a number goes to socket(2) as it is, as older callers expect
+     ?_assertEqual(16#0008, maps:get(protocol, req(0, [{family, packet},
+                                                        {protocol, 16#0008}]))),
+     ?_assertMatch(#{type := 2, ifname := <<"veth0">>},
+                   req(0, [{family, packet}, {type, dgram}, {interface, "veth0"}])),
+     ?_assertError(badarg, req(1, [{family, packet}])),
+     ?_assertError(badarg, req(0, [{family, packet}, {type, stream}])),
+     ?_assertError(badarg, req(0, [{family, packet}, {ip, "127.0.0.1"}])),
+     ?_assertError(badarg, req(0, [{family, packet}, {protocol, 65536}])),
+     ?_assertError(badarg, req(0, [{family, packet}, {protocol, tcp}]))].
+
+device_test_() ->
+    [?_assertMatch(#{device := 1, family := 0, type := 0, protocol := 0,
+                     ifname := <<>>, flags := 0}, req(0, [{dev, tun}])),
+     ?_assertMatch(#{device := 2, ifname := <<"tap9">>}, req(0, [{dev, {tap, "tap9"}}])),
+     ?_assertMatch(#{device := 1, ifname := <<"t0">>, flags := 2},
+                   req(0, [{dev, {tun, <<"t0">>}}, {packet_info, true}])),
+     ?_assertError(badarg, req(53, [{dev, tun}])),
+     ?_assertError(badarg, req(0, [{dev, tunnel}])),
+     ?_assertError(badarg, req(0, [{dev, {tun, "a/b"}}])),
+     ?_assertError(badarg, req(0, [{dev, {tun, lists:duplicate(16, $a)}}])),
+     ?_assertError(badarg, req(0, [{dev, tun}, {interface, "x"}])),
+     ?_assertError(badarg, req(0, [{dev, tun}, {protocol, udp}])),
+     ?_assertError(badarg, req(0, [{dev, tun}, {packet_info, yes}])),
+     ?_assertError(badarg, req(0, [{dev, "a\0b"}]))].
+
+namespace_test_() ->
+    [?_assertMatch(#{netns := <<>>}, req(53, [])),
+     ?_assertMatch(#{netns := <<"blue">>}, req(53, [{namespace, "blue"}])),
+     ?_assertMatch(#{netns := <<"a.b-c_9">>, device := 1},
+                   req(0, [{namespace, <<"a.b-c_9">>}, {dev, tun}]))]
+    ++ [?_assertError(badarg, req(53, [{namespace, N}]))
+        || N <- ["", ".", "..", ".x", "-x", "/proc/1/ns/net", "../x", "a/b",
+                 "a b", "$(x)", "`x`", "a;b", lists:duplicate(256, $n), 42,
+                 "a\0"]].
 
 %% Options meant for other libraries are ignored, not refused.
 unknown_options_ignored_test() ->

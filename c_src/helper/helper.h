@@ -27,6 +27,7 @@
  * needs no kernel headers. */
 #define CAPBIT(n) ((uint64_t)1 << (n))
 #define HCAP_NET_BIND_SERVICE 10
+#define HCAP_NET_ADMIN 12
 #define HCAP_NET_RAW 13
 
 /* Who asked, as the kernel says. */
@@ -62,7 +63,9 @@ int drop_all(void);
 int verify_dropped(const struct identity *who);
 
 /* open.c */
+int enter_namespace(const char *name);
 uint64_t caps_needed(const struct procket_request *req);
-int open_requested(const struct procket_request *req, int *fd);
+int prepare_requested(const struct procket_request *req, int *prep);
+int open_requested(const struct procket_request *req, int prep, int *fd);
 
 #endif

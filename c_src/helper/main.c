@@ -46,7 +46,8 @@ static void usage(FILE *out)
         "usage: " PROGNAME " [-h] [-V]\n"
         "       " PROGNAME " -u PATH [-p PORT] [-F FAMILY] [-T TYPE] "
         "[-P PROTOCOL]\n"
-        "               [-I IFNAME] [-b BACKLOG] [-d] [ADDRESS]\n"
+        "               [-I IFNAME] [-b BACKLOG] [-d] [-N NETNS] [ADDRESS]\n"
+        "       " PROGNAME " -u PATH -D tun|tap [-I IFNAME] [-i] [-N NETNS]\n"
         "\n"
         "Creates one socket as the calling user and passes it back over a\n"
         "Unix socket. Normally run by the procket library, which hands it\n"
@@ -55,13 +56,16 @@ static void usage(FILE *out)
         "\n"
         "  -u PATH      Unix socket to send the descriptor to\n"
         "  -p PORT      port to bind, 0-65535 (default 0)\n"
-        "  -F FAMILY    inet (default), inet6, or a number\n"
+        "  -F FAMILY    inet (default), inet6, packet, or a number\n"
         "  -T TYPE      stream, dgram, raw, or a number "
         "(default: from -P)\n"
         "  -P PROTOCOL  tcp, udp, icmp, ipv6-icmp, raw, ..., or a number\n"
-        "  -I IFNAME    bind to this interface\n"
+        "  -I IFNAME    bind to this interface (-D: the device's name)\n"
         "  -b BACKLOG   stream sockets: also listen(2) with this backlog\n"
         "  -d           inet6: accept IPv4 too (clear IPV6_V6ONLY)\n"
+        "  -N NETNS     in the network namespace /run/netns/NETNS\n"
+        "  -D tun|tap   create a tun or tap device instead of a socket\n"
+        "  -i           -D: keep the packet information header\n"
         "  ADDRESS      local IPv4 or IPv6 address (default: any)\n"
         "\n"
         "Exit: 0 descriptor sent, 1 request failed (errno sent), 64 usage,\n"
@@ -154,7 +158,7 @@ int main(int argc, char *argv[])
     struct procket_request *req = &args.req;
     unsigned char reply[PROCKET_REPLY_LEN];
     const char *why = NULL;
-    int chan = STDIN_FILENO, fd = -1, rc, bad_request = 0;
+    int chan = STDIN_FILENO, fd = -1, prep = -1, rc, bad_request = 0;
 
     sanitize(&inv);
 
@@ -203,13 +207,23 @@ int main(int argc, char *argv[])
         rc = 0; /* parsed and validated with the arguments */
     }
 
-    /* Open as the caller with only the needed capabilities, then drop. */
+    /* Enter the namespace and prepare while privileged; open as the
+     * caller with only the needed capabilities, then drop. */
+    if (rc == 0 && req->netns[0] != '\0') {
+        rc = enter_namespace(req->netns);
+        if (rc < 0)
+            say("namespace", "%s: %s", req->netns, strerror(-rc));
+    }
+    if (rc == 0)
+        rc = prepare_requested(req, &prep);
     if (rc == 0)
         rc = become_caller(&who, caps_needed(req));
     else
         (void)become_caller(&who, 0);
     if (rc == 0)
-        rc = open_requested(req, &fd);
+        rc = open_requested(req, prep, &fd);
+    else if (prep >= 0)
+        (void)close(prep);
     if (drop_all() < 0 || verify_dropped(&who) < 0) {
         say("main", "could not drop privileges; nothing sent");
         return PROCKET_EXIT_PRIVILEGE;

@@ -8,9 +8,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -19,12 +27,16 @@ struct opener {
     const char *name;
     int (*serves)(const struct procket_request *req);
     uint64_t (*caps)(const struct procket_request *req);
-    int (*open)(const struct procket_request *req, int *fd);
+    /* run while still privileged, before the switch to the caller; may
+     * leave a descriptor in *prep for open; NULL: nothing to do */
+    int (*prepare)(const struct procket_request *req, int *prep);
+    int (*open)(const struct procket_request *req, int prep, int *fd);
 };
 
 static int inet_serves(const struct procket_request *req)
 {
-    return req->family == AF_INET || req->family == AF_INET6;
+    return req->device == PROCKET_DEV_NONE &&
+           (req->family == AF_INET || req->family == AF_INET6);
 }
 
 static uint64_t inet_caps(const struct procket_request *req)
@@ -43,12 +55,13 @@ static int setint(int s, int level, int name, int value)
     return setsockopt(s, level, name, &value, sizeof(value));
 }
 
-static int inet_open(const struct procket_request *req, int *fd)
+static int inet_open(const struct procket_request *req, int prep, int *fd)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
     int s, rc = 0;
 
+    (void)prep;
     s = socket(req->family, req->type | SOCK_CLOEXEC, req->protocol);
     if (s < 0)
         return -errno;
@@ -99,8 +112,171 @@ static int inet_open(const struct procket_request *req, int *fd)
     return 0;
 }
 
+/* ---- packet sockets ---------------------------------------------- */
+
+static int packet_serves(const struct procket_request *req)
+{
+    return req->device == PROCKET_DEV_NONE && req->family == AF_PACKET;
+}
+
+static uint64_t packet_caps(const struct procket_request *req)
+{
+    (void)req;
+    return CAPBIT(HCAP_NET_RAW);
+}
+
+/* protocol is the ethertype as socket(2) takes it (network byte order);
+ * with an interface the socket is bound to it, so it sees that
+ * interface's frames only, from the start. */
+static int packet_open(const struct procket_request *req, int prep, int *fd)
+{
+    struct sockaddr_ll sll;
+    int s, rc = 0;
+
+    (void)prep;
+    s = socket(AF_PACKET, req->type | SOCK_CLOEXEC, req->protocol);
+    if (s < 0)
+        return -errno;
+    if (req->ifname[0] != '\0') {
+        memset(&sll, 0, sizeof(sll));
+        sll.sll_family = AF_PACKET;
+        sll.sll_protocol = (unsigned short)req->protocol;
+        sll.sll_ifindex = (int)if_nametoindex(req->ifname);
+        if (sll.sll_ifindex == 0)
+            rc = -ENODEV;
+        else if (bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+            rc = -errno;
+    }
+    if (rc < 0) {
+        (void)close(s);
+        return rc;
+    }
+    *fd = s;
+    return 0;
+}
+
+/* ---- tun and tap devices ------------------------------------------- */
+
+/* From <linux/if_tun.h>, which the static (musl) build does not have. */
+#ifndef TUNSETIFF
+#define TUNSETIFF _IOW('T', 202, int)
+#define TUNSETOWNER _IOW('T', 204, int)
+#define TUNSETGROUP _IOW('T', 206, int)
+#endif
+#ifndef IFF_TUN
+#define IFF_TUN 0x0001
+#define IFF_TAP 0x0002
+#define IFF_NO_PI 0x1000
+#endif
+#ifndef IFF_TUN_EXCL
+#define IFF_TUN_EXCL 0x8000
+#endif
+
+#define TUN_PATH "/dev/net/tun"
+#define TUN_MAJOR 10
+#define TUN_MINOR 200
+
+static int device_serves(const struct procket_request *req)
+{
+    return req->device == PROCKET_DEV_TUN || req->device == PROCKET_DEV_TAP;
+}
+
+static uint64_t device_caps(const struct procket_request *req)
+{
+    (void)req;
+    return CAPBIT(HCAP_NET_ADMIN);
+}
+
+/* Opens the tun clone device, while privileged: it is often root's only
+ * (mode 0600). Only that device is ever opened: its type and number are
+ * checked before the open, the open never follows a symlink, and the
+ * opened file must be the one examined. */
+static int device_prepare(const struct procket_request *req, int *prep)
+{
+    struct stat before, after;
+    int s;
+
+    (void)req;
+    if (lstat(TUN_PATH, &before) < 0)
+        return -errno;
+    if (!S_ISCHR(before.st_mode) ||
+        before.st_rdev != makedev(TUN_MAJOR, TUN_MINOR))
+        return -ENODEV;
+    s = open(TUN_PATH, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (s < 0)
+        return -errno;
+    if (fstat(s, &after) < 0 || after.st_dev != before.st_dev ||
+        after.st_ino != before.st_ino || after.st_rdev != before.st_rdev) {
+        (void)close(s);
+        return -ENODEV;
+    }
+    *prep = s;
+    return 0;
+}
+
+/* Creates the device, as the caller with CAP_NET_ADMIN only, so that the
+ * caller owns it, and returns the descriptor attached to it
+ * (non-blocking). IFF_TUN_EXCL: an existing device, someone else's
+ * persistent one included, is never attached to (EBUSY). The device is
+ * not persistent: it goes away with the last descriptor. */
+static int device_open(const struct procket_request *req, int prep, int *fd)
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = (short)((req->device == PROCKET_DEV_TUN ? IFF_TUN : IFF_TAP) |
+                            IFF_TUN_EXCL |
+                            ((req->flags & PROCKET_F_TUN_PI) ? 0 : IFF_NO_PI));
+    memcpy(ifr.ifr_name, req->ifname, strlen(req->ifname));
+    if (ioctl(prep, TUNSETIFF, &ifr) < 0 ||
+        ioctl(prep, TUNSETOWNER, (unsigned long)geteuid()) < 0 ||
+        ioctl(prep, TUNSETGROUP, (unsigned long)getegid()) < 0)
+        return -errno;
+    *fd = prep;
+    return 0;
+}
+
+/* ---- named network namespaces --------------------------------------- */
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+/* Moves the helper into the network namespace `ip netns` keeps at
+ * /run/netns/NAME (NAME was validated: one plain file name). Runs while
+ * privileged (setns needs CAP_SYS_ADMIN), before the switch to the
+ * caller. No symlink is followed, and only a namespace file is accepted:
+ * anything else there, or nothing, is ENOENT, so no other file can be
+ * probed through this. */
+int enter_namespace(const char *name)
+{
+    struct statfs sfs;
+    int dir, ns, rc;
+
+    if (name[0] == '\0')
+        return 0;
+    dir = open("/run/netns", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0)
+        return -ENOENT;
+    ns = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    (void)close(dir);
+    if (ns < 0)
+        return errno == EACCES || errno == EPERM ? -errno : -ENOENT;
+    if (fstatfs(ns, &sfs) < 0 || sfs.f_type != NSFS_MAGIC) {
+        (void)close(ns);
+        return -ENOENT;
+    }
+    rc = setns(ns, CLONE_NEWNET) < 0 ? -errno : 0;
+    (void)close(ns);
+    if (rc == -EINVAL)
+        rc = -ENOENT; /* a namespace, but not a network one */
+    return rc;
+}
+
 static const struct opener openers[] = {
-    {"inet socket", inet_serves, inet_caps, inet_open},
+    {"tun/tap device", device_serves, device_caps, device_prepare, device_open},
+    {"packet socket", packet_serves, packet_caps, NULL, packet_open},
+    {"inet socket", inet_serves, inet_caps, NULL, inet_open},
 };
 
 static const struct opener *find(const struct procket_request *req)
@@ -117,8 +293,22 @@ uint64_t caps_needed(const struct procket_request *req)
     return o == NULL ? 0 : o->caps(req);
 }
 
-int open_requested(const struct procket_request *req, int *fd)
+int prepare_requested(const struct procket_request *req, int *prep)
 {
     const struct opener *o = find(req);
-    return o == NULL ? -EAFNOSUPPORT : o->open(req, fd);
+
+    *prep = -1;
+    return o == NULL || o->prepare == NULL ? 0 : o->prepare(req, prep);
+}
+
+/* Opens what req asks for; the prepared descriptor, if any, is used or
+ * closed. */
+int open_requested(const struct procket_request *req, int prep, int *fd)
+{
+    const struct opener *o = find(req);
+    int rc = o == NULL ? -EAFNOSUPPORT : o->open(req, prep, fd);
+
+    if (rc < 0 && prep >= 0)
+        (void)close(prep);
+    return rc;
 }

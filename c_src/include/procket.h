@@ -49,6 +49,10 @@ extern "C" {
  * (IFNAMSIZ - 1 on Linux). */
 #define PROCKET_IFNAME_MAX 15
 
+/* Network namespace names (as made by `ip netns add NAME`) are at most
+ * this many bytes, not counting the NUL. */
+#define PROCKET_NETNS_MAX 255
+
 /* Largest backlog a request may carry. */
 #define PROCKET_BACKLOG_MAX 65535
 
@@ -58,14 +62,35 @@ extern "C" {
  * net.ipv6.bindv6only sysctl says, so that an IPv4 and an IPv6 socket can
  * share a port number. */
 #define PROCKET_F_DUALSTACK 0x1u
-#define PROCKET_F_ALL PROCKET_F_DUALSTACK
+/* tun/tap devices: keep the 4-byte packet information header in front of
+ * each frame (without it procket sets IFF_NO_PI). */
+#define PROCKET_F_TUN_PI 0x2u
+#define PROCKET_F_ALL (PROCKET_F_DUALSTACK | PROCKET_F_TUN_PI)
+
+/* Devices the helper creates (the request's device field). */
+#define PROCKET_DEV_NONE 0 /* a socket, not a device */
+#define PROCKET_DEV_TUN 1  /* a tun device (IP packets) */
+#define PROCKET_DEV_TAP 2  /* a tap device (Ethernet frames) */
 
 /* What the helper is asked for. Fill it with procket_request_init() first;
- * every field then has a documented default. */
+ * every field then has a documented default.
+ *
+ * Three kinds of request:
+ *  - an inet socket: family AF_INET or AF_INET6, bound to port and addr;
+ *  - a packet socket: family AF_PACKET, type SOCK_RAW or SOCK_DGRAM,
+ *    protocol the ethertype exactly as socket(2) takes it (in network byte
+ *    order: htons(ETH_P_ALL) for every frame), bound to ifname if given;
+ *    port, addr, scope_id, backlog and flags must be 0;
+ *  - a tun or tap device: device PROCKET_DEV_TUN or _TAP, family AF_UNSPEC,
+ *    type, protocol, port, addr, scope_id and backlog 0; ifname the
+ *    device's name ("" lets the kernel choose); flags 0 or
+ *    PROCKET_F_TUN_PI. The device belongs to the caller and disappears
+ *    when the descriptor is closed.
+ * Each may be made in a named network namespace (netns). */
 struct procket_request {
-    int family;   /* AF_INET (default) or AF_INET6 */
+    int family;   /* AF_INET (default), AF_INET6, AF_PACKET; AF_UNSPEC for devices */
     int type;     /* SOCK_STREAM (default), SOCK_DGRAM or SOCK_RAW */
-    int protocol; /* 0..255; 0 (default) lets the kernel choose */
+    int protocol; /* 0..255 (AF_PACKET: 0..65535); 0 (default): the kernel's choice */
     int port;     /* 0..65535, default 0 (no port) */
     /* local address in network byte order: addrlen 0 (default) means the
      * wildcard address, 4 for AF_INET, 16 for AF_INET6 */
@@ -78,6 +103,11 @@ struct procket_request {
      * default 0: the socket is only bound */
     int backlog;
     uint32_t flags; /* PROCKET_F_*, default 0 */
+    /* create it in this named network namespace (/run/netns/NAME); ""
+     * (default) for the helper's own. Letters, digits, '_', '-', '.';
+     * not starting with '.' or '-'. */
+    char netns[PROCKET_NETNS_MAX + 1];
+    int device; /* PROCKET_DEV_*, default PROCKET_DEV_NONE */
 };
 
 /* Sets every field of *req to its default. */
@@ -150,12 +180,14 @@ struct procket_args {
 
 /* Parses the helper's argv (argv[0] is the program name and is skipped):
  *   -u PATH  -p PORT  -F FAMILY  -T TYPE  -P PROTOCOL  -I IFNAME
- *   -b BACKLOG  -d (dual stack)  -h  -V  [ADDRESS]
+ *   -b BACKLOG  -d (dual stack)  -N NETNS  -D tun|tap  -i (tun/tap packet
+ *   information)  -h  -V  [ADDRESS]
  * FAMILY, TYPE and PROTOCOL are names (inet, dgram, udp, ...) or numbers.
  * A flag given twice, an unknown flag, a missing or malformed value or a
  * second ADDRESS is an error. Unset fields get the defaults of
  * procket_request_init(), except that the family follows an IPv6 ADDRESS,
- * and the type follows the protocol (udp: dgram, tcp: stream, others: raw).
+ * and the type follows the protocol (udp: dgram, tcp: stream, others: raw;
+ * packet family: raw). With -D the family and type default to 0.
  * path points into argv. Returns 0, or -EINVAL and, if err is not NULL,
  * a static message naming the problem in *err. When help or version is
  * set, the request is not validated. */
@@ -166,7 +198,7 @@ PROCKET_API int procket_args_parse(struct procket_args *args, int argc,
  * into the NULL-terminated vector argv (at most max entries including the
  * NULL), with their strings in buf. Returns the number of entries written
  * before the NULL, -EINVAL for an invalid request, -ENOSPC if argv or buf
- * is too small (32 entries and 256 bytes plus the path always suffice). */
+ * is too small (32 entries and 512 bytes plus the path always suffice). */
 PROCKET_API int procket_args_format(const struct procket_request *req,
                                     const char *path, char **argv, size_t max,
                                     char *buf, size_t buflen);

@@ -21,7 +21,11 @@ struct name {
 };
 
 static const struct name families[] = {
-    {"inet", AF_INET}, {"inet6", AF_INET6}, {NULL, 0}};
+    {"inet", AF_INET}, {"inet6", AF_INET6}, {"packet", AF_PACKET},
+    {"unspec", AF_UNSPEC}, {NULL, 0}};
+
+static const struct name devices[] = {
+    {"tun", PROCKET_DEV_TUN}, {"tap", PROCKET_DEV_TAP}, {NULL, 0}};
 
 static const struct name types[] = {
     {"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM}, {"raw", SOCK_RAW},
@@ -75,9 +79,10 @@ int procket_type_number(const char *name)
     return lookup(types, name, 255);
 }
 
+/* Numbers up to 65535: a packet socket's protocol is an ethertype. */
 int procket_protocol_number(const char *name)
 {
-    return lookup(protocols, name, 255);
+    return lookup(protocols, name, 65535);
 }
 
 static int parse_address(struct procket_request *req, const char *s)
@@ -100,6 +105,8 @@ static int parse_address(struct procket_request *req, const char *s)
     return -EINVAL;
 }
 
+#define FLAGS "upFTPIbdhVNDi"
+
 #define FAIL(msg)                                                             \
     do {                                                                      \
         if (err != NULL)                                                      \
@@ -111,7 +118,7 @@ int procket_args_parse(struct procket_args *args, int argc, char *const argv[],
                        const char **err)
 {
     struct procket_request *req;
-    int family = -1, type = -1, protocol = -1, addrfamily = 0;
+    int family = -1, type = -1, protocol = -1, addrfamily = 0, device;
     unsigned seen = 0;
     long v;
 
@@ -142,9 +149,9 @@ int procket_args_parse(struct procket_args *args, int argc, char *const argv[],
             a = "-h";
         else if (strcmp(a, "--version") == 0)
             a = "-V";
-        if (a[2] != '\0' || strchr("upFTPIbdhV", a[1]) == NULL)
+        if (a[2] != '\0' || strchr(FLAGS, a[1]) == NULL)
             FAIL("unknown option");
-        bit = 1u << (strchr("upFTPIbdhV", a[1]) - "upFTPIbdhV");
+        bit = 1u << (strchr(FLAGS, a[1]) - FLAGS);
         if (seen & bit)
             FAIL("option given twice");
         seen |= bit;
@@ -158,6 +165,9 @@ int procket_args_parse(struct procket_args *args, int argc, char *const argv[],
             continue;
         case 'd':
             req->flags |= PROCKET_F_DUALSTACK;
+            continue;
+        case 'i':
+            req->flags |= PROCKET_F_TUN_PI;
             continue;
         default:
             break;
@@ -198,12 +208,26 @@ int procket_args_parse(struct procket_args *args, int argc, char *const argv[],
                 FAIL("bad -b backlog");
             req->backlog = (int)v;
             break;
+        case 'N':
+            if (val[0] == '\0' || strlen(val) > PROCKET_NETNS_MAX)
+                FAIL("bad -N namespace");
+            memcpy(req->netns, val, strlen(val) + 1);
+            break;
+        case 'D':
+            if ((device = lookup(devices, val, 0)) <= 0)
+                FAIL("bad -D device (tun or tap)");
+            req->device = device;
+            break;
         }
     }
 
     if (args->help || args->version)
         return 0;
 
+    if (req->device != PROCKET_DEV_NONE) { /* no socket: no socket defaults */
+        req->family = AF_UNSPEC;
+        req->type = 0;
+    }
     if (protocol >= 0)
         req->protocol = protocol;
     if (family >= 0)
@@ -212,6 +236,10 @@ int procket_args_parse(struct procket_args *args, int argc, char *const argv[],
         req->family = addrfamily;
     if (type >= 0)
         req->type = type;
+    else if (req->device != PROCKET_DEV_NONE)
+        ; /* stays 0 */
+    else if (req->family == AF_PACKET)
+        req->type = SOCK_RAW;
     else if (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE)
         req->type = SOCK_DGRAM;
     else if (protocol > 0 && protocol != IPPROTO_TCP &&
@@ -286,6 +314,15 @@ int procket_args_format(const struct procket_request *req, const char *path,
     if (req->backlog > 0 && (rc = push_int(&v, "-b", req->backlog)) < 0)
         return rc;
     if ((req->flags & PROCKET_F_DUALSTACK) && (rc = push(&v, "-d")) < 0)
+        return rc;
+    if ((req->flags & PROCKET_F_TUN_PI) && (rc = push(&v, "-i")) < 0)
+        return rc;
+    if (req->netns[0] != '\0' &&
+        ((rc = push(&v, "-N")) < 0 || (rc = push(&v, req->netns)) < 0))
+        return rc;
+    if (req->device != PROCKET_DEV_NONE &&
+        ((rc = push(&v, "-D")) < 0 ||
+         (rc = push(&v, req->device == PROCKET_DEV_TUN ? "tun" : "tap")) < 0))
         return rc;
     if (req->addrlen > 0) {
         if (inet_ntop(req->family, req->addr, addr, sizeof(addr)) == NULL)

@@ -34,7 +34,9 @@ enum tag {
     TAG_IFNAME = 7,
     TAG_BACKLOG = 8,
     TAG_FLAGS = 9,
-    TAG_MAX = 9
+    TAG_NETNS = 10,
+    TAG_DEVICE = 11,
+    TAG_MAX = 11
 };
 
 static void put16(unsigned char *p, uint32_t v)
@@ -91,10 +93,62 @@ static int ifname_ok(const char *name)
     return 1;
 }
 
+/* Namespace names: a single file name under /run/netns, nothing that
+ * could climb out of it or be taken for an option. */
+static int netns_ok(const char *name)
+{
+    size_t n = strnlen(name, PROCKET_NETNS_MAX + 1);
+
+    if (n > PROCKET_NETNS_MAX)
+        return 0;
+    if (n == 0)
+        return 1; /* no namespace */
+    if (name[0] == '.' || name[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A packet socket: an ethertype, optionally an interface; nothing else. */
+static int validate_packet(const struct procket_request *req)
+{
+    if (req->type != SOCK_RAW && req->type != SOCK_DGRAM)
+        return -EINVAL;
+    if (req->protocol < 0 || req->protocol > 65535)
+        return -EINVAL;
+    if (req->port != 0 || req->addrlen != 0 || req->scope_id != 0 ||
+        req->backlog != 0 || req->flags != 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* A tun or tap device: a name and the packet information flag. */
+static int validate_device(const struct procket_request *req)
+{
+    if (req->device != PROCKET_DEV_TUN && req->device != PROCKET_DEV_TAP)
+        return -EINVAL;
+    if (req->family != AF_UNSPEC || req->type != 0 || req->protocol != 0 ||
+        req->port != 0 || req->addrlen != 0 || req->scope_id != 0 ||
+        req->backlog != 0 || (req->flags & ~PROCKET_F_TUN_PI))
+        return -EINVAL;
+    return 0;
+}
+
 int procket_request_validate(const struct procket_request *req)
 {
     if (req == NULL)
         return -EINVAL;
+    if (!ifname_ok(req->ifname) || !netns_ok(req->netns))
+        return -EINVAL;
+    if (req->device != PROCKET_DEV_NONE)
+        return validate_device(req);
+    if (req->family == AF_PACKET)
+        return validate_packet(req);
     if (req->family != AF_INET && req->family != AF_INET6)
         return -EAFNOSUPPORT;
     if (req->type != SOCK_STREAM && req->type != SOCK_DGRAM &&
@@ -109,8 +163,6 @@ int procket_request_validate(const struct procket_request *req)
         return -EINVAL;
     if (req->scope_id != 0 && (req->family != AF_INET6 || req->addrlen == 0))
         return -EINVAL;
-    if (!ifname_ok(req->ifname))
-        return -EINVAL;
     if (req->backlog < 0 || req->backlog > PROCKET_BACKLOG_MAX)
         return -EINVAL;
     if (req->backlog > 0 && req->type != SOCK_STREAM)
@@ -119,6 +171,8 @@ int procket_request_validate(const struct procket_request *req)
         return -EINVAL;
     if ((req->flags & PROCKET_F_DUALSTACK) &&
         (req->family != AF_INET6 || req->type == SOCK_RAW))
+        return -EINVAL;
+    if (req->flags & PROCKET_F_TUN_PI)
         return -EINVAL;
     return 0;
 }
@@ -194,6 +248,10 @@ ssize_t procket_request_encode(const struct procket_request *req, void *buf,
         p = put_int(p, TAG_BACKLOG, (uint32_t)req->backlog);
     if (req->flags != 0)
         p = put_int(p, TAG_FLAGS, req->flags);
+    if (req->netns[0] != '\0')
+        p = put_field(p, TAG_NETNS, req->netns, strlen(req->netns));
+    if (req->device != PROCKET_DEV_NONE)
+        p = put_int(p, TAG_DEVICE, (uint32_t)req->device);
 
     n = (size_t)(p - tmp);
     if (n > len)
@@ -211,6 +269,7 @@ static size_t field_size(unsigned tag)
         return 2;
     case TAG_ADDR:
     case TAG_IFNAME:
+    case TAG_NETNS:
         return 0;
     default:
         return 4;
@@ -284,6 +343,16 @@ int procket_request_decode(struct procket_request *req, const void *buf,
             break;
         case TAG_FLAGS:
             req->flags = get32(v);
+            break;
+        case TAG_NETNS:
+            if (flen == 0 || flen > PROCKET_NETNS_MAX ||
+                memchr(v, '\0', flen) != NULL)
+                return -EPROTO;
+            memcpy(req->netns, v, flen);
+            req->netns[flen] = '\0';
+            break;
+        case TAG_DEVICE:
+            req->device = (int32_t)get32(v);
             break;
         default:
             return -EPROTO;

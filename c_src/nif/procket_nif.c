@@ -21,7 +21,7 @@
 
 static ERL_NIF_TERM atom_ok, atom_error, atom_undefined, atom_timeout;
 static ERL_NIF_TERM key_family, key_type, key_protocol, key_port, key_addr,
-    key_scope_id, key_ifname, key_backlog, key_flags;
+    key_scope_id, key_ifname, key_backlog, key_flags, key_netns, key_device;
 
 static ERL_NIF_TERM mk_atom(ErlNifEnv *env, const char *name)
 {
@@ -48,6 +48,8 @@ static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
     key_ifname = mk_atom(env, "ifname");
     key_backlog = mk_atom(env, "backlog");
     key_flags = mk_atom(env, "flags");
+    key_netns = mk_atom(env, "netns");
+    key_device = mk_atom(env, "device");
     return 0;
 }
 
@@ -114,6 +116,17 @@ static int get_request(ErlNifEnv *env, ERL_NIF_TERM map,
         return 0;
     memcpy(req->ifname, bin.data, bin.size);
     req->ifname[bin.size] = '\0';
+    /* optional: older callers' maps lack them */
+    if (enif_get_map_value(env, map, key_netns, &v)) {
+        if (!enif_inspect_binary(env, v, &bin) || bin.size > PROCKET_NETNS_MAX ||
+            memchr(bin.data, '\0', bin.size) != NULL)
+            return 0;
+        memcpy(req->netns, bin.data, bin.size);
+        req->netns[bin.size] = '\0';
+    }
+    if (enif_get_map_value(env, map, key_device, &v) &&
+        !enif_get_int(env, v, &req->device))
+        return 0;
     return procket_request_validate(req) == 0;
 }
 

@@ -50,7 +50,8 @@ static int req_equal(const struct procket_request *a,
            memcmp(a->addr, b->addr, a->addrlen) == 0 &&
            a->scope_id == b->scope_id &&
            strcmp(a->ifname, b->ifname) == 0 && a->backlog == b->backlog &&
-           a->flags == b->flags;
+           a->flags == b->flags && strcmp(a->netns, b->netns) == 0 &&
+           a->device == b->device;
 }
 
 /* ------------------------------------------------------------------ */
@@ -353,6 +354,41 @@ TEST(errors)
     CHECK_EQ(errno, ERRNO_MARK);
 }
 
+/* -D, -N and -i, and the defaults that follow from them. */
+TEST(device_and_namespace_flags)
+{
+    struct procket_args a;
+
+    errno = ERRNO_MARK;
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "tun"), 0);
+    CHECK_EQ(a.req.device, PROCKET_DEV_TUN);
+    CHECK_EQ(a.req.family, AF_UNSPEC);
+    CHECK_EQ(a.req.type, 0);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "tap", "-I", "tap3", "-i", "-N", "red"), 0);
+    CHECK_EQ(a.req.device, PROCKET_DEV_TAP);
+    CHECK_EQ(a.req.flags, PROCKET_F_TUN_PI);
+    CHECK(strcmp(a.req.ifname, "tap3") == 0);
+    CHECK(strcmp(a.req.netns, "red") == 0);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-F", "packet", "-P", "768"), 0);
+    CHECK_EQ(a.req.family, AF_PACKET);
+    CHECK_EQ(a.req.type, SOCK_RAW);
+    CHECK_EQ(a.req.protocol, 768);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-N", "blue", "-p", "53", "-P", "udp"), 0);
+    CHECK(strcmp(a.req.netns, "blue") == 0);
+    REFUSE("-u", "/s", "-D", "tunnel");
+    REFUSE("-u", "/s", "-D", "1");
+    REFUSE("-u", "/s", "-D", "tun", "-p", "80");
+    REFUSE("-u", "/s", "-D", "tun", "-D", "tap");
+    REFUSE("-u", "/s", "-N", "../etc");
+    REFUSE("-u", "/s", "-N", "/proc/1/ns/net");
+    REFUSE("-u", "/s", "-N", "");
+    REFUSE("-u", "/s", "-i");
+    REFUSE("-u", "/s", "-F", "packet", "-p", "80");
+    REFUSE("-u", "/s", "-F", "packet", "-P", "65536");
+    REFUSE("-u", "/s", "-P", "256");
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
 TEST(format_exact)
 {
     struct procket_request r;
@@ -401,10 +437,10 @@ TEST(format_exact)
 /* procket_args_format() then procket_args_parse() gives the request back. */
 TEST(format_parse_round_trip)
 {
-    struct procket_request reqs[12];
+    struct procket_request reqs[16];
     size_t n = 0;
     char *argv[33];
-    char buf[256 + 108];
+    char buf[512 + 108];
     const char *paths[] = {NULL, "/tmp/procket.sock"};
 
     procket_request_init(&reqs[n++]);
@@ -450,6 +486,19 @@ TEST(format_parse_round_trip)
     procket_request_init(&reqs[n]);
     memcpy(reqs[n].addr, "\0\0\0\0", 4); /* 0.0.0.0 given explicitly */
     reqs[n++].addrlen = 4;
+    procket_request_init(&reqs[n]); /* packet socket on an interface */
+    reqs[n].family = AF_PACKET;
+    reqs[n].type = SOCK_DGRAM;
+    reqs[n].protocol = 0x0008;
+    strcpy(reqs[n++].ifname, "veth1");
+    procket_request_init(&reqs[n]); /* tap with PI, in a namespace */
+    reqs[n].family = AF_UNSPEC;
+    reqs[n].type = 0;
+    reqs[n].device = PROCKET_DEV_TAP;
+    reqs[n].flags = PROCKET_F_TUN_PI;
+    strcpy(reqs[n].ifname, "tap0");
+    memset(reqs[n].netns, 'n', PROCKET_NETNS_MAX);
+    reqs[n++].netns[PROCKET_NETNS_MAX] = '\0';
 
     errno = ERRNO_MARK;
     for (size_t p = 0; p < 2; p++) {
@@ -637,6 +686,8 @@ TEST(name_tables)
     CHECK_EQ(procket_family_number("Inet"), -EINVAL);
     CHECK_EQ(procket_family_number("inet "), -EINVAL);
     CHECK_EQ(procket_family_number("unix"), -EINVAL);
+    CHECK_EQ(procket_family_number("packet"), AF_PACKET);
+    CHECK_EQ(procket_family_number("unspec"), AF_UNSPEC);
     CHECK_EQ(procket_family_number(""), -EINVAL);
     CHECK_EQ(procket_family_number(NULL), -EINVAL);
 
@@ -659,7 +710,9 @@ TEST(name_tables)
     CHECK_EQ(procket_protocol_number("raw"), IPPROTO_RAW);
     CHECK_EQ(procket_protocol_number("255"), 255);
     CHECK_EQ(procket_protocol_number("0"), 0);
-    CHECK_EQ(procket_protocol_number("256"), -EINVAL);
+    CHECK_EQ(procket_protocol_number("256"), 256); /* an ethertype */
+    CHECK_EQ(procket_protocol_number("65535"), 65535);
+    CHECK_EQ(procket_protocol_number("65536"), -EINVAL);
     CHECK_EQ(procket_protocol_number("TCP"), -EINVAL);
     CHECK_EQ(procket_protocol_number(" 6"), -EINVAL);
     CHECK_EQ(procket_protocol_number("6 "), -EINVAL);
@@ -677,6 +730,7 @@ int main(void)
     RUN(defaults_follow);
     RUN(help_and_version);
     RUN(errors);
+    RUN(device_and_namespace_flags);
     RUN(format_exact);
     RUN(format_parse_round_trip);
     RUN(format_errors);

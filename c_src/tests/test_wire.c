@@ -36,7 +36,8 @@ static int req_equal(const struct procket_request *a,
            memcmp(a->addr, b->addr, a->addrlen) == 0 &&
            a->scope_id == b->scope_id &&
            strcmp(a->ifname, b->ifname) == 0 && a->backlog == b->backlog &&
-           a->flags == b->flags;
+           a->flags == b->flags && strcmp(a->netns, b->netns) == 0 &&
+           a->device == b->device;
 }
 
 /* ---- a tiny message builder for hand-made (often malformed) messages */
@@ -302,6 +303,75 @@ TEST(validate_rejects_each_bad_field)
 }
 
 /* The exact bytes of one request: a change to the format must be noticed. */
+/* Packet sockets, devices and namespaces: only what makes sense. */
+TEST(validate_new_kinds)
+{
+    struct procket_request r;
+
+    errno = ERRNO_MARK;
+    procket_request_init(&r);
+    r.family = AF_PACKET;
+    r.type = SOCK_RAW;
+    CHECK_EQ(procket_request_validate(&r), 0);
+    r.type = SOCK_STREAM;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.type = SOCK_DGRAM;
+    r.protocol = 65536;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.protocol = -1;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.protocol = 8;
+    r.port = 1;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.port = 0;
+    r.addrlen = 4;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.addrlen = 0;
+    r.flags = PROCKET_F_TUN_PI;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+
+    procket_request_init(&r); /* a device keeps no socket fields */
+    r.device = PROCKET_DEV_TUN;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL); /* AF_INET, STREAM */
+    r.family = AF_UNSPEC;
+    r.type = 0;
+    CHECK_EQ(procket_request_validate(&r), 0);
+    r.port = 80;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.port = 0;
+    r.flags = PROCKET_F_DUALSTACK;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.flags = PROCKET_F_TUN_PI;
+    CHECK_EQ(procket_request_validate(&r), 0);
+    r.device = 3;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.device = -1;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+
+    procket_request_init(&r); /* TUN_PI is for devices only */
+    r.flags = PROCKET_F_TUN_PI;
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+
+    /* namespace names: one plain file name under /run/netns */
+    static const char *bad[] = {".", "..", ".hidden", "-x", "a/b", "../x",
+                                "a b", "a\tb", "a;b", "$(x)", "\xc3\xa9"};
+    static const char *good[] = {"blue", "ns-1", "a.b", "A_9", "x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        procket_request_init(&r);
+        strcpy(r.netns, bad[i]);
+        CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        procket_request_init(&r);
+        strcpy(r.netns, good[i]);
+        CHECK_EQ(procket_request_validate(&r), 0);
+    }
+    procket_request_init(&r);
+    memset(r.netns, 'n', sizeof(r.netns)); /* no NUL within the array */
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
 TEST(encode_known_bytes)
 {
     static const unsigned char want[] = {
@@ -327,9 +397,37 @@ TEST(encode_known_bytes)
 
 TEST(round_trip_many)
 {
-    struct procket_request reqs[16], out;
+    struct procket_request reqs[24], out;
     unsigned char buf[PROCKET_MSG_MAX];
     size_t n = 0;
+
+    procket_request_init(&reqs[n]); /* packet socket, every ethertype */
+    reqs[n].family = AF_PACKET;
+    reqs[n].type = SOCK_RAW;
+    reqs[n++].protocol = htons(0x0003);
+
+    procket_request_init(&reqs[n]); /* packet dgram on an interface */
+    reqs[n].family = AF_PACKET;
+    reqs[n].type = SOCK_DGRAM;
+    reqs[n].protocol = 65535;
+    strcpy(reqs[n++].ifname, "veth0");
+
+    procket_request_init(&reqs[n]); /* tun with a name, in a namespace */
+    reqs[n].device = PROCKET_DEV_TUN;
+    reqs[n].family = AF_UNSPEC;
+    reqs[n].type = 0;
+    strcpy(reqs[n].ifname, "tun7");
+    strcpy(reqs[n++].netns, "blue");
+
+    procket_request_init(&reqs[n]); /* tap, kernel's name, with PI */
+    reqs[n].device = PROCKET_DEV_TAP;
+    reqs[n].family = AF_UNSPEC;
+    reqs[n].type = 0;
+    reqs[n++].flags = PROCKET_F_TUN_PI;
+
+    req_udp53(&reqs[n]); /* longest namespace name */
+    memset(reqs[n].netns, 'n', PROCKET_NETNS_MAX);
+    reqs[n++].netns[PROCKET_NETNS_MAX] = '\0';
 
     req_udp53(&reqs[n++]);
     req_tcp80_v6(&reqs[n++]);
@@ -386,6 +484,8 @@ TEST(round_trip_many)
         CHECK_EQ(procket_request_validate(&reqs[i]), 0);
         len = procket_request_encode(&reqs[i], buf, sizeof(buf));
         CHECK(len >= 38 && len <= PROCKET_MSG_MAX);
+        if (len < 38)
+            fprintf(stderr, "  request #%zu: %zd\n", i, len);
         if (len < 0)
             continue;
         /* the header announces the length */
@@ -520,7 +620,7 @@ TEST(decode_rejects_bad_fields)
     errno = ERRNO_MARK;
 
     /* unknown tags */
-    static const unsigned unknown[] = {0, 10, 11, 0x100, 0xffff};
+    static const unsigned unknown[] = {0, 12, 13, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         m_udp53(&m, 0);
         m_u32(&m, unknown[i], 0);
@@ -805,6 +905,7 @@ int main(void)
     RUN(init_defaults);
     RUN(validate_accepts_good_requests);
     RUN(validate_rejects_each_bad_field);
+    RUN(validate_new_kinds);
     RUN(encode_known_bytes);
     RUN(round_trip_many);
     RUN(encode_errors);
