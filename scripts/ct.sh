@@ -32,6 +32,8 @@ mkdir -p "$LOGDIR"
 STATUS=$(mktemp)
 trap 'rm -f "$STATUS"' EXIT
 export PROCKET_ROOT="$ROOT"
+# extra ct_run arguments, e.g. `scripts/ct.sh -group devices` for one group
+export PROCKET_CT_ARGS="$*"
 start=$(date +%s)
 
 # ct_run's exit status goes through a file: sh has no pipefail.
@@ -47,7 +49,7 @@ start=$(date +%s)
             echo "ct.sh: no ::1 in the test namespace" >&2; exit 2; }
         exec ct_run -noshell -pa "$PROCKET_ROOT/ebin" \
             -dir "$PROCKET_ROOT/test" -suite procket_SUITE \
-            -logdir "$PROCKET_ROOT/logs/ct"
+            -logdir "$PROCKET_ROOT/logs/ct" $PROCKET_CT_ARGS
     ' 2>&1 && rc=0 || rc=$?
     echo "$rc" >"$STATUS"
 } | tee "$OUT"

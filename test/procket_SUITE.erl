@@ -25,7 +25,10 @@
          concurrent_opens/1, open_close_cycles/1,
          failure_table/1, shell_metacharacters/1,
          pipe_helper_exits_early/1, pipe_relative_path/1,
-         readme_session/1, raw_icmp_ping/1]).
+         readme_session/1, raw_icmp_ping/1,
+         namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1]).
+
+-define(NS, "procket_ct").
 
 -define(NOBODY, 65534).
 -define(CALL_TIMEOUT, 30000).
@@ -39,7 +42,7 @@ suite() ->
     [{timetrap, {minutes, 10}}].
 
 all() ->
-    [{group, setuid}, {group, sudo}].
+    [{group, setuid}, {group, sudo}, {group, devices}].
 
 groups() ->
     Common = [peer_is_unprivileged, readme_session,
@@ -49,7 +52,9 @@ groups() ->
               failure_table, shell_metacharacters,
               pipe_helper_exits_early, pipe_relative_path],
     [{setuid, [], Common},
-     {sudo, [], [default_exec_fallback | Common]}].
+     {sudo, [], [default_exec_fallback | Common]},
+     %% namespaces, tun and packet sockets, with the setuid helper
+     {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames]}].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -103,6 +108,16 @@ end_per_suite(Config) ->
     ok = file:del_dir_r(Stage),
     ok.
 
+init_per_group(devices, Config) ->
+    %% a named namespace with a veth pair, for the cases to work in
+    _ = os:cmd("ip netns del " ++ ?NS ++ " 2>/dev/null"),
+    [ok = run(C) || C <- ["ip netns add " ++ ?NS,
+                          "ip -n " ++ ?NS ++ " link set lo up",
+                          "ip -n " ++ ?NS ++ " link add pkva type veth peer name pkvb",
+                          "ip -n " ++ ?NS ++ " link set pkva up",
+                          "ip -n " ++ ?NS ++ " link set pkvb up",
+                          "ip -n " ++ ?NS ++ " addr add 10.97.0.1/24 dev pkva"]],
+    init_per_group(setuid, Config);
 init_per_group(Group, Config) ->
     Stage = ?config(stage, Config),
     Plain = ?config(plain, Config),
@@ -123,6 +138,9 @@ init_per_group(Group, Config) ->
             {fail, {peer_not_unprivileged, Why}}
     end.
 
+end_per_group(devices, Config) ->
+    catch peer:stop(?config(peer, Config)),
+    ok = run("ip netns del " ++ ?NS);
 end_per_group(Group, Config) ->
     catch peer:stop(?config(peer, Config)),
     Group =:= sudo andalso file:delete(sudo_rule_file()),
@@ -421,6 +439,126 @@ pipe_relative_path(Config) ->
     ok = assert_no_leaks(Before, Config),
     {ok, true} = {Result, Ms < 3000},
     ok.
+
+%% --- cases: namespaces, devices, packet sockets -----------------------
+
+%% {namespace, Name}: the helper creates the socket inside the named
+%% namespace (as `ip netns add' made it). socat run inside that namespace
+%% gets its datagram echoed by the VM, which runs in another namespace;
+%% the kernel of the named namespace records uid 65534 as the owner.
+namespace_udp_echo(Config) ->
+    {ok, _} = start_echo(Config, udp_echo, echo_udp4, 53,
+                         [{namespace, ?NS} | ?UDP], []),
+    [?NOBODY] = ns_socket_uids("udp", 53),
+    [] = socket_uids("udp", 53),      % not in the VM's own namespace
+    "in ns\n" = ns_cmd("echo in ns | timeout 10 socat -t1 - UDP4:127.0.0.1:53"),
+    ok = stop_echo(Config, echo_udp4),
+    [] = ns_socket_uids("udp", 53).
+
+%% {dev, {tun, Name}} in the namespace: the device exists, belongs to uid
+%% 65534, and once configured with ip, `ping' to an address behind it
+%% gets its echo reply from Erlang, which read the request from the
+%% descriptor and wrote the answer. Closing the descriptor removes it.
+tun_answers_ping(Config) ->
+    Peer = ?config(peer, Config),
+    {ok, FD} = peer:call(Peer, procket_test_echo, open_fd,
+                         [0, [{dev, {tun, "pkct0"}}, {namespace, ?NS}]]),
+    Link = ns_cmd("ip -d link show pkct0"),
+    ct:log("~s", [Link]),
+    true = string:find(Link, "tun type tun") =/= nomatch,
+    true = string:find(Link, "user 65534") =/= nomatch orelse
+        string:find(Link, "user nobody") =/= nomatch,
+    {error, ebusy} = peer:call(Peer, procket_test_echo, open_fd,
+                               [0, [{dev, {tun, "pkct0"}}, {namespace, ?NS}]]),
+    ok = run("ip -n " ++ ?NS ++ " addr add 10.99.0.1/24 dev pkct0"),
+    ok = run("ip -n " ++ ?NS ++ " link set pkct0 up"),
+    Self = self(),
+    spawn_link(fun() ->
+                       Self ! {ping, ns_cmd("ping -c 1 -W 5 10.99.0.2 2>&1")}
+               end),
+    {answered, {10, 99, 0, 1}, {10, 99, 0, 2}} =
+        peer:call(Peer, procket_test_echo, tun_answer_ping, [FD, 5000]),
+    Ping = receive {ping, Out} -> Out after 10000 -> ct:fail(no_ping_result) end,
+    ct:log("~s", [Ping]),
+    true = string:find(Ping, "1 received") =/= nomatch,
+    _ = peer:call(Peer, procket, close, [FD]),
+    ok = wait_until(fun() -> string:find(ns_cmd("ip link show pkct0 2>&1"),
+                                         "does not exist") =/= nomatch end, 50).
+
+%% {family, packet} bound to one end of a veth pair in the namespace: the
+%% ARP request the kernel sends out of the other end (for an unanswered
+%% ping) is read in Erlang; a frame written from Erlang is seen by tcpdump
+%% on the other end. The socket's owner is uid 65534.
+packet_socket_frames(Config) ->
+    Peer = ?config(peer, Config),
+    {ok, FD} = peer:call(Peer, procket_test_echo, open_fd,
+                         [0, [{family, packet}, {interface, "pkvb"},
+                              {namespace, ?NS}]]),
+    Self = self(),
+    spawn_link(fun() ->
+                       Self ! {ping, ns_cmd("ping -c 2 -W 1 10.97.0.2 2>&1")}
+               end),
+    {frame, <<255, 255, 255, 255, 255, 255>>, _Mac, Arp} =
+        peer:call(Peer, procket_test_echo, packet_capture, [FD, 16#0806, 5000]),
+    %% who-has 10.97.0.2 tell 10.97.0.1
+    <<1:16, 16#0800:16, 6, 4, 1:16, _:6/binary, 10, 97, 0, 1, _:6/binary,
+      10, 97, 0, 2, _/binary>> = Arp,
+    receive {ping, _} -> ok after 10000 -> ok end,
+    %% a frame of the local experimental ethertype, out of pkvb
+    Pcap = filename:join(?config(stage, Config), "pkva.pcap"),
+    Dump = open_port({spawn_executable, "/usr/bin/timeout"},
+                     [{args, ["10", "ip", "netns", "exec", ?NS, "tcpdump", "-i", "pkva",
+                              "-c", "1", "-nn", "-U", "-w", Pcap, "ether proto 0x88b5"]},
+                      stderr_to_stdout, exit_status, binary]),
+    ok = wait_listening(Dump),
+    Frame = <<255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 1, 16#88b5:16,
+              "procket was here", 0:(8 * 30)>>,
+    true = peer:call(Peer, procket_test_echo, packet_send, [FD, Frame]),
+    receive {Dump, {exit_status, 0}} -> ok
+    after 15000 -> ct:fail(tcpdump_saw_nothing)
+    end,
+    Text = os:cmd("tcpdump -r " ++ Pcap ++ " -nn -e -x 2>&1"),
+    ct:log("~s", [Text]),
+    true = string:find(Text, "02:00:00:00:00:01") =/= nomatch,
+    true = string:find(Text, "ethertype Unknown (0x88b5)") =/= nomatch,
+    ok = peer:call(Peer, procket, close, [FD]).
+
+wait_listening(Port) ->
+    receive
+        {Port, {data, Data}} ->
+            case binary:match(Data, <<"listening on">>) of
+                nomatch -> wait_listening(Port);
+                _ -> ok
+            end;
+        {Port, {exit_status, S}} ->
+            {error, {tcpdump_exited, S}}
+    after 10000 ->
+            {error, tcpdump_not_listening}
+    end.
+
+%% Runs the shell command Cmd (no single quotes in it) inside the namespace.
+ns_cmd(Cmd) ->
+    os:cmd("ip netns exec " ++ ?NS ++ " sh -c '" ++ Cmd ++ "'").
+
+ns_socket_uids(Proto, Port) ->
+    Lines = tl(string:lexemes(ns_cmd("cat /proc/net/" ++ Proto), "\n")),
+    [list_to_integer(Uid)
+     || L <- Lines,
+        [_Sl, Local, _Remote, _St, _Q, _T, _R, Uid | _] <- [string:lexemes(L, " ")],
+        list_to_integer(lists:last(string:split(Local, ":", trailing)), 16) =:= Port].
+
+run(Cmd) ->
+    case os:cmd(Cmd ++ " >/dev/null 2>&1; echo $?") of
+        "0\n" -> ok;
+        Other -> {error, {Cmd, Other}}
+    end.
+
+wait_until(Fun, Tries) ->
+    case Fun() of
+        true -> ok;
+        false when Tries > 0 -> timer:sleep(100), wait_until(Fun, Tries - 1);
+        false -> {error, gave_up}
+    end.
 
 %% --- the peer --------------------------------------------------------
 

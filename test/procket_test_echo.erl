@@ -8,6 +8,7 @@
 -export([try_open/2, try_open_with_helper/3]).
 -export([open_many/2, close_all/1, cycles/3]).
 -export([readme_session/3, raw_ping/2]).
+-export([open_fd/2, tun_answer_ping/2, packet_capture/3, packet_send/2]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -106,6 +107,86 @@ await_echo_reply(S, Family, Id, Seq, Deadline) ->
         Error ->
             Error
     end.
+
+%% --- devices and packet sockets -------------------------------------
+
+%% @doc `procket:open(Port, Opts)', the descriptor left open.
+-spec open_fd(integer(), list()) -> term().
+open_fd(Port, Opts) ->
+    procket:open(Port, Opts).
+
+%% @doc Reads IP packets from the tun descriptor `FD' until an ICMP echo
+%% request arrives (at most `Timeout' ms), and writes the echo reply
+%% `ping' expects: addresses swapped, type 0, checksums recomputed.
+%% Returns `{answered, Src, Dst}' with the request's addresses.
+-spec tun_answer_ping(integer(), pos_integer()) -> term().
+tun_answer_ping(FD, Timeout) ->
+    Port = erlang:open_port({fd, FD, FD}, [binary, eof]),
+    Deadline = erlang:monotonic_time(millisecond) + Timeout,
+    Result = tun_loop(Port, Deadline),
+    catch erlang:port_close(Port),
+    Result.
+
+tun_loop(Port, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive
+        {Port, {data, <<4:4, 5:4, Tos, Len:16, Id:16, Frag:16, _Ttl, 1, _:16,
+                        Src:4/binary, Dst:4/binary, 8, 0, _:16, Rest/binary>>}}
+          when byte_size(Rest) + 24 =:= Len ->
+            Icmp = icmp_with_checksum(<<0, 0, 0:16, Rest/binary>>),
+            Hdr0 = <<4:4, 5:4, Tos, Len:16, Id:16, Frag:16, 64, 1, 0:16,
+                     Dst/binary, Src/binary>>,
+            HC = icmp_checksum(Hdr0),
+            <<Pre:10/binary, 0:16, Post/binary>> = Hdr0,
+            true = erlang:port_command(Port, [Pre, <<HC:16>>, Post, Icmp]),
+            {answered, ip4(Src), ip4(Dst)};
+        {Port, {data, _Other}} ->
+            tun_loop(Port, Deadline);
+        {Port, eof} ->
+            {error, eof}
+    after Left ->
+            {error, timeout}
+    end.
+
+icmp_with_checksum(<<T, C, 0:16, Rest/binary>> = Bin) ->
+    Sum = icmp_checksum(Bin),
+    <<T, C, Sum:16, Rest/binary>>.
+
+ip4(<<A, B, C, D>>) -> {A, B, C, D}.
+
+%% @doc Reads frames from the packet socket `FD' (bound to an interface)
+%% for at most `Timeout' ms and returns the first whose ethertype is
+%% `EtherType', as `{frame, Dst, Src, Payload}'.
+-spec packet_capture(integer(), 0..16#ffff, pos_integer()) -> term().
+packet_capture(FD, EtherType, Timeout) ->
+    Port = erlang:open_port({fd, FD, FD}, [binary, eof]),
+    Deadline = erlang:monotonic_time(millisecond) + Timeout,
+    Result = capture_loop(Port, EtherType, Deadline),
+    catch erlang:port_close(Port),
+    Result.
+
+capture_loop(Port, EtherType, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive
+        {Port, {data, <<Dst:6/binary, Src:6/binary, EtherType:16, Payload/binary>>}} ->
+            {frame, Dst, Src, Payload};
+        {Port, {data, _}} ->
+            capture_loop(Port, EtherType, Deadline);
+        {Port, eof} ->
+            {error, eof}
+    after Left ->
+            {error, timeout}
+    end.
+
+%% @doc Writes one whole Ethernet frame to the packet socket `FD'.
+-spec packet_send(integer(), binary()) -> term().
+packet_send(FD, Frame) ->
+    Port = erlang:open_port({fd, FD, FD}, [binary]),
+    Result = erlang:port_command(Port, Frame),
+    %% let the write happen before the port goes
+    timer:sleep(100),
+    catch erlang:port_close(Port),
+    Result.
 
 %% --- echo servers ---------------------------------------------------
 
