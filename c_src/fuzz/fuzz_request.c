@@ -19,7 +19,8 @@ static int same(const struct procket_request *a, const struct procket_request *b
            a->protocol == b->protocol && a->port == b->port &&
            a->addrlen == b->addrlen && memcmp(a->addr, b->addr, 16) == 0 &&
            a->scope_id == b->scope_id && strcmp(a->ifname, b->ifname) == 0 &&
-           a->backlog == b->backlog && a->flags == b->flags;
+           a->backlog == b->backlog && a->flags == b->flags &&
+           strcmp(a->netns, b->netns) == 0 && a->device == b->device;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
