@@ -8,20 +8,12 @@
 #include <string.h>
 
 #include "procket.h"
+#include "../tests/testutil.h"
 
 #define MAXARGS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int same(const struct procket_request *a, const struct procket_request *b)
-{
-    return a->family == b->family && a->type == b->type &&
-           a->protocol == b->protocol && a->port == b->port &&
-           a->addrlen == b->addrlen && memcmp(a->addr, b->addr, 16) == 0 &&
-           a->scope_id == b->scope_id && strcmp(a->ifname, b->ifname) == 0 &&
-           a->backlog == b->backlog && a->flags == b->flags &&
-           strcmp(a->netns, b->netns) == 0 && a->device == b->device;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n = procket_args_format(&a.req, a.path, out + 1, 32, strbuf,
                                 sizeof(strbuf));
         if (n < 0 || procket_args_parse(&b, n + 1, out, NULL) != 0 ||
-            !same(&a.req, &b.req) || (a.path == NULL) != (b.path == NULL) ||
+            !request_equal(&a.req, &b.req) || (a.path == NULL) != (b.path == NULL) ||
             (a.path != NULL && strcmp(a.path, b.path) != 0))
             abort();
     }

@@ -10,18 +10,10 @@
 #include <string.h>
 
 #include "procket.h"
+#include "../tests/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int same(const struct procket_request *a, const struct procket_request *b)
-{
-    return a->family == b->family && a->type == b->type &&
-           a->protocol == b->protocol && a->port == b->port &&
-           a->addrlen == b->addrlen && memcmp(a->addr, b->addr, 16) == 0 &&
-           a->scope_id == b->scope_id && strcmp(a->ifname, b->ifname) == 0 &&
-           a->backlog == b->backlog && a->flags == b->flags &&
-           strcmp(a->netns, b->netns) == 0 && a->device == b->device;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n < 0 || (size_t)n > size)
             abort();
         if (procket_request_decode(&again, buf, (size_t)n) != 0 ||
-            !same(&req, &again))
+            !request_equal(&req, &again))
             abort();
         n2 = procket_request_encode(&again, buf2, sizeof(buf2));
         if (n2 != n || memcmp(buf, buf2, (size_t)n) != 0)

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "procket.h"
 
 #define ERRNO_MARK 12345
@@ -41,18 +42,6 @@ static int parse_list(struct procket_args *a, const char *const *words,
         CHECK(perr_ != NULL && perr_[0] != '\0');                             \
     } while (0)
 
-static int req_equal(const struct procket_request *a,
-                     const struct procket_request *b)
-{
-    return a->family == b->family && a->type == b->type &&
-           a->protocol == b->protocol && a->port == b->port &&
-           a->addrlen == b->addrlen &&
-           memcmp(a->addr, b->addr, a->addrlen) == 0 &&
-           a->scope_id == b->scope_id &&
-           strcmp(a->ifname, b->ifname) == 0 && a->backlog == b->backlog &&
-           a->flags == b->flags && strcmp(a->netns, b->netns) == 0 &&
-           a->device == b->device;
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -67,13 +56,13 @@ TEST(no_options_gives_defaults)
     procket_request_init(&def);
     CHECK_EQ(procket_args_parse(&a, 1, argv, &err), 0);
     CHECK(err == NULL);
-    CHECK(req_equal(&a.req, &def));
+    CHECK(request_equal(&a.req, &def));
     CHECK(a.path == NULL);
     CHECK_EQ(a.help, 0);
     CHECK_EQ(a.version, 0);
     /* argc 0: not even a program name */
     CHECK_EQ(procket_args_parse(&a, 0, argv, NULL), 0);
-    CHECK(req_equal(&a.req, &def));
+    CHECK(request_equal(&a.req, &def));
     CHECK_EQ(errno, ERRNO_MARK);
 }
 
@@ -512,7 +501,7 @@ TEST(format_parse_round_trip)
                 continue;
             argv[0] = (char *)"procket";
             CHECK_EQ(procket_args_parse(&a, k + 1, argv, &err), 0);
-            if (!req_equal(&a.req, &reqs[i])) {
+            if (!request_equal(&a.req, &reqs[i])) {
                 fprintf(stderr, "  request #%zu (path %zu) changed: %s\n", i,
                         p, err != NULL ? err : "");
                 CHECK(0);

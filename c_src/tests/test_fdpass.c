@@ -18,25 +18,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "procket.h"
 
 #define ERRNO_MARK 12345
 
-/* Descriptors open in this process right now. */
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    (void)closedir(d);
-    return n;
-}
 
 static int seqpair(int sv[2])
 {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "procket.h"
 
 #define ERRNO_MARK 12345
@@ -27,18 +28,6 @@ enum {
     T_FLAGS = 9
 };
 
-static int req_equal(const struct procket_request *a,
-                     const struct procket_request *b)
-{
-    return a->family == b->family && a->type == b->type &&
-           a->protocol == b->protocol && a->port == b->port &&
-           a->addrlen == b->addrlen &&
-           memcmp(a->addr, b->addr, a->addrlen) == 0 &&
-           a->scope_id == b->scope_id &&
-           strcmp(a->ifname, b->ifname) == 0 && a->backlog == b->backlog &&
-           a->flags == b->flags && strcmp(a->netns, b->netns) == 0 &&
-           a->device == b->device;
-}
 
 /* ---- a tiny message builder for hand-made (often malformed) messages */
 
@@ -492,7 +481,7 @@ TEST(round_trip_many)
         CHECK_EQ(buf[4] << 8 | buf[5], len);
         memset(&out, 0x5a, sizeof(out));
         CHECK_EQ(procket_request_decode(&out, buf, (size_t)len), 0);
-        if (!req_equal(&out, &reqs[i])) {
+        if (!request_equal(&out, &reqs[i])) {
             fprintf(stderr, "  request #%zu changed in the round trip\n", i);
             CHECK(0);
         }
