@@ -86,7 +86,7 @@ cppcheck_run() {
 # Erlang: the example and test modules compile cleanly too
 erl_compile_extra() {
     out=$(mktemp -d) &&
-        erlc +warn_missing_spec +warnings_as_errors -o "$out" examples/echo.erl &&
+        erlc +warn_missing_spec +warnings_as_errors -pa ebin -o "$out" examples/*.erl &&
         erlc +warnings_as_errors -pa ebin -o "$out" test/*.erl &&
         rm -rf "$out"
 }
@@ -98,7 +98,7 @@ dialyzer_run() {
         dialyzer --build_plt --output_plt "$PLT" --apps erts kernel stdlib || return 1
     fi
     out=$(mktemp -d)
-    erlc +debug_info -o "$out" examples/echo.erl || return 1
+    erlc +debug_info -pa ebin -o "$out" examples/*.erl || return 1
     dialyzer --plt "$PLT" -Wunmatched_returns -Werror_handling -Wunderspecs \
         -Wunknown ebin "$out"
     rc=$?

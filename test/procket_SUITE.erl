@@ -26,7 +26,8 @@
          failure_table/1, shell_metacharacters/1,
          pipe_helper_exits_early/1, pipe_relative_path/1,
          readme_session/1, raw_icmp_ping/1,
-         namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1]).
+         namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
+         ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1]).
 
 -define(NS, "procket_ct").
 
@@ -54,7 +55,8 @@ groups() ->
     [{setuid, [], Common},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
-     {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames]}].
+     {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
+                    example_tun_ping, example_sniff]}].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -87,7 +89,10 @@ init_per_suite(Config) ->
     ok = make_dir(TestEbin, 8#755),
     {ok, _} = compile:file(filename:join([Root, "test", "procket_test_echo.erl"]),
                            [{outdir, TestEbin}, report]),
-    ok = file:change_mode(filename:join(TestEbin, "procket_test_echo.beam"), 8#644),
+    %% and the examples, which some cases run
+    [{ok, _} = compile:file(E, [{outdir, TestEbin}, report])
+     || E <- filelib:wildcard(filename:join([Root, "examples", "*.erl"]))],
+    [ok = file:change_mode(B, 8#644) || B <- filelib:wildcard(filename:join(TestEbin, "*.beam"))],
     %% Fake helpers: one that kills itself, one that never answers.
     Bin = filename:join(Stage, "bin"),
     ok = make_dir(Bin, 8#755),
@@ -439,6 +444,77 @@ pipe_relative_path(Config) ->
     ok = assert_no_leaks(Before, Config),
     {ok, true} = {Result, Ms < 3000},
     ok.
+
+%% --- cases: ping ------------------------------------------------------
+
+%% procket_ping with raw sockets from the helper: 127.0.0.1, ::1 and a
+%% name, three requests each, all answered by the kernel. No datagram
+%% sockets here: the VM's group is not in ping_group_range ("1 0"
+%% disables them).
+ping_raw(Config) ->
+    ok = run("sysctl -q -w net.ipv4.ping_group_range='1 0'"),
+    Peer = ?config(peer, Config),
+    Hosts = ["127.0.0.1", {0, 0, 0, 0, 0, 0, 0, 1}, "localhost"],
+    Results = peer:call(Peer, procket_ping, ping,
+                        [Hosts, [{count, 3}, {interval, 10}, {timeout, 500}]],
+                        ?CALL_TIMEOUT),
+    ct:log("~p", [Results]),
+    [{"127.0.0.1", {ok, #{address := {127, 0, 0, 1}, sent := 3, received := 3,
+                          rtt_us := [_, _, _]}}},
+     {{0, 0, 0, 0, 0, 0, 0, 1}, {ok, #{sent := 3, received := 3}}},
+     {"localhost", {ok, #{received := 3}}}] = Results,
+    %% with datagram sockets refused and no helper, the error is eacces
+    {error, eacces} = peer:call(Peer, procket_ping, ping,
+                                ["127.0.0.1", [{socket, dgram}]], ?CALL_TIMEOUT),
+    ok.
+
+%% With the VM's group in net.ipv4.ping_group_range, procket_ping uses
+%% ICMP datagram sockets the VM makes itself: it works even with a
+%% helper that does not exist.
+ping_dgram(Config) ->
+    ok = run("sysctl -q -w net.ipv4.ping_group_range='65534 65534'"),
+    Peer = ?config(peer, Config),
+    NoHelper = [{procket, [{progname, "/nonexistent/procket"}]}],
+    Results = peer:call(Peer, procket_ping, ping,
+                        [["127.0.0.1", "::1"], [{count, 2}, {interval, 10} | NoHelper]],
+                        ?CALL_TIMEOUT),
+    ct:log("~p", [Results]),
+    [{"127.0.0.1", {ok, #{received := 2}}}, {"::1", {ok, #{received := 2}}}] = Results,
+    ok = run("sysctl -q -w net.ipv4.ping_group_range='1 0'"),
+    {error, enoent} = peer:call(Peer, procket_ping, ping,
+                                ["127.0.0.1", NoHelper], ?CALL_TIMEOUT),
+    ok.
+
+%% --- cases: the examples ---------------------------------------------
+
+%% examples/tun_ping.erl: the VM answers `ping' through its tun device.
+example_tun_ping(Config) ->
+    Peer = ?config(peer, Config),
+    {ok, Pid} = peer:call(Peer, tun_ping, start, ["pkex0", [{namespace, ?NS}]]),
+    ok = run("ip -n " ++ ?NS ++ " addr add 10.96.0.1/24 dev pkex0"),
+    ok = run("ip -n " ++ ?NS ++ " link set pkex0 up"),
+    Ping = ns_cmd("ping -c 3 -i 0.2 -W 2 10.96.0.7 2>&1"),
+    ct:log("~s", [Ping]),
+    true = string:find(Ping, "3 received") =/= nomatch,
+    ok = peer:call(Peer, tun_ping, stop, [Pid]),
+    ok = wait_until(fun() -> string:find(ns_cmd("ip link show pkex0 2>&1"),
+                                         "does not exist") =/= nomatch end, 50).
+
+%% examples/sniff.erl: the ICMP echo frames of a ping on the namespace's
+%% loopback are seen (ethertype IPv4).
+example_sniff(Config) ->
+    Peer = ?config(peer, Config),
+    Self = self(),
+    spawn_link(fun() ->
+                       timer:sleep(500),
+                       Self ! {ping, ns_cmd("ping -c 3 -i 0.2 127.0.0.1 2>&1")}
+               end),
+    Frames = peer:call(Peer, sniff, frames, ["lo", 4, 5000, [{namespace, ?NS},
+                                                             {protocol, ip}]]),
+    ct:log("~p", [Frames]),
+    4 = length(Frames),
+    [] = [F || #{ethertype := T} = F <- Frames, T =/= 16#0800],
+    receive {ping, _} -> ok after 10000 -> ok end.
 
 %% --- cases: namespaces, devices, packet sockets -----------------------
 
