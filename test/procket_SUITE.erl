@@ -27,7 +27,10 @@
          pipe_helper_exits_early/1, pipe_relative_path/1,
          readme_session/1, raw_icmp_ping/1,
          namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
-         ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1]).
+         ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
+         policy_rules/1]).
+
+-define(POLICY, "/etc/procket.conf").
 
 -define(NS, "procket_ct").
 
@@ -56,7 +59,7 @@ groups() ->
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
-                    example_tun_ping, example_sniff]}].
+                    example_tun_ping, example_sniff, policy_rules]}].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -114,6 +117,9 @@ end_per_suite(Config) ->
     ok.
 
 init_per_group(devices, Config) ->
+    %% the kinds these cases need are granted to nobody by a rule
+    ok = save_policy(),
+    ok = write_policy("allow user 65534 packet tun namespace\n", 8#644),
     %% a named namespace with a veth pair, for the cases to work in
     _ = os:cmd("ip netns del " ++ ?NS ++ " 2>/dev/null"),
     [ok = run(C) || C <- ["ip netns add " ++ ?NS,
@@ -145,6 +151,7 @@ init_per_group(Group, Config) ->
 
 end_per_group(devices, Config) ->
     catch peer:stop(?config(peer, Config)),
+    ok = restore_policy(),
     ok = run("ip netns del " ++ ?NS);
 end_per_group(Group, Config) ->
     catch peer:stop(?config(peer, Config)),
@@ -484,6 +491,72 @@ ping_dgram(Config) ->
     {error, enoent} = peer:call(Peer, procket_ping, ping,
                                 ["127.0.0.1", NoHelper], ?CALL_TIMEOUT),
     ok.
+
+%% --- cases: the policy -----------------------------------------------
+
+%% procket.conf: packet sockets, raw sockets of other protocols than ICMP
+%% (IPPROTO_RAW above all), tun/tap and namespaces need a rule; by user
+%% or by group; a file others could write, or with a bad line, grants
+%% nothing; raw ICMP never needs a rule.
+policy_rules(Config) ->
+    Peer = ?config(peer, Config),
+    Open = fun(Opts) ->
+                   case peer:call(Peer, procket_test_echo, open_fd, [0, Opts]) of
+                       {ok, FD} -> [ok] = peer:call(Peer, procket_test_echo,
+                                                     close_all, [[FD]]),
+                                   ok;
+                       Error -> Error
+                   end
+           end,
+    Packet = [{family, packet}],
+    Raw = [{type, raw}, {protocol, raw}],
+    Tun = [{dev, tun}, {namespace, ?NS}],
+    Ns = [{protocol, udp}, {namespace, ?NS}],
+    Icmp = [{type, raw}, {protocol, icmp}],
+    Kinds = [Packet, Raw, Tun, Ns],
+    Check = fun(Policy, Mode, Want) ->
+                    ok = write_policy(Policy, Mode),
+                    Got = [Open(O) || O <- Kinds],
+                    ct:log("~p (mode ~.8b): ~p", [Policy, Mode, Got]),
+                    Want = Got,
+                    ok = Open(Icmp)
+            end,
+    Denied = lists:duplicate(4, {error, eacces}),
+    %% no file at all: the defaults
+    ok = file:delete(?POLICY),
+    Denied = [Open(O) || O <- Kinds],
+    ok = Open(Icmp),
+    Check("# nothing\n", 8#644, Denied),
+    Check("allow user 65534 packet raw\n", 8#644, [ok, ok, {error, eacces}, {error, eacces}]),
+    Check("allow user nobody tun namespace\n", 8#644, [{error, eacces}, {error, eacces}, ok, ok]),
+    Check("allow group 65534 packet\nallow group nogroup raw\n", 8#644,
+          [ok, ok, {error, eacces}, {error, eacces}]),
+    Check("allow user 1000 packet raw tun tap namespace\n", 8#644, Denied),
+    Check("allow all packet raw tun namespace\n", 8#644, [ok, ok, ok, ok]),
+    %% refused files grant nothing
+    Check("allow all packet raw tun namespace\n", 8#664, Denied),
+    Check("allow all packet raw tun namespace\n", 8#646, Denied),
+    Check("allow all packet raw tun namespace\nallow everything\n", 8#644, Denied),
+    Check("allow all packet raw tun namespace\nallow all\0 tap\n", 8#644, Denied),
+    ok = write_policy("allow user 65534 packet tun namespace\n", 8#644).
+
+save_policy() ->
+    case file:read_file(?POLICY) of
+        {ok, Old} -> file:write_file(?POLICY ++ ".procket-ct-saved", Old);
+        {error, enoent} -> ok
+    end.
+
+restore_policy() ->
+    Saved = ?POLICY ++ ".procket-ct-saved",
+    case file:read_file(Saved) of
+        {ok, Old} -> ok = write_policy(Old, 8#644), file:delete(Saved);
+        {error, enoent} -> file:delete(?POLICY)
+    end.
+
+write_policy(Text, Mode) ->
+    ok = file:write_file(?POLICY, Text),
+    ok = file:change_owner(?POLICY, 0, 0),
+    file:change_mode(?POLICY, Mode).
 
 %% --- cases: the examples ---------------------------------------------
 

@@ -62,6 +62,51 @@ int become_caller(const struct identity *who, uint64_t keep);
 int drop_all(void);
 int verify_dropped(const struct identity *who);
 
+/* policy.c: see the comment there, and procket.conf(5) */
+#ifndef PROCKET_POLICY_FILE
+#define PROCKET_POLICY_FILE "/etc/procket.conf"
+#endif
+#define POLICY_PACKET 0x1u
+#define POLICY_RAW 0x2u
+#define POLICY_TUN 0x4u
+#define POLICY_TAP 0x8u
+#define POLICY_NAMESPACE 0x10u
+#define POLICY_MAX_RULES 256
+#define POLICY_LINE_MAX 1024
+#define POLICY_FILE_MAX 65536
+#define POLICY_WHO_ALL 0
+#define POLICY_WHO_UID 1
+#define POLICY_WHO_GID 2
+
+struct policy_rule {
+    int who;     /* POLICY_WHO_* */
+    uint32_t id; /* uid or gid */
+    unsigned kinds;
+};
+
+struct policy {
+    size_t n;
+    struct policy_rule rules[POLICY_MAX_RULES];
+};
+
+/* Turns a user (POLICY_WHO_UID) or group name into its id; 0 or -1. */
+typedef int (*policy_resolver)(int who, const char *name, uint32_t *id);
+
+/* The POLICY_* kinds req needs a rule for; 0 for what anyone may get. */
+unsigned policy_needs(const struct procket_request *req);
+const char *policy_kind_name(unsigned bit);
+/* Parses the text of a policy file; -EINVAL and the 1-based number of the
+ * first bad line in *bad_line (then *pol grants nothing). */
+int policy_parse(struct policy *pol, const char *text, size_t len,
+                 policy_resolver resolve, int *bad_line);
+/* Loads path: 0 (also when it does not exist), or -EACCES when it is
+ * refused (said on stderr), leaving *pol granting nothing. */
+int policy_load(struct policy *pol, const char *path);
+/* Whether who (uid, gid, groups) has rules for every kind in needs; root
+ * always. */
+int policy_allows(const struct policy *pol, const struct identity *who,
+                  unsigned needs);
+
 /* open.c */
 int enter_namespace(const char *name);
 uint64_t caps_needed(const struct procket_request *req);

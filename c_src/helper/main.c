@@ -150,6 +150,34 @@ static int connect_back(const char *path, const struct identity *who)
     return s;
 }
 
+/* The policy file is read only for requests that need a rule, so the
+ * common requests cost nothing extra. */
+static int check_policy(const struct procket_request *req,
+                        const struct identity *who)
+{
+    static struct policy pol; /* ~3 KiB: not on the stack */
+    unsigned needs = policy_needs(req), missing;
+    char what[64] = "";
+
+    if (needs == 0 || who->uid == 0)
+        return 0;
+    (void)policy_load(&pol, PROCKET_POLICY_FILE);
+    if (policy_allows(&pol, who, needs))
+        return 0;
+    missing = needs;
+    for (unsigned bit = 1; bit <= POLICY_NAMESPACE; bit <<= 1) {
+        if ((missing & bit) && policy_allows(&pol, who, bit))
+            missing &= ~bit;
+        if (missing & bit) {
+            (void)strncat(what, what[0] != '\0' ? ", " : "", sizeof(what) - strlen(what) - 1);
+            (void)strncat(what, policy_kind_name(bit), sizeof(what) - strlen(what) - 1);
+        }
+    }
+    say("policy", "refused for uid %u: %s needs a rule in " PROCKET_POLICY_FILE,
+        (unsigned)who->uid, what);
+    return -EACCES;
+}
+
 int main(int argc, char *argv[])
 {
     struct invocation inv;
@@ -206,6 +234,10 @@ int main(int argc, char *argv[])
             return PROCKET_EXIT_INTERNAL;
         rc = 0; /* parsed and validated with the arguments */
     }
+
+    /* What needs a rule gets one, or is refused. */
+    if (rc == 0)
+        rc = check_policy(req, &who);
 
     /* Enter the namespace and prepare while privileged; open as the
      * caller with only the needed capabilities, then drop. */
