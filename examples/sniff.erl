@@ -18,15 +18,16 @@
                    bytes := non_neg_integer()}.
 
 %% @doc `frames(Interface, N, Timeout, [])'.
--spec frames(string(), pos_integer(), timeout()) -> [frame()] | {error, term()}.
+-spec frames(string(), pos_integer(), non_neg_integer()) ->
+          [frame()] | {error, procket:posix()}.
 frames(Interface, N, Timeout) ->
     frames(Interface, N, Timeout, []).
 
 %% @doc Up to `N' frames seen on `Interface' within `Timeout' ms, with
 %% more options for {@link procket:open/2} (e.g. `[{protocol, arp}]',
 %% `[{namespace, "blue"}]').
--spec frames(string(), pos_integer(), timeout(), [procket:option()]) ->
-          [frame()] | {error, term()}.
+-spec frames(string(), pos_integer(), non_neg_integer(), [procket:option()]) ->
+          [frame()] | {error, procket:posix()}.
 frames(Interface, N, Timeout, Options) ->
     case procket:open(0, [{family, packet}, {interface, Interface} | Options]) of
         {ok, FD} ->

@@ -99,7 +99,7 @@ dialyzer_run() {
     fi
     out=$(mktemp -d)
     erlc +debug_info -pa ebin -o "$out" examples/*.erl || return 1
-    dialyzer --plt "$PLT" -Wunmatched_returns -Werror_handling -Wunderspecs \
+    dialyzer --plt "$PLT" -Wunmatched_returns -Werror_handling \
         -Wunknown ebin "$out"
     rc=$?
     rm -rf "$out"

@@ -358,8 +358,10 @@ failure_rows(Config) ->
          {"timeout 0", {53, [{timeout, 0} | U]}, badarg},
          {"options not a list", {53, udp}, badarg},
          {"options an improper list", {53, [{protocol, udp} | tail]}, badarg},
-         {"namespace that does not exist",
-          {53, [{namespace, "procket_no_such_ns"} | U] ++ Priv}, {error, enoent}},
+         %% namespaces need a rule (none here): refused before the name is
+         %% looked at, so nothing can be learned about it
+         {"namespace that does not exist, no rule",
+          {53, [{namespace, "procket_no_such_ns"} | U] ++ Priv}, {error, eacces}},
          {"namespace as a path", {53, [{namespace, "/proc/1/ns/net"} | U]}, badarg},
          {"namespace climbing out", {53, [{namespace, "../../proc/1/ns/net"} | U]},
           badarg},
@@ -538,6 +540,14 @@ policy_rules(Config) ->
     Check("allow all packet raw tun namespace\n", 8#646, Denied),
     Check("allow all packet raw tun namespace\nallow everything\n", 8#644, Denied),
     Check("allow all packet raw tun namespace\nallow all\0 tap\n", 8#644, Denied),
+    %% no existence oracle: without a rule, a present and an absent
+    %% namespace give the same answer; with one, the absent one is enoent
+    ok = write_policy("allow user 65534 packet\n", 8#644),
+    {error, eacces} = Open(Ns),
+    {error, eacces} = Open([{namespace, "procket_no_such_ns"} | tl(Ns)]),
+    ok = write_policy("allow user 65534 namespace\n", 8#644),
+    ok = Open(Ns),
+    {error, enoent} = Open([{namespace, "procket_no_such_ns"} | tl(Ns)]),
     ok = write_policy("allow user 65534 packet tun namespace\n", 8#644).
 
 save_policy() ->
