@@ -136,6 +136,7 @@ eunit_run() {
 }
 
 ct_run() { "$ROOT/scripts/ct.sh"; }
+ct_socket_run() { "$ROOT/scripts/ct-socket.sh"; }
 
 # procket as a rebar3 project, offline, from a copy of the tracked files:
 # `rebar3 compile` builds ebin and both priv programs, and the result loads.
@@ -179,6 +180,7 @@ step xref xref_run
 step eunit eunit_run
 step rebar3-compile rebar3_compile
 step common-test ct_run
+step common-test-socket ct_socket_run
 
 echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"
 [ -n "$failures" ] && echo "make test: failed steps:$failures"

@@ -91,6 +91,21 @@
 -export([open/1, open/2, listen/1, listen/2, close/1]).
 -export([dev/1, dev/2]).
 -export([helper_path/0, priv_dir/0]).
+%% the socket API: see the section at the end and procket_socket
+-export([socket/3, bind/2, connect/2, accept/1, accept/2,
+         recv/2, recvfrom/2, recvfrom/4, sendto/2, sendto/3, sendto/4,
+         recvmsg/4, recvmsg/5, sendmsg/4, sendmsg/5,
+         read/2, write/2, writev/2, ioctl/3, ioctl/4,
+         setsockopt/4, getsockopt/4, getsockname/2, getpeername/2,
+         set_sock_nonblock/1, family/1, sockaddr_common/2, unix_path_max/0,
+         socket_level/0, socket_level/1, socket_optname/0, socket_optname/1,
+         socket_protocol/0, socket_protocol/1, msg_flag/0, msg_flag/1,
+         ioctl_request/0, ioctl_request/1, errno_id/1,
+         ntohl/1, ntohs/1, wordalign/1, wordalign/2,
+         handle/1, fd/1, close_handle/1, controlling_process/2, handle_info/1,
+         select/2, cancel_select/3, wait/3,
+         recvfrom_wait/3, recvfrom_wait/5, read_wait/3, accept_wait/2,
+         connect_wait/3, sendto_wait/5]).
 
 -export_type([option/0, posix/0]).
 
@@ -155,11 +170,17 @@ listen(Port) ->
     open(Port, []).
 
 %% @doc The 2010 name of {@link open/2}, as in
-%% `procket:listen(53, [{protocol, udp}])'.
+%% `procket:listen(53, [{protocol, udp}])'. With an integer as the second
+%% argument it is listen(2) instead: `listen(FD, Backlog)' on a descriptor
+%% or handle, `ok | {error, Posix}' (see {@link procket_socket:listen/2}).
 -spec listen(Port :: 0..65535, Options :: [option()]) ->
-          {ok, non_neg_integer()} | {error, posix()}.
+          {ok, non_neg_integer()} | {error, posix()};
+            (FD :: procket_socket:socket(), Backlog :: integer()) ->
+          ok | {error, posix()}.
 listen(Port, Options) when is_list(Options) ->
     open(Port, Options);
+listen(FD, Backlog) when is_integer(Backlog) ->
+    procket_socket:listen(FD, Backlog);
 listen(_, _) ->
     erlang:error(badarg).
 
@@ -184,8 +205,10 @@ dev(Dev, Options) when is_list(Options) ->
 dev(_, _) ->
     erlang:error(badarg).
 
-%% @doc Closes a descriptor obtained from {@link open/2} that no port
-%% took over.
+%% @doc Closes a descriptor obtained from {@link open/2} or
+%% {@link socket/3} that no port took over. A descriptor owned by a
+%% handle ({@link handle/1}) is refused with `{error, ebusy}': close the
+%% handle with {@link close_handle/1}.
 -spec close(FD :: non_neg_integer()) -> ok | {error, posix()}.
 close(FD) when is_integer(FD), FD >= 0 ->
     procket_nif:close(FD);
@@ -212,3 +235,294 @@ priv_dir() ->
             Ebin = filename:dirname(code:which(?MODULE)),
             filename:join(filename:dirname(Ebin), "priv")
     end.
+
+%% --- the socket API (see procket_socket) -----------------------------------
+%% Thin wrappers: the documentation, the rules (non-blocking calls, dirty
+%% schedulers, bounds, handles) and the differences from msantos/procket
+%% are in procket_socket. listen/2 with an integer backlog is above, with
+%% the 2010 listen/2. close/1 above closes integer descriptors; a handle is
+%% closed with close_handle/1.
+
+-type sock() :: procket_socket:socket().
+-type sock_posix() :: procket_socket:posix().
+
+%% @doc socket(2), non-blocking and close-on-exec; see
+%% {@link procket_socket:socket/3}.
+-spec socket(procket_socket:family(), procket_socket:type(),
+             procket_socket:protocol()) ->
+          {ok, procket_socket:fd()} | {error, sock_posix()}.
+socket(Family, Type, Protocol) -> procket_socket:socket(Family, Type, Protocol).
+
+%% @doc bind(2); see {@link procket_socket:bind/2}.
+-spec bind(sock(), binary()) -> ok | {error, sock_posix()}.
+bind(FD, Sockaddr) -> procket_socket:bind(FD, Sockaddr).
+
+%% @doc connect(2), `<<>>' for NULL; see {@link procket_socket:connect/2}.
+-spec connect(sock(), binary()) -> ok | {error, sock_posix()}.
+connect(FD, Sockaddr) -> procket_socket:connect(FD, Sockaddr).
+
+%% @doc accept(2); see {@link procket_socket:accept/1}.
+-spec accept(sock()) -> {ok, procket_socket:fd()} | {error, sock_posix()}.
+accept(FD) -> procket_socket:accept(FD).
+
+%% @doc accept(2) with the peer address; see {@link procket_socket:accept/2}.
+-spec accept(sock(), non_neg_integer()) ->
+          {ok, procket_socket:fd(), binary()} | {error, sock_posix()}.
+accept(FD, Salen) -> procket_socket:accept(FD, Salen).
+
+%% @doc recv(2); see {@link procket_socket:recv/2}.
+-spec recv(sock(), non_neg_integer()) -> {ok, binary()} | {error, sock_posix()}.
+recv(FD, Size) -> procket_socket:recv(FD, Size).
+
+%% @doc recvfrom(2), never blocking; see {@link procket_socket:recvfrom/2}.
+-spec recvfrom(sock(), non_neg_integer()) -> {ok, binary()} | {error, sock_posix()}.
+recvfrom(FD, Size) -> procket_socket:recvfrom(FD, Size).
+
+%% @doc recvfrom(2) with the sender's address; see
+%% {@link procket_socket:recvfrom/4}.
+-spec recvfrom(sock(), non_neg_integer(), procket_socket:flags(), non_neg_integer()) ->
+          {ok, binary(), binary()} | {error, sock_posix() | unsupported}.
+recvfrom(FD, Size, Flags, Salen) -> procket_socket:recvfrom(FD, Size, Flags, Salen).
+
+%% @doc send(2); see {@link procket_socket:sendto/2}.
+-spec sendto(sock(), iodata()) -> ok | {ok, non_neg_integer()} | {error, sock_posix()}.
+sendto(FD, Buf) -> procket_socket:sendto(FD, Buf).
+
+%% @doc send(2) with flags; see {@link procket_socket:sendto/3}.
+-spec sendto(sock(), iodata(), procket_socket:flags()) ->
+          ok | {ok, non_neg_integer()} | {error, sock_posix() | unsupported}.
+sendto(FD, Buf, Flags) -> procket_socket:sendto(FD, Buf, Flags).
+
+%% @doc sendto(2); see {@link procket_socket:sendto/4}.
+-spec sendto(sock(), iodata(), procket_socket:flags(), binary()) ->
+          ok | {ok, non_neg_integer()} | {error, sock_posix() | unsupported}.
+sendto(FD, Buf, Flags, Sockaddr) -> procket_socket:sendto(FD, Buf, Flags, Sockaddr).
+
+%% @doc recvmsg(2); see {@link procket_socket:recvmsg/4}.
+-spec recvmsg(sock(), non_neg_integer(), procket_socket:flags(), non_neg_integer()) ->
+          {ok, binary(), integer(), [{integer(), integer(), binary()}]}
+        | {error, sock_posix() | unsupported}.
+recvmsg(FD, Size, Flags, CtrlSize) -> procket_socket:recvmsg(FD, Size, Flags, CtrlSize).
+
+%% @doc recvmsg(2) with the sender's address; see
+%% {@link procket_socket:recvmsg/5}.
+-spec recvmsg(sock(), non_neg_integer(), procket_socket:flags(), non_neg_integer(),
+              non_neg_integer()) ->
+          {ok, binary(), integer(), [{integer(), integer(), binary()}], binary()}
+        | {error, sock_posix() | unsupported}.
+recvmsg(FD, Size, Flags, CtrlSize, SockaddrSize) ->
+    procket_socket:recvmsg(FD, Size, Flags, CtrlSize, SockaddrSize).
+
+%% @doc sendmsg(2); see {@link procket_socket:sendmsg/4}.
+-spec sendmsg(sock(), iodata(), procket_socket:flags(), [procket_socket:cmsg()]) ->
+          ok | {ok, non_neg_integer()} | {error, sock_posix() | unsupported}.
+sendmsg(FD, Buf, Flags, Ctrl) -> procket_socket:sendmsg(FD, Buf, Flags, Ctrl).
+
+%% @doc sendmsg(2) to an address; see {@link procket_socket:sendmsg/5}.
+-spec sendmsg(sock(), iodata(), procket_socket:flags(), [procket_socket:cmsg()],
+              binary()) ->
+          ok | {ok, non_neg_integer()} | {error, sock_posix() | unsupported}.
+sendmsg(FD, Buf, Flags, Ctrl, Sockaddr) ->
+    procket_socket:sendmsg(FD, Buf, Flags, Ctrl, Sockaddr).
+
+%% @doc read(2); see {@link procket_socket:read/2}.
+-spec read(sock(), non_neg_integer()) -> {ok, binary()} | {error, sock_posix()}.
+read(FD, Size) -> procket_socket:read(FD, Size).
+
+%% @doc write(2); see {@link procket_socket:write/2}.
+-spec write(sock(), binary() | [binary()]) ->
+          ok | {ok, non_neg_integer()} | {error, sock_posix()}.
+write(FD, Buf) -> procket_socket:write(FD, Buf).
+
+%% @doc writev(2); see {@link procket_socket:writev/2}.
+-spec writev(sock(), [binary()]) -> ok | {ok, non_neg_integer()} | {error, sock_posix()}.
+writev(FD, Bufs) -> procket_socket:writev(FD, Bufs).
+
+%% @doc ioctl(2) on a dirty I/O scheduler; see {@link procket_socket:ioctl/3}.
+-spec ioctl(sock(), non_neg_integer() | atom(), binary() | integer()) ->
+          {ok, binary()} | {error, sock_posix() | unsupported}.
+ioctl(FD, Request, Arg) -> procket_socket:ioctl(FD, Request, Arg).
+
+%% @doc ioctl(2) with its return value; see {@link procket_socket:ioctl/4}.
+-spec ioctl(sock(), non_neg_integer() | atom(), binary() | integer(),
+            non_neg_integer()) ->
+          {ok, integer(), binary()} | {error, sock_posix() | unsupported}.
+ioctl(FD, Request, Arg, OutSize) -> procket_socket:ioctl(FD, Request, Arg, OutSize).
+
+%% @doc setsockopt(2); see {@link procket_socket:setsockopt/4}.
+-spec setsockopt(sock(), integer() | atom(), integer() | atom(), binary() | integer()) ->
+          ok | {error, sock_posix() | unsupported}.
+setsockopt(FD, Level, Optname, Optval) ->
+    procket_socket:setsockopt(FD, Level, Optname, Optval).
+
+%% @doc getsockopt(2); see {@link procket_socket:getsockopt/4}.
+-spec getsockopt(sock(), integer() | atom(), integer() | atom(), binary()) ->
+          {ok, binary()} | {error, sock_posix() | unsupported}.
+getsockopt(FD, Level, Optname, Optval) ->
+    procket_socket:getsockopt(FD, Level, Optname, Optval).
+
+%% @doc getsockname(2); see {@link procket_socket:getsockname/2}.
+-spec getsockname(sock(), binary() | non_neg_integer()) ->
+          {ok, binary()} | {error, sock_posix()}.
+getsockname(FD, Sockaddr) -> procket_socket:getsockname(FD, Sockaddr).
+
+%% @doc getpeername(2); see {@link procket_socket:getpeername/2}.
+-spec getpeername(sock(), binary() | non_neg_integer()) ->
+          {ok, binary()} | {error, sock_posix()}.
+getpeername(FD, Sockaddr) -> procket_socket:getpeername(FD, Sockaddr).
+
+%% @doc Sets O_NONBLOCK; see {@link procket_socket:set_sock_nonblock/1}.
+-spec set_sock_nonblock(sock()) -> ok | {error, sock_posix()}.
+set_sock_nonblock(FD) -> procket_socket:set_sock_nonblock(FD).
+
+%% @doc An address family's number, or a number's name; see
+%% {@link procket_socket:family/1}.
+-spec family(atom() | integer()) -> integer() | atom().
+family(Family) -> procket_socket:family(Family).
+
+%% @doc The platform's `struct sockaddr' header; see
+%% {@link procket_socket:sockaddr_common/2}.
+-spec sockaddr_common(atom() | integer(), 0..255) -> <<_:16>>.
+sockaddr_common(Family, Length) -> procket_socket:sockaddr_common(Family, Length).
+
+%% @doc The size of `sun_path'; see {@link procket_socket:unix_path_max/0}.
+-spec unix_path_max() -> pos_integer().
+unix_path_max() -> procket_socket:unix_path_max().
+
+%% @doc The socket levels; see {@link procket_socket:socket_level/0}.
+-spec socket_level() -> [{atom(), integer()}].
+socket_level() -> procket_socket:socket_level().
+
+%% @doc A socket level's value; see {@link procket_socket:socket_level/1}.
+-spec socket_level(atom()) -> integer() | undefined.
+socket_level(Name) -> procket_socket:socket_level(Name).
+
+%% @doc The option names; see {@link procket_socket:socket_optname/0}.
+-spec socket_optname() -> [{atom(), integer()}].
+socket_optname() -> procket_socket:socket_optname().
+
+%% @doc An option name's value; see {@link procket_socket:socket_optname/1}.
+-spec socket_optname(atom()) -> integer() | undefined.
+socket_optname(Name) -> procket_socket:socket_optname(Name).
+
+%% @doc The protocol names; see {@link procket_socket:socket_protocol/0}.
+-spec socket_protocol() -> [{atom(), integer()}].
+socket_protocol() -> procket_socket:socket_protocol().
+
+%% @doc A protocol name's value; see {@link procket_socket:socket_protocol/1}.
+-spec socket_protocol(atom()) -> integer() | undefined.
+socket_protocol(Name) -> procket_socket:socket_protocol(Name).
+
+%% @doc The message flags; see {@link procket_socket:msg_flag/0}.
+-spec msg_flag() -> [{atom(), integer()}].
+msg_flag() -> procket_socket:msg_flag().
+
+%% @doc A message flag's value; see {@link procket_socket:msg_flag/1}.
+-spec msg_flag(atom()) -> integer() | undefined.
+msg_flag(Name) -> procket_socket:msg_flag(Name).
+
+%% @doc The ioctl request names; see {@link procket_socket:ioctl_request/0}.
+-spec ioctl_request() -> [{atom(), integer()}].
+ioctl_request() -> procket_socket:ioctl_request().
+
+%% @doc An ioctl request's value; see {@link procket_socket:ioctl_request/1}.
+-spec ioctl_request(atom()) -> integer() | undefined.
+ioctl_request(Name) -> procket_socket:ioctl_request(Name).
+
+%% @doc The name of an errno value; see {@link procket_socket:errno_id/1}.
+-spec errno_id(integer()) -> sock_posix().
+errno_id(Errno) -> procket_socket:errno_id(Errno).
+
+%% @doc Network to host byte order, 32 bits; see {@link procket_socket:ntohl/1}.
+-spec ntohl(<<_:32>> | 0..16#ffffffff) -> 0..16#ffffffff.
+ntohl(I) -> procket_socket:ntohl(I).
+
+%% @doc Network to host byte order, 16 bits; see {@link procket_socket:ntohs/1}.
+-spec ntohs(<<_:16>> | <<_:32>> | 0..16#ffffffff) -> 0..16#ffff.
+ntohs(I) -> procket_socket:ntohs(I).
+
+%% @doc Padding to a word boundary; see {@link procket_socket:wordalign/1}.
+-spec wordalign(non_neg_integer()) -> non_neg_integer().
+wordalign(Offset) -> procket_socket:wordalign(Offset).
+
+%% @doc Padding to a multiple of `Align'; see {@link procket_socket:wordalign/2}.
+-spec wordalign(non_neg_integer(), pos_integer()) -> non_neg_integer().
+wordalign(Offset, Align) -> procket_socket:wordalign(Offset, Align).
+
+%% @doc A handle owning `FD', closed when the caller exits; see
+%% {@link procket_socket:handle/1}.
+-spec handle(procket_socket:fd()) -> {ok, procket_socket:handle()} | {error, sock_posix()}.
+handle(FD) -> procket_socket:handle(FD).
+
+%% @doc The descriptor of a handle; see {@link procket_socket:fd/1}.
+-spec fd(procket_socket:handle()) -> procket_socket:fd().
+fd(Handle) -> procket_socket:fd(Handle).
+
+%% @doc Closes a handle; see {@link procket_socket:close_handle/1}.
+-spec close_handle(procket_socket:handle()) -> ok | {error, sock_posix()}.
+close_handle(Handle) -> procket_socket:close_handle(Handle).
+
+%% @doc A new owner for a handle; see
+%% {@link procket_socket:controlling_process/2}.
+-spec controlling_process(procket_socket:handle(), pid()) ->
+          ok | {error, sock_posix() | not_owner}.
+controlling_process(Handle, Pid) -> procket_socket:controlling_process(Handle, Pid).
+
+%% @doc The state of a handle; see {@link procket_socket:handle_info/1}.
+-spec handle_info(procket_socket:handle()) ->
+          #{fd := integer(), state := open | closing | closed,
+            owner := pid() | undefined, selected := boolean()}.
+handle_info(Handle) -> procket_socket:handle_info(Handle).
+
+%% @doc One readiness message `{select, Handle, Ref, ready_input |
+%% ready_output}'; see {@link procket_socket:select/2}.
+-spec select(procket_socket:handle(), read | write) ->
+          {ok, reference()} | {error, sock_posix()}.
+select(Handle, Mode) -> procket_socket:select(Handle, Mode).
+
+%% @doc Cancels a select; see {@link procket_socket:cancel_select/3}.
+-spec cancel_select(procket_socket:handle(), read | write, reference()) -> ok.
+cancel_select(Handle, Mode, Ref) -> procket_socket:cancel_select(Handle, Mode, Ref).
+
+%% @doc Waits for readiness; see {@link procket_socket:wait/3}.
+-spec wait(procket_socket:handle(), read | write, procket_socket:timeout_ms()) ->
+          ok | {error, sock_posix() | timeout}.
+wait(Handle, Mode, Timeout) -> procket_socket:wait(Handle, Mode, Timeout).
+
+%% @doc recvfrom/2 that waits; see {@link procket_socket:recvfrom_wait/3}.
+-spec recvfrom_wait(procket_socket:handle(), non_neg_integer(),
+                    procket_socket:timeout_ms()) ->
+          {ok, binary()} | {error, sock_posix() | timeout}.
+recvfrom_wait(Handle, Size, Timeout) -> procket_socket:recvfrom_wait(Handle, Size, Timeout).
+
+%% @doc recvfrom/4 that waits; see {@link procket_socket:recvfrom_wait/5}.
+-spec recvfrom_wait(procket_socket:handle(), non_neg_integer(), procket_socket:flags(),
+                    non_neg_integer(), procket_socket:timeout_ms()) ->
+          {ok, binary(), binary()} | {error, sock_posix() | timeout | unsupported}.
+recvfrom_wait(Handle, Size, Flags, Salen, Timeout) ->
+    procket_socket:recvfrom_wait(Handle, Size, Flags, Salen, Timeout).
+
+%% @doc read/2 that waits; see {@link procket_socket:read_wait/3}.
+-spec read_wait(procket_socket:handle(), non_neg_integer(), procket_socket:timeout_ms()) ->
+          {ok, binary()} | {error, sock_posix() | timeout}.
+read_wait(Handle, Size, Timeout) -> procket_socket:read_wait(Handle, Size, Timeout).
+
+%% @doc accept/1 that waits; see {@link procket_socket:accept_wait/2}.
+-spec accept_wait(procket_socket:handle(), procket_socket:timeout_ms()) ->
+          {ok, procket_socket:fd()} | {error, sock_posix() | timeout}.
+accept_wait(Handle, Timeout) -> procket_socket:accept_wait(Handle, Timeout).
+
+%% @doc connect/2 that waits for completion; see
+%% {@link procket_socket:connect_wait/3}.
+-spec connect_wait(procket_socket:handle(), binary(), procket_socket:timeout_ms()) ->
+          ok | {error, sock_posix() | timeout | unsupported}.
+connect_wait(Handle, Sockaddr, Timeout) ->
+    procket_socket:connect_wait(Handle, Sockaddr, Timeout).
+
+%% @doc sendto/4 that waits for buffer space; see
+%% {@link procket_socket:sendto_wait/5}.
+-spec sendto_wait(procket_socket:handle(), iodata(), procket_socket:flags(), binary(),
+                  procket_socket:timeout_ms()) ->
+          ok | {ok, non_neg_integer()} | {error, sock_posix() | timeout | unsupported}.
+sendto_wait(Handle, Buf, Flags, Sockaddr, Timeout) ->
+    procket_socket:sendto_wait(Handle, Buf, Flags, Sockaddr, Timeout).

@@ -3,6 +3,18 @@
 -module(procket_nif).
 
 -export([open/4, close/1]).
+%% the socket API, procket_sock.c (stubs at the end of this module)
+-export([sock_socket/3, sock_bind/2, sock_connect/2, sock_listen/2,
+         sock_accept/2, sock_recvfrom/4, sock_sendto/4, sock_recvmsg/5,
+         sock_sendmsg/5, sock_read/2, sock_write/2, sock_writev/2,
+         sock_ioctl/4, sock_setsockopt/4, sock_getsockopt/4,
+         sock_getsockname/2, sock_getpeername/2, sock_errno_id/1,
+         sock_constants/1, sock_info/0, sock_handle/1, sock_fd/1,
+         sock_close/1, sock_finalize/1, sock_select/3, sock_cancel/2,
+         sock_controlling_process/2, sock_handle_info/1]).
+
+-type sock_fd() :: non_neg_integer() | reference().
+-type sock_error() :: {error, atom()}.
 
 -on_load(init/0).
 
@@ -24,3 +36,136 @@ open(_Argv, _Request, _Pipe, _TimeoutMs) ->
 -spec close(non_neg_integer()) -> ok | {error, atom()}.
 close(_FD) ->
     ?NIF_STUB.
+
+%% --- the socket API (procket_sock.c; see procket_socket) ---------------
+%% Stubs of the NIF functions behind procket_socket. Descriptor arguments
+%% are an integer or a handle made by sock_handle/1; every other argument
+%% is checked again in C (badarg), sizes are bounded there.
+
+%% @doc socket(2), non-blocking and close-on-exec.
+-spec sock_socket(integer(), integer(), integer()) ->
+          {ok, non_neg_integer()} | sock_error().
+sock_socket(_Family, _Type, _Protocol) -> ?NIF_STUB.
+
+%% @doc bind(2); `<<>>' is a NULL address.
+-spec sock_bind(sock_fd(), binary()) -> ok | sock_error().
+sock_bind(_FD, _Sockaddr) -> ?NIF_STUB.
+
+%% @doc connect(2); `<<>>' is a NULL address.
+-spec sock_connect(sock_fd(), binary()) -> ok | sock_error().
+sock_connect(_FD, _Sockaddr) -> ?NIF_STUB.
+
+%% @doc listen(2).
+-spec sock_listen(sock_fd(), integer()) -> ok | sock_error().
+sock_listen(_FD, _Backlog) -> ?NIF_STUB.
+
+%% @doc accept4(2), the new descriptor non-blocking and close-on-exec.
+-spec sock_accept(sock_fd(), non_neg_integer()) ->
+          {ok, non_neg_integer(), binary()} | sock_error().
+sock_accept(_FD, _Salen) -> ?NIF_STUB.
+
+%% @doc recvfrom(2) with MSG_DONTWAIT.
+-spec sock_recvfrom(sock_fd(), non_neg_integer(), integer(), non_neg_integer()) ->
+          {ok, binary(), binary()} | sock_error().
+sock_recvfrom(_FD, _Size, _Flags, _Salen) -> ?NIF_STUB.
+
+%% @doc sendto(2) with MSG_DONTWAIT and MSG_NOSIGNAL: bytes sent.
+-spec sock_sendto(sock_fd(), binary(), integer(), binary()) ->
+          {ok, non_neg_integer()} | sock_error().
+sock_sendto(_FD, _Buf, _Flags, _Sockaddr) -> ?NIF_STUB.
+
+%% @doc recvmsg(2) with MSG_DONTWAIT and MSG_CMSG_CLOEXEC.
+-spec sock_recvmsg(sock_fd(), non_neg_integer(), integer(), non_neg_integer(),
+                   non_neg_integer()) ->
+          {ok, binary(), integer(), [{integer(), integer(), binary()}], binary()}
+        | sock_error().
+sock_recvmsg(_FD, _Size, _Flags, _CtrlSize, _Salen) -> ?NIF_STUB.
+
+%% @doc sendmsg(2) with MSG_DONTWAIT and MSG_NOSIGNAL: bytes sent.
+-spec sock_sendmsg(sock_fd(), binary(), integer(),
+                   [{integer(), integer(), binary()}], binary()) ->
+          {ok, non_neg_integer()} | sock_error().
+sock_sendmsg(_FD, _Buf, _Flags, _Ctrl, _Sockaddr) -> ?NIF_STUB.
+
+%% @doc read(2).
+-spec sock_read(sock_fd(), non_neg_integer()) -> {ok, binary()} | sock_error().
+sock_read(_FD, _Size) -> ?NIF_STUB.
+
+%% @doc write(2): bytes written.
+-spec sock_write(sock_fd(), binary()) -> {ok, non_neg_integer()} | sock_error().
+sock_write(_FD, _Buf) -> ?NIF_STUB.
+
+%% @doc writev(2) of up to IOV_MAX binaries: bytes written.
+-spec sock_writev(sock_fd(), [binary()]) -> {ok, non_neg_integer()} | sock_error().
+sock_writev(_FD, _Bufs) -> ?NIF_STUB.
+
+%% @doc ioctl(2) on a dirty I/O scheduler: its return value and the first
+%% `OutSize' bytes of the argument buffer afterwards.
+-spec sock_ioctl(sock_fd(), non_neg_integer(), binary() | integer(),
+                 non_neg_integer()) -> {ok, integer(), binary()} | sock_error().
+sock_ioctl(_FD, _Request, _Arg, _OutSize) -> ?NIF_STUB.
+
+%% @doc setsockopt(2).
+-spec sock_setsockopt(sock_fd(), integer(), integer(), binary()) ->
+          ok | sock_error().
+sock_setsockopt(_FD, _Level, _Optname, _Optval) -> ?NIF_STUB.
+
+%% @doc getsockopt(2), `Optval' the initial buffer.
+-spec sock_getsockopt(sock_fd(), integer(), integer(), binary()) ->
+          {ok, binary()} | sock_error().
+sock_getsockopt(_FD, _Level, _Optname, _Optval) -> ?NIF_STUB.
+
+%% @doc getsockname(2) into `Salen' bytes.
+-spec sock_getsockname(sock_fd(), non_neg_integer()) -> {ok, binary()} | sock_error().
+sock_getsockname(_FD, _Salen) -> ?NIF_STUB.
+
+%% @doc getpeername(2) into `Salen' bytes.
+-spec sock_getpeername(sock_fd(), non_neg_integer()) -> {ok, binary()} | sock_error().
+sock_getpeername(_FD, _Salen) -> ?NIF_STUB.
+
+%% @doc The errno name of a number.
+-spec sock_errno_id(integer()) -> atom().
+sock_errno_id(_Errno) -> ?NIF_STUB.
+
+%% @doc A name table: `undefined' for names this system lacks.
+-spec sock_constants(family | type | proto | level | protocol | optname | msg |
+                     ioctl) -> [{atom(), integer() | undefined}].
+sock_constants(_Table) -> ?NIF_STUB.
+
+%% @doc Sizes of this platform and procket's bounds.
+-spec sock_info() -> #{atom() => integer()}.
+sock_info() -> ?NIF_STUB.
+
+%% @doc A handle owning `FD', owned by the caller.
+-spec sock_handle(non_neg_integer()) -> {ok, reference()} | sock_error().
+sock_handle(_FD) -> ?NIF_STUB.
+
+%% @doc The descriptor of an open handle.
+-spec sock_fd(reference()) -> {ok, non_neg_integer()} | sock_error().
+sock_fd(_Handle) -> ?NIF_STUB.
+
+%% @doc Starts closing a handle (see procket_socket:close_handle/1).
+-spec sock_close(reference()) -> ok | finalize | wait | sock_error().
+sock_close(_Handle) -> ?NIF_STUB.
+
+%% @doc The closer's close(2), on a dirty I/O scheduler.
+-spec sock_finalize(reference()) -> ok | sock_error().
+sock_finalize(_Handle) -> ?NIF_STUB.
+
+%% @doc enif_select for one readiness message to the caller.
+-spec sock_select(reference(), read | write, reference()) -> ok | sock_error().
+sock_select(_Handle, _Mode, _Ref) -> ?NIF_STUB.
+
+%% @doc Cancels a select.
+-spec sock_cancel(reference(), read | write) -> ok | sock_error().
+sock_cancel(_Handle, _Mode) -> ?NIF_STUB.
+
+%% @doc A new owner for a handle; only the owner may call it.
+-spec sock_controlling_process(reference(), pid()) -> ok | sock_error().
+sock_controlling_process(_Handle, _Pid) -> ?NIF_STUB.
+
+%% @doc The state of a handle.
+-spec sock_handle_info(reference()) ->
+          #{fd := integer(), state := open | closing | closed,
+            owner := pid() | undefined, selected := boolean()}.
+sock_handle_info(_Handle) -> ?NIF_STUB.

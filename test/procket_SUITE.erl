@@ -59,7 +59,8 @@ groups() ->
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
-                    example_tun_ping, example_sniff, policy_rules]}].
+                    ping_raw, ping_dgram, example_tun_ping, example_sniff,
+                    policy_rules]}].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),

@@ -18,6 +18,7 @@
 #include "erl_driver.h" /* erl_errno_id() */
 #include "erl_nif.h"
 #include "procket.h"
+#include "procket_sock.h" /* the socket API: procket_sock.c */
 
 static ERL_NIF_TERM atom_ok, atom_error, atom_undefined, atom_timeout;
 static ERL_NIF_TERM key_family, key_type, key_protocol, key_port, key_addr,
@@ -50,7 +51,7 @@ static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
     key_flags = mk_atom(env, "flags");
     key_netns = mk_atom(env, "netns");
     key_device = mk_atom(env, "device");
-    return 0;
+    return procket_sock_load(env);
 }
 
 static int upgrade(ErlNifEnv *env, void **priv, void **old, ERL_NIF_TERM info)
@@ -63,6 +64,7 @@ static void unload(ErlNifEnv *env, void *priv)
 {
     (void)env;
     (void)priv;
+    procket_sock_unload();
 }
 
 static ERL_NIF_TERM error_tuple(ErlNifEnv *env, int err)
@@ -201,6 +203,10 @@ static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
     (void)argc;
     if (!enif_get_int(env, argv[0], &fd) || fd < 0)
         return enif_make_badarg(env);
+    /* a handle's descriptor is closed through its handle, never behind
+     * its back (the number could be reused under it) */
+    if (procket_sock_owned(fd))
+        return error_tuple(env, EBUSY);
     if (close(fd) < 0 && errno != EINTR)
         return error_tuple(env, errno);
     return atom_ok;
@@ -209,6 +215,7 @@ static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
 static ErlNifFunc nif_funcs[] = {
     {"open", 4, nif_open, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"close", 1, nif_close, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    PROCKET_SOCK_NIFS,
 };
 
 ERL_NIF_INIT(procket_nif, nif_funcs, load, NULL, upgrade, unload)

@@ -1,0 +1,1584 @@
+/*
+ * procket_sock.c - the low-level socket API of the NIF and its handles.
+ *
+ * Descriptors arrive either as integers (the caller owns them, as in the
+ * older procket API) or as handles: resources that own one descriptor,
+ * close it when their owner process exits, and can wait for readiness
+ * with enif_select. See src/procket_socket.erl for the Erlang side.
+ *
+ * Scheduler rules: no call here blocks a normal scheduler.
+ *  - recv/send family: MSG_DONTWAIT is always added, so they never wait.
+ *  - read, write, writev, accept, connect: on a descriptor in blocking
+ *    mode (and for read/write also on regular files and block devices,
+ *    where O_NONBLOCK means nothing) the call moves itself to a dirty I/O
+ *    scheduler with enif_schedule_nif. A handle's descriptor is kept
+ *    non-blocking instead: procket sets O_NONBLOCK again if it was cleared.
+ *  - ioctl always runs on a dirty I/O scheduler (a request may do anything).
+ *  - close(2) of a handle's socket with SO_LINGER set runs on a dirty I/O
+ *    scheduler (close_handle) or, when the close comes from a callback
+ *    (owner exit, garbage collection), on a short-lived detached thread.
+ *
+ * Bounds: read/recv sizes up to PK_IO_MAX, addresses PK_SOCKADDR_MAX,
+ * control data PK_CTRL_MAX, socket options PK_OPT_MAX, ioctl arguments
+ * PK_IOCTL_MAX; anything else is badarg. Every error path releases what it
+ * allocated and every descriptor accept(2) or recvmsg(2) creates is
+ * returned to the caller.
+ *
+ * Handle life cycle (struct pk_sock, all fields under mtx):
+ *   OPEN --close_handle/owner exit--> CLOSING --fd closed--> CLOSED
+ * In CLOSING no new operation starts; close(2) happens once no operation
+ * is in flight (busy == 0) and, if the descriptor was ever given to
+ * enif_select, after the stop callback ran. A close_handle caller (the
+ * "closer") does the close(2) itself on a dirty I/O scheduler
+ * (sock_finalize), told by a message when it had to wait; without a closer
+ * (owner exited, closer exited) the last one out closes it.
+ */
+#define _GNU_SOURCE /* accept4, MSG_CMSG_CLOEXEC */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#ifdef __linux__
+#include <linux/icmp.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
+#include <netpacket/packet.h>
+#endif
+
+#include "erl_driver.h" /* erl_errno_id() */
+#include "erl_nif.h"
+#include "procket_sock.h"
+#include "procket_sock_consts.h"
+
+#define PK_IO_MAX (64UL * 1024 * 1024) /* read/recv size */
+#define PK_SOCKADDR_MAX 1024           /* socket address */
+#define PK_CTRL_MAX (64 * 1024)        /* control data (cmsg) */
+#define PK_OPT_MAX (64 * 1024)         /* socket option value */
+#define PK_IOCTL_MAX (64 * 1024)       /* ioctl argument and result */
+#define PK_IOCTL_GUARD 4096            /* zeroed bytes after the argument */
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+static ErlNifResourceType *pk_rt;
+static ERL_NIF_TERM a_ok, a_error, a_undefined, a_true, a_false, a_wait,
+    a_finalize, a_close_msg, a_open, a_closing, a_closed, a_fd, a_owner,
+    a_state, a_selected, a_not_owner, a_select, a_ready_input,
+    a_ready_output, a_read, a_write;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static ERL_NIF_TERM error_tuple(ErlNifEnv *env, int err)
+{
+    return enif_make_tuple2(env, a_error,
+                            enif_make_atom(env, erl_errno_id(err)));
+}
+
+static ERL_NIF_TERM ok_tuple(ErlNifEnv *env, ERL_NIF_TERM t)
+{
+    return enif_make_tuple2(env, a_ok, t);
+}
+
+static int on_dirty_scheduler(void)
+{
+    int t = enif_thread_type();
+    return t == ERL_NIF_THR_DIRTY_IO_SCHEDULER ||
+           t == ERL_NIF_THR_DIRTY_CPU_SCHEDULER;
+}
+
+/* A binary argument of at most max bytes. */
+static int get_bin(ErlNifEnv *env, ERL_NIF_TERM t, size_t max, ErlNifBinary *b)
+{
+    return enif_inspect_binary(env, t, b) && b->size <= max;
+}
+
+static int get_size(ErlNifEnv *env, ERL_NIF_TERM t, unsigned long max,
+                    unsigned long *out)
+{
+    return enif_get_ulong(env, t, out) && *out <= max;
+}
+
+/* A socket address result: `got' bytes as the kernel reported them, of
+ * which the first min(got, given) are in buf and the rest are zeros (the
+ * older procket's way to show that a larger buffer was needed). */
+static ERL_NIF_TERM make_sockaddr(ErlNifEnv *env, const void *buf,
+                                  size_t given, socklen_t got)
+{
+    ERL_NIF_TERM t;
+    size_t n = got > PK_SOCKADDR_MAX ? PK_SOCKADDR_MAX : (size_t)got;
+    size_t copy = n < given ? n : given;
+    unsigned char *p = enif_make_new_binary(env, n, &t);
+
+    if (copy > 0)
+        memcpy(p, buf, copy);
+    if (n > copy)
+        memset(p + copy, 0, n - copy);
+    return t;
+}
+
+typedef union {
+    struct sockaddr sa;
+    struct sockaddr_storage ss;
+    unsigned char bytes[PK_SOCKADDR_MAX];
+} pk_sockaddr;
+
+/* ---- the registry of descriptors owned by handles ------------------------ */
+
+/* A descriptor may belong to one handle only: a second handle would close
+ * it twice, the second time perhaps someone else's descriptor. */
+static ErlNifMutex *reg_mtx;
+static unsigned char *reg_bits;
+static size_t reg_len;
+static int pk_loads;
+static atomic_int pk_closers;
+
+static int reg_add(int fd)
+{
+    size_t idx = (size_t)fd / 8;
+    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    int rc = 0;
+
+    enif_mutex_lock(reg_mtx);
+    if (idx >= reg_len) {
+        size_t len = reg_len ? reg_len : 128;
+        unsigned char *p;
+        while (len <= idx)
+            len *= 2;
+        p = enif_realloc(reg_bits, len);
+        if (p == NULL) {
+            rc = ENOMEM;
+            goto out;
+        }
+        memset(p + reg_len, 0, len - reg_len);
+        reg_bits = p;
+        reg_len = len;
+    }
+    if (reg_bits[idx] & bit)
+        rc = EBUSY;
+    else
+        reg_bits[idx] |= bit;
+out:
+    enif_mutex_unlock(reg_mtx);
+    return rc;
+}
+
+static void reg_del(int fd)
+{
+    size_t idx = (size_t)fd / 8;
+
+    enif_mutex_lock(reg_mtx);
+    if (idx < reg_len)
+        reg_bits[idx] &= (unsigned char)~(1u << (fd % 8));
+    enif_mutex_unlock(reg_mtx);
+}
+
+int procket_sock_owned(int fd)
+{
+    size_t idx = (size_t)fd / 8;
+    int owned = 0;
+
+    if (fd < 0 || reg_mtx == NULL)
+        return 0;
+    enif_mutex_lock(reg_mtx);
+    if (idx < reg_len)
+        owned = (reg_bits[idx] >> (fd % 8)) & 1;
+    enif_mutex_unlock(reg_mtx);
+    return owned;
+}
+
+/* ---- closing without blocking a scheduler ------------------------------- */
+
+static int lingers(int fd)
+{
+    struct linger l;
+    socklen_t len = sizeof(l);
+
+    return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 &&
+           len == sizeof(l) && l.l_onoff && l.l_linger > 0;
+}
+
+static void *closer_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+
+    (void)close(fd);
+    reg_del(fd);
+    atomic_fetch_sub(&pk_closers, 1);
+    return NULL;
+}
+
+/* close(2) of a handle's descriptor, then it leaves the registry. On a
+ * normal scheduler (a callback) a lingering socket is closed by a detached
+ * thread, as close(2) may wait up to the linger time; if no thread can be
+ * started, the linger is turned off so that close(2) returns at once (the
+ * kernel still sends the queued data). */
+static void close_owned(int fd)
+{
+    if (!on_dirty_scheduler() && lingers(fd)) {
+        pthread_attr_t attr;
+        pthread_t tid;
+        int started = 0;
+
+        if (pthread_attr_init(&attr) == 0) {
+            (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            (void)pthread_attr_setstacksize(&attr, 64 * 1024);
+            atomic_fetch_add(&pk_closers, 1);
+            if (pthread_create(&tid, &attr, closer_main, (void *)(intptr_t)fd) == 0)
+                started = 1;
+            else
+                atomic_fetch_sub(&pk_closers, 1);
+            (void)pthread_attr_destroy(&attr);
+        }
+        if (started)
+            return;
+        {
+            struct linger off = {0, 0};
+            (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+        }
+    }
+    (void)close(fd); /* Linux: the descriptor is gone even on EINTR */
+    reg_del(fd);
+}
+
+/* ---- handles ---------------------------------------------------------- */
+
+enum { PK_OPEN, PK_CLOSING, PK_CLOSED };
+
+struct pk_sock {
+    ErlNifMutex *mtx;
+    int fd;          /* -1 once closed (or never owned) */
+    int state;       /* PK_OPEN, PK_CLOSING, PK_CLOSED */
+    unsigned busy;   /* operations in flight on fd */
+    int selected;    /* fd was given to enif_select: stop before close */
+    int stopped;     /* the stop callback ran */
+    int closer_set;  /* a close_handle caller will finalize */
+    int ready;       /* CLOSING and nothing holds the fd any more */
+    int notified;    /* the closer was sent {'$procket_close', H} */
+    int monitored;   /* mon is active (on owner, or on closer) */
+    ErlNifPid owner;
+    ErlNifPid closer;
+    ErlNifMonitor mon;
+    mode_t kind; /* S_IFMT bits of fd */
+    /* the last select per direction (0 read, 1 write), to wake its
+     * process when the handle is closed while the select is pending */
+    int sel_active[2];
+    ErlNifPid sel_pid[2];
+    ErlNifEnv *sel_env[2];
+    ERL_NIF_TERM sel_ref[2];
+};
+
+enum { CTX_CLOSER, CTX_OTHER };
+enum { MF_NOT_READY, MF_FINALIZE, MF_CLOSED };
+
+static void send_close_msg(ErlNifEnv *env, struct pk_sock *s, ErlNifPid *to)
+{
+    ErlNifEnv *menv = enif_alloc_env();
+
+    if (menv == NULL)
+        return;
+    (void)enif_send(env, to, menv,
+                    enif_make_tuple2(menv, a_close_msg,
+                                     enif_make_resource(menv, s)));
+    enif_free_env(menv);
+}
+
+/* Closes the descriptor of a CLOSING handle if nothing holds it any more.
+ * With a closer, the closer does it (MF_FINALIZE when called by the closer
+ * itself, else a message tells it to); without, it is closed here. */
+static int maybe_finish(ErlNifEnv *env, struct pk_sock *s, int ctx)
+{
+    int fd;
+
+    enif_mutex_lock(s->mtx);
+    if (s->state != PK_CLOSING || s->fd < 0 || s->busy > 0 ||
+        (s->selected && !s->stopped)) {
+        enif_mutex_unlock(s->mtx);
+        return MF_NOT_READY;
+    }
+    s->ready = 1;
+    if (s->closer_set) {
+        ErlNifPid to = s->closer;
+        if (s->notified) {
+            enif_mutex_unlock(s->mtx);
+            return MF_NOT_READY;
+        }
+        if (ctx == CTX_CLOSER) {
+            if (lingers(s->fd)) {
+                enif_mutex_unlock(s->mtx);
+                return MF_FINALIZE;
+            }
+            /* not lingering: close(2) returns at once, do it here */
+        } else {
+            s->notified = 1;
+            enif_mutex_unlock(s->mtx);
+            send_close_msg(env, s, &to);
+            return MF_NOT_READY;
+        }
+    }
+    fd = s->fd;
+    s->fd = -1;
+    s->state = PK_CLOSED;
+    s->closer_set = 0;
+    if (s->monitored) {
+        (void)enif_demonitor_process(env, s, &s->mon);
+        s->monitored = 0;
+    }
+    enif_mutex_unlock(s->mtx);
+    close_owned(fd);
+    return MF_CLOSED;
+}
+
+/* Called with s->mtx held when a handle starts closing: cancels pending
+ * selects and sends their processes the message they wait for, so that
+ * they try again and get {error, ebadf}. The STOP comes after. A process
+ * closing the handle itself (skip) is not waiting, and gets no message. */
+static void wake_selectors(ErlNifEnv *env, struct pk_sock *s, const ErlNifPid *skip)
+{
+    int rc, m;
+
+    if (!s->selected || s->stopped || (!s->sel_active[0] && !s->sel_active[1]))
+        return;
+    rc = enif_select(env, (ErlNifEvent)s->fd,
+                     ERL_NIF_SELECT_CANCEL | ERL_NIF_SELECT_READ | ERL_NIF_SELECT_WRITE,
+                     s, NULL, a_undefined);
+    for (m = 0; m < 2; m++) {
+        int cancelled = m == 0 ? ERL_NIF_SELECT_READ_CANCELLED
+                               : ERL_NIF_SELECT_WRITE_CANCELLED;
+        if (s->sel_active[m] && rc >= 0 && (rc & cancelled) &&
+            (skip == NULL || enif_compare_pids(skip, &s->sel_pid[m]) != 0)) {
+            ErlNifEnv *menv = enif_alloc_env();
+            if (menv != NULL) {
+                (void)enif_send(env, &s->sel_pid[m], menv,
+                                enif_make_tuple4(menv, a_select,
+                                                 enif_make_resource(menv, s),
+                                                 enif_make_copy(menv, s->sel_ref[m]),
+                                                 m == 0 ? a_ready_input
+                                                        : a_ready_output));
+                enif_free_env(menv);
+            }
+        }
+        s->sel_active[m] = 0;
+    }
+}
+
+static void sock_release(ErlNifEnv *env, struct pk_sock *s)
+{
+    int closing;
+
+    enif_mutex_lock(s->mtx);
+    s->busy--;
+    closing = s->busy == 0 && s->state == PK_CLOSING;
+    enif_mutex_unlock(s->mtx);
+    if (closing)
+        (void)maybe_finish(env, s, CTX_OTHER);
+}
+
+static void pk_dtor(ErlNifEnv *env, void *obj)
+{
+    struct pk_sock *s = obj;
+
+    (void)env;
+    /* ERTS holds a reference while the fd is selected, so no select is
+     * active here: the descriptor can be closed. */
+    if (s->fd >= 0)
+        close_owned(s->fd);
+    s->fd = -1;
+    if (s->sel_env[0] != NULL)
+        enif_free_env(s->sel_env[0]);
+    if (s->sel_env[1] != NULL)
+        enif_free_env(s->sel_env[1]);
+    if (s->mtx != NULL)
+        enif_mutex_destroy(s->mtx);
+}
+
+static void pk_stop(ErlNifEnv *env, void *obj, ErlNifEvent ev, int is_direct_call)
+{
+    struct pk_sock *s = obj;
+
+    (void)ev;
+    enif_mutex_lock(s->mtx);
+    s->stopped = 1;
+    enif_mutex_unlock(s->mtx);
+    /* A direct call comes from inside enif_select(STOP), whose caller
+     * calls maybe_finish itself afterwards. */
+    if (!is_direct_call)
+        (void)maybe_finish(env, s, CTX_OTHER);
+}
+
+static void pk_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mon)
+{
+    struct pk_sock *s = obj;
+    int need_stop = 0, fd;
+
+    (void)pid;
+    enif_mutex_lock(s->mtx);
+    if (!s->monitored || enif_compare_monitors(mon, &s->mon) != 0) {
+        enif_mutex_unlock(s->mtx);
+        return;
+    }
+    s->monitored = 0;
+    if (s->state == PK_OPEN) { /* the owner exited */
+        s->state = PK_CLOSING;
+        wake_selectors(env, s, NULL);
+        need_stop = s->selected && !s->stopped;
+    } else if (s->state == PK_CLOSING) { /* the closer exited */
+        s->closer_set = 0;
+    }
+    fd = s->fd;
+    enif_mutex_unlock(s->mtx);
+    if (need_stop)
+        (void)enif_select(env, (ErlNifEvent)fd, ERL_NIF_SELECT_STOP, s, NULL,
+                          a_undefined);
+    (void)maybe_finish(env, s, CTX_OTHER);
+}
+
+/* ---- the descriptor argument: integer or handle ------------------------ */
+
+struct pk_op {
+    int fd;
+    struct pk_sock *s; /* NULL for an integer descriptor */
+};
+
+enum { OP_OK, OP_BADARG, OP_CLOSED, OP_DIRTY };
+#define CHECK_BLOCKING 1 /* move to a dirty scheduler if fd blocks */
+#define CHECK_FILE 2     /* ... or is a regular file or block device */
+
+static void op_end(ErlNifEnv *env, struct pk_op *op)
+{
+    if (op->s != NULL)
+        sock_release(env, op->s);
+    op->s = NULL;
+}
+
+static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks)
+{
+    void *obj;
+
+    op->s = NULL;
+    if (enif_get_int(env, t, &op->fd)) {
+        if (op->fd < 0)
+            return OP_BADARG;
+    } else if (enif_get_resource(env, t, pk_rt, &obj)) {
+        struct pk_sock *s = obj;
+        enif_mutex_lock(s->mtx);
+        if (s->state != PK_OPEN) {
+            enif_mutex_unlock(s->mtx);
+            return OP_CLOSED;
+        }
+        s->busy++;
+        op->fd = s->fd;
+        op->s = s;
+        enif_mutex_unlock(s->mtx);
+    } else {
+        return OP_BADARG;
+    }
+
+    if (checks != 0 && !on_dirty_scheduler()) {
+        int fl = fcntl(op->fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK)) {
+            /* a handle's descriptor stays non-blocking */
+            if (op->s == NULL || fcntl(op->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+                op_end(env, op);
+                return OP_DIRTY;
+            }
+        }
+        if (fl >= 0 && (checks & CHECK_FILE)) {
+            mode_t kind = 0;
+            struct stat st;
+            if (op->s != NULL)
+                kind = op->s->kind;
+            else if (fstat(op->fd, &st) == 0)
+                kind = st.st_mode & S_IFMT;
+            if (kind == S_IFREG || kind == S_IFBLK || kind == S_IFDIR) {
+                op_end(env, op);
+                return OP_DIRTY;
+            }
+        }
+    }
+    return OP_OK;
+}
+
+#define OP_BEGIN(env, term, op, checks, self, name, argc, argv)               \
+    do {                                                                      \
+        switch (op_begin(env, term, op, checks)) {                            \
+        case OP_BADARG:                                                       \
+            return enif_make_badarg(env);                                     \
+        case OP_CLOSED:                                                       \
+            return error_tuple(env, EBADF);                                   \
+        case OP_DIRTY:                                                        \
+            return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND,   \
+                                     self, argc, argv);                       \
+        default:                                                              \
+            break;                                                            \
+        }                                                                     \
+    } while (0)
+
+/* ---- socket(2) and friends -------------------------------------------- */
+
+/* sock_socket(Family, Type, Protocol) -> {ok, FD} | {error, Posix} */
+ERL_NIF_TERM procket_sock_socket(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    int family, type, protocol, fd;
+
+    (void)argc;
+    if (!enif_get_int(env, argv[0], &family) || !enif_get_int(env, argv[1], &type) ||
+        !enif_get_int(env, argv[2], &protocol))
+        return enif_make_badarg(env);
+    fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0)
+        return error_tuple(env, errno);
+    return ok_tuple(env, enif_make_int(env, fd));
+}
+
+/* sock_bind(FD, Sockaddr) -> ok | {error, Posix}; <<>> is NULL */
+ERL_NIF_TERM procket_sock_bind(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary sa;
+    struct pk_op op;
+    int rc, err;
+
+    if (!get_bin(env, argv[1], PK_SOCKADDR_MAX, &sa))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_bind, "sock_bind", argc, argv);
+    rc = bind(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
+              (socklen_t)sa.size);
+    err = errno;
+    op_end(env, &op);
+    return rc < 0 ? error_tuple(env, err) : a_ok;
+}
+
+/* sock_connect(FD, Sockaddr) -> ok | {error, Posix}; <<>> is NULL */
+ERL_NIF_TERM procket_sock_connect(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary sa;
+    struct pk_op op;
+    int rc, err;
+
+    if (!get_bin(env, argv[1], PK_SOCKADDR_MAX, &sa))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING, procket_sock_connect,
+             "sock_connect", argc, argv);
+    rc = connect(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
+                 (socklen_t)sa.size);
+    err = errno;
+    op_end(env, &op);
+    return rc < 0 ? error_tuple(env, err) : a_ok;
+}
+
+/* sock_listen(FD, Backlog) -> ok | {error, Posix} */
+ERL_NIF_TERM procket_sock_listen(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_op op;
+    int backlog, rc, err;
+
+    if (!enif_get_int(env, argv[1], &backlog))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_listen, "sock_listen", argc, argv);
+    rc = listen(op.fd, backlog);
+    err = errno;
+    op_end(env, &op);
+    return rc < 0 ? error_tuple(env, err) : a_ok;
+}
+
+/* sock_accept(FD, Salen) -> {ok, NewFD, Sockaddr} | {error, Posix} */
+ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    pk_sockaddr sa;
+    unsigned long salen;
+    socklen_t len;
+    struct pk_op op;
+    int fd, err;
+
+    if (!get_size(env, argv[1], PK_SOCKADDR_MAX, &salen))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING, procket_sock_accept,
+             "sock_accept", argc, argv);
+    len = (socklen_t)salen;
+    do {
+        fd = accept4(op.fd, salen ? &sa.sa : NULL, salen ? &len : NULL,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (fd < 0)
+        return error_tuple(env, err);
+    return enif_make_tuple3(env, a_ok, enif_make_int(env, fd),
+                            make_sockaddr(env, &sa, salen, salen ? len : 0));
+}
+
+/* ---- receiving and sending -------------------------------------------- */
+
+/* sock_recvfrom(FD, Size, Flags, Salen) -> {ok, Buf, Sockaddr} | {error, _} */
+ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    pk_sockaddr sa;
+    unsigned long size, salen;
+    ErlNifBinary buf;
+    socklen_t len;
+    struct pk_op op;
+    ssize_t n;
+    int flags, err;
+
+    if (!get_size(env, argv[1], PK_IO_MAX, &size) ||
+        !enif_get_int(env, argv[2], &flags) ||
+        !get_size(env, argv[3], PK_SOCKADDR_MAX, &salen))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_recvfrom, "sock_recvfrom", argc,
+             argv);
+    if (!enif_alloc_binary(size, &buf)) {
+        op_end(env, &op);
+        return error_tuple(env, ENOMEM);
+    }
+    len = (socklen_t)salen;
+    do {
+        n = recvfrom(op.fd, buf.data, size, flags | MSG_DONTWAIT,
+                     salen ? &sa.sa : NULL, salen ? &len : NULL);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (n < 0) {
+        enif_release_binary(&buf);
+        return error_tuple(env, err);
+    }
+    if ((size_t)n > size) /* MSG_TRUNC reports the real length */
+        n = (ssize_t)size;
+    if ((size_t)n < size && !enif_realloc_binary(&buf, (size_t)n)) {
+        enif_release_binary(&buf);
+        return error_tuple(env, ENOMEM);
+    }
+    return enif_make_tuple3(env, a_ok, enif_make_binary(env, &buf),
+                            make_sockaddr(env, &sa, salen, salen ? len : 0));
+}
+
+/* sock_sendto(FD, Buf, Flags, Sockaddr) -> {ok, Sent} | {error, Posix} */
+ERL_NIF_TERM procket_sock_sendto(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary buf, sa;
+    struct pk_op op;
+    ssize_t n;
+    int flags, err;
+
+    if (!enif_inspect_binary(env, argv[1], &buf) ||
+        !enif_get_int(env, argv[2], &flags) ||
+        !get_bin(env, argv[3], PK_SOCKADDR_MAX, &sa))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_sendto, "sock_sendto", argc, argv);
+    do {
+        n = sendto(op.fd, buf.data, buf.size, flags | MSG_DONTWAIT | MSG_NOSIGNAL,
+                   sa.size ? (const struct sockaddr *)sa.data : NULL,
+                   (socklen_t)sa.size);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (n < 0)
+        return error_tuple(env, err);
+    return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
+}
+
+/* The control messages of a received message, in order. */
+static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg)
+{
+    ERL_NIF_TERM list = enif_make_list(env, 0), rev;
+    struct cmsghdr *c;
+    const unsigned char *end;
+
+    if (msg->msg_control == NULL || msg->msg_controllen == 0)
+        return list;
+    end = (const unsigned char *)msg->msg_control + msg->msg_controllen;
+    for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        const unsigned char *data = CMSG_DATA(c);
+        size_t len = 0;
+        unsigned char *p;
+        ERL_NIF_TERM bin;
+
+        if (c->cmsg_len > CMSG_LEN(0))
+            len = c->cmsg_len - CMSG_LEN(0);
+        if (data > end)
+            len = 0;
+        else if (len > (size_t)(end - data)) /* truncated (MSG_CTRUNC) */
+            len = (size_t)(end - data);
+        p = enif_make_new_binary(env, len, &bin);
+        if (len > 0)
+            memcpy(p, data, len);
+        list = enif_make_list_cell(
+            env,
+            enif_make_tuple3(env, enif_make_int(env, c->cmsg_level),
+                             enif_make_int(env, c->cmsg_type), bin),
+            list);
+    }
+    if (!enif_make_reverse_list(env, list, &rev))
+        return list;
+    return rev;
+}
+
+/* sock_recvmsg(FD, Size, Flags, CtrlSize, Salen) ->
+ *     {ok, Buf, MsgFlags, [{Level, Type, Data}], Sockaddr} | {error, Posix}
+ * Descriptors passed with SCM_RIGHTS arrive close-on-exec. */
+ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    pk_sockaddr sa;
+    unsigned long size, ctrlsize, salen;
+    ErlNifBinary buf;
+    struct msghdr msg;
+    struct iovec iov;
+    void *ctrl = NULL;
+    struct pk_op op;
+    ERL_NIF_TERM cmsgs, res;
+    ssize_t n;
+    int flags, err;
+
+    if (!get_size(env, argv[1], PK_IO_MAX, &size) ||
+        !enif_get_int(env, argv[2], &flags) ||
+        !get_size(env, argv[3], PK_CTRL_MAX, &ctrlsize) ||
+        !get_size(env, argv[4], PK_SOCKADDR_MAX, &salen))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_recvmsg, "sock_recvmsg", argc,
+             argv);
+    if (!enif_alloc_binary(size, &buf)) {
+        op_end(env, &op);
+        return error_tuple(env, ENOMEM);
+    }
+    if (ctrlsize > 0 && (ctrl = enif_alloc(ctrlsize)) == NULL) {
+        op_end(env, &op);
+        enif_release_binary(&buf);
+        return error_tuple(env, ENOMEM);
+    }
+    if (ctrl != NULL)
+        memset(ctrl, 0, ctrlsize);
+    memset(&msg, 0, sizeof(msg));
+    iov.iov_base = buf.data;
+    iov.iov_len = size;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_name = salen ? &sa : NULL;
+    msg.msg_namelen = (socklen_t)salen;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = ctrlsize;
+    do {
+        n = recvmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (n < 0) {
+        enif_free(ctrl);
+        enif_release_binary(&buf);
+        return error_tuple(env, err);
+    }
+    if ((size_t)n > size)
+        n = (ssize_t)size;
+    if ((size_t)n < size && !enif_realloc_binary(&buf, (size_t)n)) {
+        /* the descriptors in ctrl, if any, are delivered anyway */
+        enif_release_binary(&buf);
+        (void)enif_alloc_binary(0, &buf);
+    }
+    cmsgs = make_cmsgs(env, &msg);
+    /* Linux echoes MSG_CMSG_CLOEXEC, which procket added */
+    if (!(flags & MSG_CMSG_CLOEXEC))
+        msg.msg_flags &= ~MSG_CMSG_CLOEXEC;
+    res = enif_make_tuple5(env, a_ok, enif_make_binary(env, &buf),
+                           enif_make_int(env, msg.msg_flags), cmsgs,
+                           make_sockaddr(env, &sa, salen, salen ? msg.msg_namelen : 0));
+    enif_free(ctrl);
+    return res;
+}
+
+/* Builds the control buffer of sendmsg from [{Level, Type, Data}]. Returns
+ * 0 for bad input; *ctrl is NULL for an empty list. */
+static int get_cmsgs(ErlNifEnv *env, ERL_NIF_TERM list, void **ctrl, size_t *len)
+{
+    ERL_NIF_TERM head, tail = list;
+    const ERL_NIF_TERM *tuple;
+    ErlNifBinary data;
+    struct msghdr msg;
+    struct cmsghdr *c;
+    size_t space = 0;
+    int arity, level, type;
+    unsigned count;
+
+    *ctrl = NULL;
+    *len = 0;
+    if (!enif_get_list_length(env, list, &count) || count > PK_CTRL_MAX / 16)
+        return 0;
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        if (!enif_get_tuple(env, head, &arity, &tuple) || arity != 3 ||
+            !enif_get_int(env, tuple[0], &level) ||
+            !enif_get_int(env, tuple[1], &type) ||
+            !get_bin(env, tuple[2], PK_CTRL_MAX, &data))
+            return 0;
+        space += CMSG_SPACE(data.size);
+        if (space > PK_CTRL_MAX)
+            return 0;
+    }
+    if (space == 0)
+        return 1;
+    if ((*ctrl = enif_alloc(space)) == NULL)
+        return -1;
+    memset(*ctrl, 0, space);
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_control = *ctrl;
+    msg.msg_controllen = space;
+    c = CMSG_FIRSTHDR(&msg);
+    tail = list;
+    while (c != NULL && enif_get_list_cell(env, tail, &head, &tail)) {
+        (void)enif_get_tuple(env, head, &arity, &tuple);
+        (void)enif_get_int(env, tuple[0], &level);
+        (void)enif_get_int(env, tuple[1], &type);
+        (void)enif_inspect_binary(env, tuple[2], &data);
+        c->cmsg_level = level;
+        c->cmsg_type = type;
+        c->cmsg_len = CMSG_LEN(data.size);
+        if (data.size > 0)
+            memcpy(CMSG_DATA(c), data.data, data.size);
+        c = CMSG_NXTHDR(&msg, c);
+    }
+    *len = space;
+    return 1;
+}
+
+/* sock_sendmsg(FD, Buf, Flags, Ctrl, Sockaddr) -> {ok, Sent} | {error, _} */
+ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary buf, sa;
+    struct msghdr msg;
+    struct iovec iov;
+    struct pk_op op;
+    void *ctrl;
+    size_t ctrllen;
+    ssize_t n;
+    int flags, err, rc;
+
+    (void)argc;
+    if (!enif_inspect_binary(env, argv[1], &buf) ||
+        !enif_get_int(env, argv[2], &flags) ||
+        !get_bin(env, argv[4], PK_SOCKADDR_MAX, &sa))
+        return enif_make_badarg(env);
+    rc = get_cmsgs(env, argv[3], &ctrl, &ctrllen);
+    if (rc == 0)
+        return enif_make_badarg(env);
+    if (rc < 0)
+        return error_tuple(env, ENOMEM);
+    switch (op_begin(env, argv[0], &op, 0)) {
+    case OP_OK:
+        break;
+    case OP_CLOSED:
+        enif_free(ctrl);
+        return error_tuple(env, EBADF);
+    default:
+        enif_free(ctrl);
+        return enif_make_badarg(env);
+    }
+    memset(&msg, 0, sizeof(msg));
+    iov.iov_base = buf.data;
+    iov.iov_len = buf.size;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_name = sa.size ? sa.data : NULL;
+    msg.msg_namelen = (socklen_t)sa.size;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = ctrllen;
+    do {
+        n = sendmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    enif_free(ctrl);
+    if (n < 0)
+        return error_tuple(env, err);
+    return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
+}
+
+/* sock_read(FD, Size) -> {ok, Buf} | {error, Posix} */
+ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    unsigned long size;
+    ErlNifBinary buf;
+    struct pk_op op;
+    ssize_t n;
+    int err;
+
+    if (!get_size(env, argv[1], PK_IO_MAX, &size))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_read,
+             "sock_read", argc, argv);
+    if (!enif_alloc_binary(size, &buf)) {
+        op_end(env, &op);
+        return error_tuple(env, ENOMEM);
+    }
+    do {
+        n = read(op.fd, buf.data, size);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (n < 0) {
+        enif_release_binary(&buf);
+        return error_tuple(env, err);
+    }
+    if ((size_t)n < size && !enif_realloc_binary(&buf, (size_t)n)) {
+        enif_release_binary(&buf);
+        return error_tuple(env, ENOMEM);
+    }
+    return ok_tuple(env, enif_make_binary(env, &buf));
+}
+
+/* sock_write(FD, Buf) -> {ok, Written} | {error, Posix} */
+ERL_NIF_TERM procket_sock_write(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary buf;
+    struct pk_op op;
+    ssize_t n;
+    int err;
+
+    if (!enif_inspect_binary(env, argv[1], &buf))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_write,
+             "sock_write", argc, argv);
+    do {
+        n = write(op.fd, buf.data, buf.size);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (n < 0)
+        return error_tuple(env, err);
+    return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
+}
+
+/* sock_writev(FD, [binary()]) -> {ok, Written} | {error, Posix}; at most
+ * IOV_MAX binaries are written per call (a partial write otherwise). */
+ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifIOVec vec, *iovec = &vec;
+    ERL_NIF_TERM tail;
+    struct pk_op op;
+    ssize_t n;
+    int err;
+
+    if (!enif_is_list(env, argv[1]) ||
+        !enif_inspect_iovec(env, IOV_MAX, argv[1], &tail, &iovec))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_writev,
+             "sock_writev", argc, argv);
+    do {
+        n = writev(op.fd, (const struct iovec *)iovec->iov, iovec->iovcnt);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+    op_end(env, &op);
+    if (n < 0)
+        return error_tuple(env, err);
+    return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
+}
+
+/* sock_ioctl(FD, Request, Arg, OutSize) -> {ok, Ret, Result} | {error, _}
+ *
+ * Runs on a dirty I/O scheduler. A binary Arg is copied into a zeroed
+ * buffer of max(size(Arg), OutSize, _IOC_SIZE(Request)) + PK_IOCTL_GUARD
+ * bytes, so a request that writes more than the caller passed writes into
+ * procket's buffer, not past it; Result is the first OutSize bytes of the
+ * buffer afterwards. An integer Arg (an int, not a pointer-sized value) is
+ * passed as the value itself; OutSize must then be 0. Ret is ioctl(2)'s
+ * return value. */
+ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    unsigned long req, outsize;
+    ErlNifBinary arg;
+    struct pk_op op;
+    unsigned char *buf = NULL;
+    ERL_NIF_TERM result;
+    size_t buflen = 0;
+    int intarg = 0, is_int, rc, err;
+
+    if (!enif_get_ulong(env, argv[1], &req) ||
+        !get_size(env, argv[3], PK_IOCTL_MAX, &outsize))
+        return enif_make_badarg(env);
+    is_int = enif_get_int(env, argv[2], &intarg);
+    if (is_int) {
+        if (outsize != 0)
+            return enif_make_badarg(env);
+    } else {
+        size_t iocsize = 0;
+        if (!get_bin(env, argv[2], PK_IOCTL_MAX, &arg))
+            return enif_make_badarg(env);
+#ifdef _IOC_SIZE
+        iocsize = _IOC_SIZE(req);
+#endif
+        buflen = arg.size;
+        if (outsize > buflen)
+            buflen = outsize;
+        if (iocsize > buflen)
+            buflen = iocsize;
+        buflen += PK_IOCTL_GUARD;
+    }
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_ioctl, "sock_ioctl", argc, argv);
+    if (is_int) {
+        rc = ioctl(op.fd, req, (unsigned long)(long)intarg);
+        err = errno;
+        op_end(env, &op);
+        if (rc < 0)
+            return error_tuple(env, err);
+        (void)enif_make_new_binary(env, 0, &result);
+        return enif_make_tuple3(env, a_ok, enif_make_int(env, rc), result);
+    }
+    if ((buf = enif_alloc(buflen)) == NULL) {
+        op_end(env, &op);
+        return error_tuple(env, ENOMEM);
+    }
+    memset(buf, 0, buflen);
+    if (arg.size > 0)
+        memcpy(buf, arg.data, arg.size);
+    rc = ioctl(op.fd, req, buf);
+    err = errno;
+    op_end(env, &op);
+    if (rc < 0) {
+        enif_free(buf);
+        return error_tuple(env, err);
+    }
+    {
+        unsigned char *p = enif_make_new_binary(env, outsize, &result);
+        if (outsize > 0)
+            memcpy(p, buf, outsize);
+    }
+    enif_free(buf);
+    return enif_make_tuple3(env, a_ok, enif_make_int(env, rc), result);
+}
+
+/* sock_setsockopt(FD, Level, Optname, Optval) -> ok | {error, Posix} */
+ERL_NIF_TERM procket_sock_setsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary val;
+    struct pk_op op;
+    int level, name, rc, err;
+
+    if (!enif_get_int(env, argv[1], &level) || !enif_get_int(env, argv[2], &name) ||
+        !get_bin(env, argv[3], PK_OPT_MAX, &val))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_setsockopt, "sock_setsockopt",
+             argc, argv);
+    rc = setsockopt(op.fd, level, name, val.data, (socklen_t)val.size);
+    err = errno;
+    op_end(env, &op);
+    return rc < 0 ? error_tuple(env, err) : a_ok;
+}
+
+/* sock_getsockopt(FD, Level, Optname, Optval) -> {ok, Buf} | {error, _};
+ * Optval is the initial buffer (its size is the option length). */
+ERL_NIF_TERM procket_sock_getsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary val, buf;
+    struct pk_op op;
+    socklen_t len;
+    int level, name, rc, err;
+
+    if (!enif_get_int(env, argv[1], &level) || !enif_get_int(env, argv[2], &name) ||
+        !get_bin(env, argv[3], PK_OPT_MAX, &val))
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_getsockopt, "sock_getsockopt",
+             argc, argv);
+    if (!enif_alloc_binary(val.size, &buf)) {
+        op_end(env, &op);
+        return error_tuple(env, ENOMEM);
+    }
+    if (val.size > 0)
+        memcpy(buf.data, val.data, val.size);
+    len = (socklen_t)val.size;
+    rc = getsockopt(op.fd, level, name, buf.size ? buf.data : NULL, &len);
+    err = errno;
+    op_end(env, &op);
+    if (rc < 0) {
+        enif_release_binary(&buf);
+        return error_tuple(env, err);
+    }
+    if (len < val.size && !enif_realloc_binary(&buf, len)) {
+        enif_release_binary(&buf);
+        return error_tuple(env, ENOMEM);
+    }
+    return ok_tuple(env, enif_make_binary(env, &buf));
+}
+
+/* getsockname(2) or getpeername(2) into Salen bytes */
+static ERL_NIF_TERM sock_name(ErlNifEnv *env, const ERL_NIF_TERM argv[], int peer)
+{
+    pk_sockaddr sa;
+    unsigned long salen;
+    socklen_t len;
+    struct pk_op op;
+    int rc, err;
+
+    if (!get_size(env, argv[1], PK_SOCKADDR_MAX, &salen))
+        return enif_make_badarg(env);
+    switch (op_begin(env, argv[0], &op, 0)) {
+    case OP_OK:
+        break;
+    case OP_CLOSED:
+        return error_tuple(env, EBADF);
+    default:
+        return enif_make_badarg(env);
+    }
+    len = (socklen_t)salen;
+    rc = peer ? getpeername(op.fd, &sa.sa, &len) : getsockname(op.fd, &sa.sa, &len);
+    err = errno;
+    op_end(env, &op);
+    if (rc < 0)
+        return error_tuple(env, err);
+    return ok_tuple(env, make_sockaddr(env, &sa, salen, len));
+}
+
+/* sock_getsockname(FD, Salen) -> {ok, Sockaddr} | {error, Posix} */
+ERL_NIF_TERM procket_sock_getsockname(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return sock_name(env, argv, 0);
+}
+
+/* sock_getpeername(FD, Salen) -> {ok, Sockaddr} | {error, Posix} */
+ERL_NIF_TERM procket_sock_getpeername(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return sock_name(env, argv, 1);
+}
+
+/* ---- names and numbers -------------------------------------------------- */
+
+/* sock_errno_id(Errno) -> atom() */
+ERL_NIF_TERM procket_sock_errno_id(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    int err;
+
+    (void)argc;
+    if (!enif_get_int(env, argv[0], &err))
+        return enif_make_badarg(env);
+    return enif_make_atom(env, erl_errno_id(err));
+}
+
+static const struct {
+    const char *name;
+    const struct pk_const *table;
+} pk_tables[] = {
+    {"family", pk_family},     {"type", pk_type},         {"proto", pk_proto},
+    {"level", pk_level},       {"protocol", pk_protocol}, {"optname", pk_optname},
+    {"msg", pk_msg},           {"ioctl", pk_ioctl},
+};
+
+/* sock_constants(Table) -> [{Name, Value | undefined}]: a name table, with
+ * undefined for the names this system's headers lack. */
+ERL_NIF_TERM procket_sock_constants(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    char name[16];
+    const struct pk_const *c = NULL;
+    ERL_NIF_TERM list;
+    size_t i, n = 0;
+
+    (void)argc;
+    if (enif_get_atom(env, argv[0], name, sizeof(name), ERL_NIF_LATIN1) <= 0)
+        return enif_make_badarg(env);
+    for (i = 0; i < sizeof(pk_tables) / sizeof(pk_tables[0]); i++)
+        if (strcmp(name, pk_tables[i].name) == 0)
+            c = pk_tables[i].table;
+    if (c == NULL)
+        return enif_make_badarg(env);
+    while (c[n].name != NULL)
+        n++;
+    list = enif_make_list(env, 0);
+    while (n-- > 0) {
+        ERL_NIF_TERM v = c[n].have ? enif_make_int64(env, c[n].value) : a_undefined;
+        list = enif_make_list_cell(
+            env, enif_make_tuple2(env, enif_make_atom(env, c[n].name), v), list);
+    }
+    return list;
+}
+
+/* sock_info() -> #{...}: sizes of this platform and procket's bounds. */
+ERL_NIF_TERM procket_sock_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    static const struct {
+        const char *key;
+        long long value;
+    } items[] = {
+        {"unix_path_max", sizeof(((struct sockaddr_un *)0)->sun_path)},
+        {"sockaddr_storage", sizeof(struct sockaddr_storage)},
+        {"sa_family_offset", offsetof(struct sockaddr, sa_family)},
+        {"sa_family_size", sizeof(sa_family_t)},
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__OpenBSD__) || defined(__DragonFly__)
+        {"sa_len", 1},
+#else
+        {"sa_len", 0},
+#endif
+        {"io_max", PK_IO_MAX},
+        {"sockaddr_max", PK_SOCKADDR_MAX},
+        {"ctrl_max", PK_CTRL_MAX},
+        {"opt_max", PK_OPT_MAX},
+        {"ioctl_max", PK_IOCTL_MAX},
+        {"iov_max", IOV_MAX},
+    };
+    size_t n = sizeof(items) / sizeof(items[0]), i;
+    ERL_NIF_TERM keys[sizeof(items) / sizeof(items[0])];
+    ERL_NIF_TERM vals[sizeof(items) / sizeof(items[0])];
+    ERL_NIF_TERM map;
+
+    (void)argc;
+    (void)argv;
+    for (i = 0; i < n; i++) {
+        keys[i] = enif_make_atom(env, items[i].key);
+        vals[i] = enif_make_int64(env, items[i].value);
+    }
+    if (!enif_make_map_from_arrays(env, keys, vals, n, &map))
+        return enif_make_badarg(env);
+    return map;
+}
+
+/* ---- handle functions ------------------------------------------------- */
+
+static int get_sock(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_sock **s)
+{
+    void *obj;
+
+    if (!enif_get_resource(env, t, pk_rt, &obj))
+        return 0;
+    *s = obj;
+    return 1;
+}
+
+/* sock_handle(FD) -> {ok, Handle} | {error, Posix}: the caller's process
+ * becomes the owner of FD (non-blocking and close-on-exec from now on). */
+ERL_NIF_TERM procket_sock_handle(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    struct stat st;
+    ERL_NIF_TERM term;
+    int fd, fl, fdfl, rc;
+
+    (void)argc;
+    if (!enif_get_int(env, argv[0], &fd) || fd < 0)
+        return enif_make_badarg(env);
+    if ((fl = fcntl(fd, F_GETFL)) < 0 || (fdfl = fcntl(fd, F_GETFD)) < 0 ||
+        fstat(fd, &st) < 0)
+        return error_tuple(env, errno);
+    if ((rc = reg_add(fd)) != 0)
+        return error_tuple(env, rc);
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        rc = errno;
+        reg_del(fd);
+        return error_tuple(env, rc);
+    }
+    if (!(fdfl & FD_CLOEXEC))
+        (void)fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC);
+
+    s = enif_alloc_resource(pk_rt, sizeof(*s));
+    if (s == NULL) {
+        reg_del(fd);
+        return error_tuple(env, ENOMEM);
+    }
+    memset(s, 0, sizeof(*s));
+    s->fd = -1; /* not owned until fully set up: the dtor leaves it alone */
+    s->state = PK_CLOSED;
+    s->mtx = enif_mutex_create("procket_sock");
+    if (s->mtx == NULL) {
+        enif_release_resource(s);
+        reg_del(fd);
+        return error_tuple(env, ENOMEM);
+    }
+    if (enif_self(env, &s->owner) == NULL ||
+        enif_monitor_process(env, s, &s->owner, &s->mon) != 0) {
+        enif_release_resource(s);
+        reg_del(fd);
+        return error_tuple(env, ESRCH);
+    }
+    s->monitored = 1;
+    s->kind = st.st_mode & S_IFMT;
+    s->fd = fd;
+    s->state = PK_OPEN;
+    term = enif_make_resource(env, s);
+    enif_release_resource(s);
+    return ok_tuple(env, term);
+}
+
+/* sock_fd(Handle) -> {ok, FD} | {error, ebadf} */
+ERL_NIF_TERM procket_sock_fd(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    int fd;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s))
+        return enif_make_badarg(env);
+    enif_mutex_lock(s->mtx);
+    fd = s->state == PK_OPEN ? s->fd : -1;
+    enif_mutex_unlock(s->mtx);
+    if (fd < 0)
+        return error_tuple(env, EBADF);
+    return ok_tuple(env, enif_make_int(env, fd));
+}
+
+/* sock_close(Handle) -> ok | finalize | wait | {error, ebadf}
+ *   ok: closed; finalize: call sock_finalize (a lingering socket);
+ *   wait: receive {'$procket_close', Handle}, then call sock_finalize. */
+ERL_NIF_TERM procket_sock_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    ErlNifPid self;
+    int need_stop, fd;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s) || enif_self(env, &self) == NULL)
+        return enif_make_badarg(env);
+    enif_mutex_lock(s->mtx);
+    if (s->state != PK_OPEN) {
+        enif_mutex_unlock(s->mtx);
+        return error_tuple(env, EBADF);
+    }
+    s->state = PK_CLOSING;
+    if (s->monitored)
+        (void)enif_demonitor_process(env, s, &s->mon);
+    s->monitored = enif_monitor_process(env, s, &self, &s->mon) == 0;
+    s->closer = self;
+    s->closer_set = 1;
+    wake_selectors(env, s, &self);
+    need_stop = s->selected && !s->stopped;
+    fd = s->fd;
+    enif_mutex_unlock(s->mtx);
+    if (need_stop)
+        (void)enif_select(env, (ErlNifEvent)fd, ERL_NIF_SELECT_STOP, s, NULL,
+                          a_undefined);
+    switch (maybe_finish(env, s, CTX_CLOSER)) {
+    case MF_CLOSED:
+        return a_ok;
+    case MF_FINALIZE:
+        return a_finalize;
+    default:
+        return a_wait;
+    }
+}
+
+/* sock_finalize(Handle) -> ok | {error, ebadf}: the closer's close(2), on
+ * a dirty I/O scheduler. */
+ERL_NIF_TERM procket_sock_finalize(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    int fd = -1;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s))
+        return enif_make_badarg(env);
+    enif_mutex_lock(s->mtx);
+    if (s->state == PK_CLOSING && s->fd >= 0 && s->ready && s->closer_set &&
+        s->busy == 0) {
+        fd = s->fd;
+        s->fd = -1;
+        s->state = PK_CLOSED;
+        s->closer_set = 0;
+        if (s->monitored) {
+            (void)enif_demonitor_process(env, s, &s->mon);
+            s->monitored = 0;
+        }
+    }
+    enif_mutex_unlock(s->mtx);
+    if (fd < 0)
+        return error_tuple(env, EBADF);
+    close_owned(fd); /* on this dirty scheduler: a plain close(2) */
+    return a_ok;
+}
+
+/* sock_select(Handle, read | write, Ref) -> ok | {error, Posix}: one
+ * {select, Handle, Ref, ready_input | ready_output} message to the caller
+ * when the descriptor is ready. */
+ERL_NIF_TERM procket_sock_select(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    enum ErlNifSelectFlags mode;
+    int rc, m;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s) || !enif_is_ref(env, argv[2]))
+        return enif_make_badarg(env);
+    if (enif_is_identical(argv[1], a_read))
+        mode = ERL_NIF_SELECT_READ, m = 0;
+    else if (enif_is_identical(argv[1], a_write))
+        mode = ERL_NIF_SELECT_WRITE, m = 1;
+    else
+        return enif_make_badarg(env);
+    enif_mutex_lock(s->mtx);
+    if (s->state != PK_OPEN) {
+        enif_mutex_unlock(s->mtx);
+        return error_tuple(env, EBADF);
+    }
+    if (s->sel_env[m] == NULL && (s->sel_env[m] = enif_alloc_env()) == NULL) {
+        enif_mutex_unlock(s->mtx);
+        return error_tuple(env, ENOMEM);
+    }
+    rc = enif_select(env, (ErlNifEvent)s->fd, mode, s, NULL, argv[2]);
+    if (rc >= 0 || (rc & ERL_NIF_SELECT_FAILED))
+        s->selected = 1;
+    if (rc >= 0) {
+        enif_clear_env(s->sel_env[m]);
+        s->sel_ref[m] = enif_make_copy(s->sel_env[m], argv[2]);
+        (void)enif_self(env, &s->sel_pid[m]);
+        s->sel_active[m] = 1;
+    }
+    enif_mutex_unlock(s->mtx);
+    if (rc < 0)
+        return error_tuple(env, (rc & ERL_NIF_SELECT_INVALID_EVENT) ? EBADF : EIO);
+    return a_ok;
+}
+
+/* sock_cancel(Handle, read | write) -> ok | {error, ebadf}: no message
+ * will come for the select, except one already sent. */
+ERL_NIF_TERM procket_sock_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    enum ErlNifSelectFlags mode;
+    int m;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s))
+        return enif_make_badarg(env);
+    if (enif_is_identical(argv[1], a_read))
+        mode = ERL_NIF_SELECT_READ, m = 0;
+    else if (enif_is_identical(argv[1], a_write))
+        mode = ERL_NIF_SELECT_WRITE, m = 1;
+    else
+        return enif_make_badarg(env);
+    enif_mutex_lock(s->mtx);
+    if (s->state != PK_OPEN) {
+        enif_mutex_unlock(s->mtx);
+        return error_tuple(env, EBADF);
+    }
+    if (s->selected)
+        (void)enif_select(env, (ErlNifEvent)s->fd, ERL_NIF_SELECT_CANCEL | mode, s,
+                          NULL, a_undefined);
+    s->sel_active[m] = 0;
+    enif_mutex_unlock(s->mtx);
+    return a_ok;
+}
+
+/* sock_controlling_process(Handle, Pid) -> ok | {error, not_owner | ebadf |
+ * esrch}: only the owner may give the handle away. */
+ERL_NIF_TERM procket_sock_controlling_process(ErlNifEnv *env, int argc,
+                                              const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    ErlNifPid self, pid;
+    ErlNifMonitor mon;
+    ERL_NIF_TERM res = a_ok;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s) || !enif_get_local_pid(env, argv[1], &pid) ||
+        enif_self(env, &self) == NULL)
+        return enif_make_badarg(env);
+    enif_mutex_lock(s->mtx);
+    if (s->state != PK_OPEN)
+        res = error_tuple(env, EBADF);
+    else if (enif_compare_pids(&self, &s->owner) != 0)
+        res = enif_make_tuple2(env, a_error, a_not_owner);
+    else if (enif_monitor_process(env, s, &pid, &mon) != 0)
+        res = error_tuple(env, ESRCH);
+    else {
+        if (s->monitored)
+            (void)enif_demonitor_process(env, s, &s->mon);
+        s->mon = mon;
+        s->monitored = 1;
+        s->owner = pid;
+    }
+    enif_mutex_unlock(s->mtx);
+    return res;
+}
+
+/* sock_handle_info(Handle) -> #{fd, state, owner, selected} */
+ERL_NIF_TERM procket_sock_handle_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_sock *s;
+    ERL_NIF_TERM keys[4], vals[4], map;
+
+    (void)argc;
+    if (!get_sock(env, argv[0], &s))
+        return enif_make_badarg(env);
+    keys[0] = a_fd;
+    keys[1] = a_state;
+    keys[2] = a_owner;
+    keys[3] = a_selected;
+    enif_mutex_lock(s->mtx);
+    vals[0] = enif_make_int(env, s->fd);
+    vals[1] = s->state == PK_OPEN ? a_open : s->state == PK_CLOSING ? a_closing : a_closed;
+    vals[2] = s->state == PK_OPEN ? enif_make_pid(env, &s->owner) : a_undefined;
+    vals[3] = s->selected ? a_true : a_false;
+    enif_mutex_unlock(s->mtx);
+    if (!enif_make_map_from_arrays(env, keys, vals, 4, &map))
+        return enif_make_badarg(env);
+    return map;
+}
+
+/* ---- load and unload ---------------------------------------------------- */
+
+int procket_sock_load(ErlNifEnv *env)
+{
+    ErlNifResourceTypeInit init;
+
+    memset(&init, 0, sizeof(init));
+    init.dtor = pk_dtor;
+    init.stop = pk_stop;
+    init.down = pk_down;
+    pk_rt = enif_open_resource_type_x(env, "procket_sock", &init,
+                                      ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER, NULL);
+    if (pk_rt == NULL)
+        return -1;
+    if (reg_mtx == NULL && (reg_mtx = enif_mutex_create("procket_sock_reg")) == NULL)
+        return -1;
+    pk_loads++;
+    a_ok = enif_make_atom(env, "ok");
+    a_error = enif_make_atom(env, "error");
+    a_undefined = enif_make_atom(env, "undefined");
+    a_true = enif_make_atom(env, "true");
+    a_false = enif_make_atom(env, "false");
+    a_wait = enif_make_atom(env, "wait");
+    a_finalize = enif_make_atom(env, "finalize");
+    a_close_msg = enif_make_atom(env, "$procket_close");
+    a_open = enif_make_atom(env, "open");
+    a_closing = enif_make_atom(env, "closing");
+    a_closed = enif_make_atom(env, "closed");
+    a_fd = enif_make_atom(env, "fd");
+    a_owner = enif_make_atom(env, "owner");
+    a_state = enif_make_atom(env, "state");
+    a_selected = enif_make_atom(env, "selected");
+    a_not_owner = enif_make_atom(env, "not_owner");
+    a_select = enif_make_atom(env, "select");
+    a_ready_input = enif_make_atom(env, "ready_input");
+    a_ready_output = enif_make_atom(env, "ready_output");
+    a_read = enif_make_atom(env, "read");
+    a_write = enif_make_atom(env, "write");
+    return 0;
+}
+
+/* The last instance going away waits for closer threads (they run code of
+ * this library) and frees the registry. */
+void procket_sock_unload(void)
+{
+    if (--pk_loads > 0)
+        return;
+    while (atomic_load(&pk_closers) > 0) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    enif_free(reg_bits);
+    reg_bits = NULL;
+    reg_len = 0;
+    if (reg_mtx != NULL)
+        enif_mutex_destroy(reg_mtx);
+    reg_mtx = NULL;
+}

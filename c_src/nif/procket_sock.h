@@ -1,0 +1,84 @@
+/*
+ * procket_sock.h - the socket API of the NIF (procket_sock.c): its load
+ * and unload hooks and its entries for procket_nif.c's function table.
+ *
+ * The Erlang stubs are in src/procket_nif.erl (the sock_* functions); the
+ * API built on them is src/procket_socket.erl.
+ */
+#ifndef PROCKET_SOCK_H
+#define PROCKET_SOCK_H
+
+#include "erl_nif.h"
+
+/* Called from the library's load and upgrade (0 on success) and unload. */
+int procket_sock_load(ErlNifEnv *env);
+void procket_sock_unload(void);
+
+/* 1 if a handle owns fd, else 0: for a close of an integer descriptor
+ * that must not close a handle's (e.g. {error, ebusy} from close/1). */
+int procket_sock_owned(int fd);
+
+ERL_NIF_TERM procket_sock_socket(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_bind(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_connect(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_listen(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_accept(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_sendto(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_read(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_write(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_writev(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_setsockopt(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_getsockopt(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_getsockname(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_getpeername(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_errno_id(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_constants(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_info(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_handle(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_fd(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_close(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_finalize(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_select(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_cancel(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_controlling_process(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_handle_info(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+
+/* Entries for the ErlNifFunc table. Calls that may block (ioctl(2), the
+ * final close(2) of a handle) run on dirty I/O schedulers; the others
+ * run on normal schedulers and move themselves to a dirty I/O scheduler
+ * (enif_schedule_nif) when the descriptor is in blocking mode. */
+#define PROCKET_SOCK_NIFS                                                   \
+    {"sock_socket", 3, procket_sock_socket, 0},                             \
+    {"sock_bind", 2, procket_sock_bind, 0},                                 \
+    {"sock_connect", 2, procket_sock_connect, 0},                           \
+    {"sock_listen", 2, procket_sock_listen, 0},                             \
+    {"sock_accept", 2, procket_sock_accept, 0},                             \
+    {"sock_recvfrom", 4, procket_sock_recvfrom, 0},                         \
+    {"sock_sendto", 4, procket_sock_sendto, 0},                             \
+    {"sock_recvmsg", 5, procket_sock_recvmsg, 0},                           \
+    {"sock_sendmsg", 5, procket_sock_sendmsg, 0},                           \
+    {"sock_read", 2, procket_sock_read, 0},                                 \
+    {"sock_write", 2, procket_sock_write, 0},                               \
+    {"sock_writev", 2, procket_sock_writev, 0},                             \
+    {"sock_ioctl", 4, procket_sock_ioctl, ERL_NIF_DIRTY_JOB_IO_BOUND},      \
+    {"sock_setsockopt", 4, procket_sock_setsockopt, 0},                     \
+    {"sock_getsockopt", 4, procket_sock_getsockopt, 0},                     \
+    {"sock_getsockname", 2, procket_sock_getsockname, 0},                   \
+    {"sock_getpeername", 2, procket_sock_getpeername, 0},                   \
+    {"sock_errno_id", 1, procket_sock_errno_id, 0},                         \
+    {"sock_constants", 1, procket_sock_constants, 0},                       \
+    {"sock_info", 0, procket_sock_info, 0},                                 \
+    {"sock_handle", 1, procket_sock_handle, 0},                             \
+    {"sock_fd", 1, procket_sock_fd, 0},                                     \
+    {"sock_close", 1, procket_sock_close, 0},                               \
+    {"sock_finalize", 1, procket_sock_finalize, ERL_NIF_DIRTY_JOB_IO_BOUND},\
+    {"sock_select", 3, procket_sock_select, 0},                             \
+    {"sock_cancel", 2, procket_sock_cancel, 0},                             \
+    {"sock_controlling_process", 2, procket_sock_controlling_process, 0},   \
+    {"sock_handle_info", 1, procket_sock_handle_info, 0}
+
+#endif

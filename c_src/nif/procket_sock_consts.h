@@ -1,0 +1,2863 @@
+/*
+ * procket_sock_consts.h - the name tables of the socket API: which C
+ * names procket knows, and the value of each in this system's headers.
+ *
+ * Every entry is either PK_HAVE (the header defines it: its value, taken
+ * at build time) or PK_LACK (a name procket knows that this system lacks:
+ * setsockopt/getsockopt give {error, unsupported} for it). Nothing here is
+ * a guessed number. The first column is the atom the Erlang side uses:
+ * lower case for families, types and socket(2) protocols (inet, dgram,
+ * udp), the C name for everything else ('SO_REUSEPORT').
+ *
+ * Included only by procket_sock.c, after the system headers.
+ */
+#ifndef PROCKET_SOCK_CONSTS_H
+#define PROCKET_SOCK_CONSTS_H
+
+struct pk_const {
+    const char *name;
+    long long value;
+    int have;
+};
+
+#define PK_HAVE(atom, c) {atom, (long long)(c), 1},
+#define PK_LACK(atom) {atom, 0, 0},
+
+static const struct pk_const pk_family[] = {
+#ifdef AF_UNSPEC
+    PK_HAVE("unspec", AF_UNSPEC)
+#else
+    PK_LACK("unspec")
+#endif
+#ifdef AF_INET
+    PK_HAVE("inet", AF_INET)
+#else
+    PK_LACK("inet")
+#endif
+#ifdef AF_INET6
+    PK_HAVE("inet6", AF_INET6)
+#else
+    PK_LACK("inet6")
+#endif
+#ifdef AF_LOCAL
+    PK_HAVE("local", AF_LOCAL)
+#else
+    PK_LACK("local")
+#endif
+#ifdef AF_UNIX
+    PK_HAVE("unix", AF_UNIX)
+#else
+    PK_LACK("unix")
+#endif
+#ifdef AF_FILE
+    PK_HAVE("file", AF_FILE)
+#else
+    PK_LACK("file")
+#endif
+#ifdef AF_NETLINK
+    PK_HAVE("netlink", AF_NETLINK)
+#else
+    PK_LACK("netlink")
+#endif
+#ifdef AF_ROUTE
+    PK_HAVE("route", AF_ROUTE)
+#else
+    PK_LACK("route")
+#endif
+#ifdef AF_PACKET
+    PK_HAVE("packet", AF_PACKET)
+#else
+    PK_LACK("packet")
+#endif
+#ifdef AF_CAN
+    PK_HAVE("can", AF_CAN)
+#else
+    PK_LACK("can")
+#endif
+#ifdef AF_TIPC
+    PK_HAVE("tipc", AF_TIPC)
+#else
+    PK_LACK("tipc")
+#endif
+#ifdef AF_BLUETOOTH
+    PK_HAVE("bluetooth", AF_BLUETOOTH)
+#else
+    PK_LACK("bluetooth")
+#endif
+#ifdef AF_ALG
+    PK_HAVE("alg", AF_ALG)
+#else
+    PK_LACK("alg")
+#endif
+#ifdef AF_VSOCK
+    PK_HAVE("vsock", AF_VSOCK)
+#else
+    PK_LACK("vsock")
+#endif
+#ifdef AF_XDP
+    PK_HAVE("xdp", AF_XDP)
+#else
+    PK_LACK("xdp")
+#endif
+#ifdef AF_MCTP
+    PK_HAVE("mctp", AF_MCTP)
+#else
+    PK_LACK("mctp")
+#endif
+#ifdef AF_LINK
+    PK_HAVE("link", AF_LINK)
+#else
+    PK_LACK("link")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_type[] = {
+#ifdef SOCK_STREAM
+    PK_HAVE("stream", SOCK_STREAM)
+#else
+    PK_LACK("stream")
+#endif
+#ifdef SOCK_DGRAM
+    PK_HAVE("dgram", SOCK_DGRAM)
+#else
+    PK_LACK("dgram")
+#endif
+#ifdef SOCK_RAW
+    PK_HAVE("raw", SOCK_RAW)
+#else
+    PK_LACK("raw")
+#endif
+#ifdef SOCK_RDM
+    PK_HAVE("rdm", SOCK_RDM)
+#else
+    PK_LACK("rdm")
+#endif
+#ifdef SOCK_SEQPACKET
+    PK_HAVE("seqpacket", SOCK_SEQPACKET)
+#else
+    PK_LACK("seqpacket")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_proto[] = {
+#ifdef IPPROTO_IP
+    PK_HAVE("ip", IPPROTO_IP)
+#else
+    PK_LACK("ip")
+#endif
+#ifdef IPPROTO_ICMP
+    PK_HAVE("icmp", IPPROTO_ICMP)
+#else
+    PK_LACK("icmp")
+#endif
+#ifdef IPPROTO_IGMP
+    PK_HAVE("igmp", IPPROTO_IGMP)
+#else
+    PK_LACK("igmp")
+#endif
+#ifdef IPPROTO_TCP
+    PK_HAVE("tcp", IPPROTO_TCP)
+#else
+    PK_LACK("tcp")
+#endif
+#ifdef IPPROTO_UDP
+    PK_HAVE("udp", IPPROTO_UDP)
+#else
+    PK_LACK("udp")
+#endif
+#ifdef IPPROTO_IPV6
+    PK_HAVE("ipv6", IPPROTO_IPV6)
+#else
+    PK_LACK("ipv6")
+#endif
+#ifdef IPPROTO_ICMPV6
+    PK_HAVE("ipv6-icmp", IPPROTO_ICMPV6)
+#else
+    PK_LACK("ipv6-icmp")
+#endif
+#ifdef IPPROTO_ICMPV6
+    PK_HAVE("icmp6", IPPROTO_ICMPV6)
+#else
+    PK_LACK("icmp6")
+#endif
+#ifdef IPPROTO_GRE
+    PK_HAVE("gre", IPPROTO_GRE)
+#else
+    PK_LACK("gre")
+#endif
+#ifdef IPPROTO_SCTP
+    PK_HAVE("sctp", IPPROTO_SCTP)
+#else
+    PK_LACK("sctp")
+#endif
+#ifdef IPPROTO_UDPLITE
+    PK_HAVE("udplite", IPPROTO_UDPLITE)
+#else
+    PK_LACK("udplite")
+#endif
+#ifdef IPPROTO_DCCP
+    PK_HAVE("dccp", IPPROTO_DCCP)
+#else
+    PK_LACK("dccp")
+#endif
+#ifdef IPPROTO_MPTCP
+    PK_HAVE("mptcp", IPPROTO_MPTCP)
+#else
+    PK_LACK("mptcp")
+#endif
+#ifdef IPPROTO_RAW
+    PK_HAVE("raw", IPPROTO_RAW)
+#else
+    PK_LACK("raw")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_level[] = {
+#ifdef SOL_SOCKET
+    PK_HAVE("SOL_SOCKET", SOL_SOCKET)
+#else
+    PK_LACK("SOL_SOCKET")
+#endif
+#ifdef SOL_IP
+    PK_HAVE("SOL_IP", SOL_IP)
+#else
+    PK_LACK("SOL_IP")
+#endif
+#ifdef SOL_IPV6
+    PK_HAVE("SOL_IPV6", SOL_IPV6)
+#else
+    PK_LACK("SOL_IPV6")
+#endif
+#ifdef SOL_TCP
+    PK_HAVE("SOL_TCP", SOL_TCP)
+#else
+    PK_LACK("SOL_TCP")
+#endif
+#ifdef SOL_UDP
+    PK_HAVE("SOL_UDP", SOL_UDP)
+#else
+    PK_LACK("SOL_UDP")
+#endif
+#ifdef SOL_UDPLITE
+    PK_HAVE("SOL_UDPLITE", SOL_UDPLITE)
+#else
+    PK_LACK("SOL_UDPLITE")
+#endif
+#ifdef SOL_RAW
+    PK_HAVE("SOL_RAW", SOL_RAW)
+#else
+    PK_LACK("SOL_RAW")
+#endif
+#ifdef SOL_ICMPV6
+    PK_HAVE("SOL_ICMPV6", SOL_ICMPV6)
+#else
+    PK_LACK("SOL_ICMPV6")
+#endif
+#ifdef SOL_PACKET
+    PK_HAVE("SOL_PACKET", SOL_PACKET)
+#else
+    PK_LACK("SOL_PACKET")
+#endif
+#ifdef SOL_NETLINK
+    PK_HAVE("SOL_NETLINK", SOL_NETLINK)
+#else
+    PK_LACK("SOL_NETLINK")
+#endif
+#ifdef SOL_TIPC
+    PK_HAVE("SOL_TIPC", SOL_TIPC)
+#else
+    PK_LACK("SOL_TIPC")
+#endif
+#ifdef SOL_SCTP
+    PK_HAVE("SOL_SCTP", SOL_SCTP)
+#else
+    PK_LACK("SOL_SCTP")
+#endif
+#ifdef SOL_DCCP
+    PK_HAVE("SOL_DCCP", SOL_DCCP)
+#else
+    PK_LACK("SOL_DCCP")
+#endif
+#ifdef SOL_ALG
+    PK_HAVE("SOL_ALG", SOL_ALG)
+#else
+    PK_LACK("SOL_ALG")
+#endif
+#ifdef SOL_XDP
+    PK_HAVE("SOL_XDP", SOL_XDP)
+#else
+    PK_LACK("SOL_XDP")
+#endif
+#ifdef SOL_TLS
+    PK_HAVE("SOL_TLS", SOL_TLS)
+#else
+    PK_LACK("SOL_TLS")
+#endif
+#ifdef SOL_MPTCP
+    PK_HAVE("SOL_MPTCP", SOL_MPTCP)
+#else
+    PK_LACK("SOL_MPTCP")
+#endif
+#ifdef SOL_MCTP
+    PK_HAVE("SOL_MCTP", SOL_MCTP)
+#else
+    PK_LACK("SOL_MCTP")
+#endif
+#ifdef SOL_SMC
+    PK_HAVE("SOL_SMC", SOL_SMC)
+#else
+    PK_LACK("SOL_SMC")
+#endif
+#ifdef SOL_VSOCK
+    PK_HAVE("SOL_VSOCK", SOL_VSOCK)
+#else
+    PK_LACK("SOL_VSOCK")
+#endif
+#ifdef SOL_KCM
+    PK_HAVE("SOL_KCM", SOL_KCM)
+#else
+    PK_LACK("SOL_KCM")
+#endif
+#ifdef SOL_NFC
+    PK_HAVE("SOL_NFC", SOL_NFC)
+#else
+    PK_LACK("SOL_NFC")
+#endif
+#ifdef SOL_RDS
+    PK_HAVE("SOL_RDS", SOL_RDS)
+#else
+    PK_LACK("SOL_RDS")
+#endif
+#ifdef SOL_LLC
+    PK_HAVE("SOL_LLC", SOL_LLC)
+#else
+    PK_LACK("SOL_LLC")
+#endif
+#ifdef SOL_ATM
+    PK_HAVE("SOL_ATM", SOL_ATM)
+#else
+    PK_LACK("SOL_ATM")
+#endif
+#ifdef SOL_AAL
+    PK_HAVE("SOL_AAL", SOL_AAL)
+#else
+    PK_LACK("SOL_AAL")
+#endif
+#ifdef SOL_IRDA
+    PK_HAVE("SOL_IRDA", SOL_IRDA)
+#else
+    PK_LACK("SOL_IRDA")
+#endif
+#ifdef SOL_X25
+    PK_HAVE("SOL_X25", SOL_X25)
+#else
+    PK_LACK("SOL_X25")
+#endif
+#ifdef SOL_DECNET
+    PK_HAVE("SOL_DECNET", SOL_DECNET)
+#else
+    PK_LACK("SOL_DECNET")
+#endif
+#ifdef SOL_NETBEUI
+    PK_HAVE("SOL_NETBEUI", SOL_NETBEUI)
+#else
+    PK_LACK("SOL_NETBEUI")
+#endif
+#ifdef SOL_PPPOL2TP
+    PK_HAVE("SOL_PPPOL2TP", SOL_PPPOL2TP)
+#else
+    PK_LACK("SOL_PPPOL2TP")
+#endif
+#ifdef SOL_BLUETOOTH
+    PK_HAVE("SOL_BLUETOOTH", SOL_BLUETOOTH)
+#else
+    PK_LACK("SOL_BLUETOOTH")
+#endif
+#ifdef SOL_PNPIPE
+    PK_HAVE("SOL_PNPIPE", SOL_PNPIPE)
+#else
+    PK_LACK("SOL_PNPIPE")
+#endif
+#ifdef SOL_RXRPC
+    PK_HAVE("SOL_RXRPC", SOL_RXRPC)
+#else
+    PK_LACK("SOL_RXRPC")
+#endif
+#ifdef SOL_IUCV
+    PK_HAVE("SOL_IUCV", SOL_IUCV)
+#else
+    PK_LACK("SOL_IUCV")
+#endif
+#ifdef SOL_CAIF
+    PK_HAVE("SOL_CAIF", SOL_CAIF)
+#else
+    PK_LACK("SOL_CAIF")
+#endif
+#ifdef SOL_CAN_BASE
+    PK_HAVE("SOL_CAN_BASE", SOL_CAN_BASE)
+#else
+    PK_LACK("SOL_CAN_BASE")
+#endif
+#ifdef SOL_CAN_RAW
+    PK_HAVE("SOL_CAN_RAW", SOL_CAN_RAW)
+#else
+    PK_LACK("SOL_CAN_RAW")
+#endif
+#ifdef SOL_LOCAL
+    PK_HAVE("SOL_LOCAL", SOL_LOCAL)
+#else
+    PK_LACK("SOL_LOCAL")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_protocol[] = {
+#ifdef IPPROTO_IP
+    PK_HAVE("IPPROTO_IP", IPPROTO_IP)
+#else
+    PK_LACK("IPPROTO_IP")
+#endif
+#ifdef IPPROTO_HOPOPTS
+    PK_HAVE("IPPROTO_HOPOPTS", IPPROTO_HOPOPTS)
+#else
+    PK_LACK("IPPROTO_HOPOPTS")
+#endif
+#ifdef IPPROTO_ICMP
+    PK_HAVE("IPPROTO_ICMP", IPPROTO_ICMP)
+#else
+    PK_LACK("IPPROTO_ICMP")
+#endif
+#ifdef IPPROTO_IGMP
+    PK_HAVE("IPPROTO_IGMP", IPPROTO_IGMP)
+#else
+    PK_LACK("IPPROTO_IGMP")
+#endif
+#ifdef IPPROTO_IPIP
+    PK_HAVE("IPPROTO_IPIP", IPPROTO_IPIP)
+#else
+    PK_LACK("IPPROTO_IPIP")
+#endif
+#ifdef IPPROTO_TCP
+    PK_HAVE("IPPROTO_TCP", IPPROTO_TCP)
+#else
+    PK_LACK("IPPROTO_TCP")
+#endif
+#ifdef IPPROTO_EGP
+    PK_HAVE("IPPROTO_EGP", IPPROTO_EGP)
+#else
+    PK_LACK("IPPROTO_EGP")
+#endif
+#ifdef IPPROTO_PUP
+    PK_HAVE("IPPROTO_PUP", IPPROTO_PUP)
+#else
+    PK_LACK("IPPROTO_PUP")
+#endif
+#ifdef IPPROTO_UDP
+    PK_HAVE("IPPROTO_UDP", IPPROTO_UDP)
+#else
+    PK_LACK("IPPROTO_UDP")
+#endif
+#ifdef IPPROTO_IDP
+    PK_HAVE("IPPROTO_IDP", IPPROTO_IDP)
+#else
+    PK_LACK("IPPROTO_IDP")
+#endif
+#ifdef IPPROTO_TP
+    PK_HAVE("IPPROTO_TP", IPPROTO_TP)
+#else
+    PK_LACK("IPPROTO_TP")
+#endif
+#ifdef IPPROTO_DCCP
+    PK_HAVE("IPPROTO_DCCP", IPPROTO_DCCP)
+#else
+    PK_LACK("IPPROTO_DCCP")
+#endif
+#ifdef IPPROTO_IPV6
+    PK_HAVE("IPPROTO_IPV6", IPPROTO_IPV6)
+#else
+    PK_LACK("IPPROTO_IPV6")
+#endif
+#ifdef IPPROTO_ROUTING
+    PK_HAVE("IPPROTO_ROUTING", IPPROTO_ROUTING)
+#else
+    PK_LACK("IPPROTO_ROUTING")
+#endif
+#ifdef IPPROTO_FRAGMENT
+    PK_HAVE("IPPROTO_FRAGMENT", IPPROTO_FRAGMENT)
+#else
+    PK_LACK("IPPROTO_FRAGMENT")
+#endif
+#ifdef IPPROTO_RSVP
+    PK_HAVE("IPPROTO_RSVP", IPPROTO_RSVP)
+#else
+    PK_LACK("IPPROTO_RSVP")
+#endif
+#ifdef IPPROTO_GRE
+    PK_HAVE("IPPROTO_GRE", IPPROTO_GRE)
+#else
+    PK_LACK("IPPROTO_GRE")
+#endif
+#ifdef IPPROTO_ESP
+    PK_HAVE("IPPROTO_ESP", IPPROTO_ESP)
+#else
+    PK_LACK("IPPROTO_ESP")
+#endif
+#ifdef IPPROTO_AH
+    PK_HAVE("IPPROTO_AH", IPPROTO_AH)
+#else
+    PK_LACK("IPPROTO_AH")
+#endif
+#ifdef IPPROTO_ICMPV6
+    PK_HAVE("IPPROTO_ICMPV6", IPPROTO_ICMPV6)
+#else
+    PK_LACK("IPPROTO_ICMPV6")
+#endif
+#ifdef IPPROTO_NONE
+    PK_HAVE("IPPROTO_NONE", IPPROTO_NONE)
+#else
+    PK_LACK("IPPROTO_NONE")
+#endif
+#ifdef IPPROTO_DSTOPTS
+    PK_HAVE("IPPROTO_DSTOPTS", IPPROTO_DSTOPTS)
+#else
+    PK_LACK("IPPROTO_DSTOPTS")
+#endif
+#ifdef IPPROTO_MH
+    PK_HAVE("IPPROTO_MH", IPPROTO_MH)
+#else
+    PK_LACK("IPPROTO_MH")
+#endif
+#ifdef IPPROTO_MTP
+    PK_HAVE("IPPROTO_MTP", IPPROTO_MTP)
+#else
+    PK_LACK("IPPROTO_MTP")
+#endif
+#ifdef IPPROTO_BEETPH
+    PK_HAVE("IPPROTO_BEETPH", IPPROTO_BEETPH)
+#else
+    PK_LACK("IPPROTO_BEETPH")
+#endif
+#ifdef IPPROTO_ENCAP
+    PK_HAVE("IPPROTO_ENCAP", IPPROTO_ENCAP)
+#else
+    PK_LACK("IPPROTO_ENCAP")
+#endif
+#ifdef IPPROTO_PIM
+    PK_HAVE("IPPROTO_PIM", IPPROTO_PIM)
+#else
+    PK_LACK("IPPROTO_PIM")
+#endif
+#ifdef IPPROTO_COMP
+    PK_HAVE("IPPROTO_COMP", IPPROTO_COMP)
+#else
+    PK_LACK("IPPROTO_COMP")
+#endif
+#ifdef IPPROTO_L2TP
+    PK_HAVE("IPPROTO_L2TP", IPPROTO_L2TP)
+#else
+    PK_LACK("IPPROTO_L2TP")
+#endif
+#ifdef IPPROTO_SCTP
+    PK_HAVE("IPPROTO_SCTP", IPPROTO_SCTP)
+#else
+    PK_LACK("IPPROTO_SCTP")
+#endif
+#ifdef IPPROTO_UDPLITE
+    PK_HAVE("IPPROTO_UDPLITE", IPPROTO_UDPLITE)
+#else
+    PK_LACK("IPPROTO_UDPLITE")
+#endif
+#ifdef IPPROTO_MPLS
+    PK_HAVE("IPPROTO_MPLS", IPPROTO_MPLS)
+#else
+    PK_LACK("IPPROTO_MPLS")
+#endif
+#ifdef IPPROTO_ETHERNET
+    PK_HAVE("IPPROTO_ETHERNET", IPPROTO_ETHERNET)
+#else
+    PK_LACK("IPPROTO_ETHERNET")
+#endif
+#ifdef IPPROTO_RAW
+    PK_HAVE("IPPROTO_RAW", IPPROTO_RAW)
+#else
+    PK_LACK("IPPROTO_RAW")
+#endif
+#ifdef IPPROTO_MPTCP
+    PK_HAVE("IPPROTO_MPTCP", IPPROTO_MPTCP)
+#else
+    PK_LACK("IPPROTO_MPTCP")
+#endif
+#ifdef IPPROTO_DIVERT
+    PK_HAVE("IPPROTO_DIVERT", IPPROTO_DIVERT)
+#else
+    PK_LACK("IPPROTO_DIVERT")
+#endif
+#ifdef IPPROTO_CARP
+    PK_HAVE("IPPROTO_CARP", IPPROTO_CARP)
+#else
+    PK_LACK("IPPROTO_CARP")
+#endif
+#ifdef IPPROTO_PFSYNC
+    PK_HAVE("IPPROTO_PFSYNC", IPPROTO_PFSYNC)
+#else
+    PK_LACK("IPPROTO_PFSYNC")
+#endif
+#ifdef NETLINK_ROUTE
+    PK_HAVE("NETLINK_ROUTE", NETLINK_ROUTE)
+#else
+    PK_LACK("NETLINK_ROUTE")
+#endif
+#ifdef NETLINK_USERSOCK
+    PK_HAVE("NETLINK_USERSOCK", NETLINK_USERSOCK)
+#else
+    PK_LACK("NETLINK_USERSOCK")
+#endif
+#ifdef NETLINK_FIREWALL
+    PK_HAVE("NETLINK_FIREWALL", NETLINK_FIREWALL)
+#else
+    PK_LACK("NETLINK_FIREWALL")
+#endif
+#ifdef NETLINK_SOCK_DIAG
+    PK_HAVE("NETLINK_SOCK_DIAG", NETLINK_SOCK_DIAG)
+#else
+    PK_LACK("NETLINK_SOCK_DIAG")
+#endif
+#ifdef NETLINK_NFLOG
+    PK_HAVE("NETLINK_NFLOG", NETLINK_NFLOG)
+#else
+    PK_LACK("NETLINK_NFLOG")
+#endif
+#ifdef NETLINK_XFRM
+    PK_HAVE("NETLINK_XFRM", NETLINK_XFRM)
+#else
+    PK_LACK("NETLINK_XFRM")
+#endif
+#ifdef NETLINK_SELINUX
+    PK_HAVE("NETLINK_SELINUX", NETLINK_SELINUX)
+#else
+    PK_LACK("NETLINK_SELINUX")
+#endif
+#ifdef NETLINK_ISCSI
+    PK_HAVE("NETLINK_ISCSI", NETLINK_ISCSI)
+#else
+    PK_LACK("NETLINK_ISCSI")
+#endif
+#ifdef NETLINK_AUDIT
+    PK_HAVE("NETLINK_AUDIT", NETLINK_AUDIT)
+#else
+    PK_LACK("NETLINK_AUDIT")
+#endif
+#ifdef NETLINK_FIB_LOOKUP
+    PK_HAVE("NETLINK_FIB_LOOKUP", NETLINK_FIB_LOOKUP)
+#else
+    PK_LACK("NETLINK_FIB_LOOKUP")
+#endif
+#ifdef NETLINK_CONNECTOR
+    PK_HAVE("NETLINK_CONNECTOR", NETLINK_CONNECTOR)
+#else
+    PK_LACK("NETLINK_CONNECTOR")
+#endif
+#ifdef NETLINK_NETFILTER
+    PK_HAVE("NETLINK_NETFILTER", NETLINK_NETFILTER)
+#else
+    PK_LACK("NETLINK_NETFILTER")
+#endif
+#ifdef NETLINK_IP6_FW
+    PK_HAVE("NETLINK_IP6_FW", NETLINK_IP6_FW)
+#else
+    PK_LACK("NETLINK_IP6_FW")
+#endif
+#ifdef NETLINK_DNRTMSG
+    PK_HAVE("NETLINK_DNRTMSG", NETLINK_DNRTMSG)
+#else
+    PK_LACK("NETLINK_DNRTMSG")
+#endif
+#ifdef NETLINK_KOBJECT_UEVENT
+    PK_HAVE("NETLINK_KOBJECT_UEVENT", NETLINK_KOBJECT_UEVENT)
+#else
+    PK_LACK("NETLINK_KOBJECT_UEVENT")
+#endif
+#ifdef NETLINK_GENERIC
+    PK_HAVE("NETLINK_GENERIC", NETLINK_GENERIC)
+#else
+    PK_LACK("NETLINK_GENERIC")
+#endif
+#ifdef NETLINK_SCSITRANSPORT
+    PK_HAVE("NETLINK_SCSITRANSPORT", NETLINK_SCSITRANSPORT)
+#else
+    PK_LACK("NETLINK_SCSITRANSPORT")
+#endif
+#ifdef NETLINK_ECRYPTFS
+    PK_HAVE("NETLINK_ECRYPTFS", NETLINK_ECRYPTFS)
+#else
+    PK_LACK("NETLINK_ECRYPTFS")
+#endif
+#ifdef NETLINK_RDMA
+    PK_HAVE("NETLINK_RDMA", NETLINK_RDMA)
+#else
+    PK_LACK("NETLINK_RDMA")
+#endif
+#ifdef NETLINK_CRYPTO
+    PK_HAVE("NETLINK_CRYPTO", NETLINK_CRYPTO)
+#else
+    PK_LACK("NETLINK_CRYPTO")
+#endif
+#ifdef NETLINK_SMC
+    PK_HAVE("NETLINK_SMC", NETLINK_SMC)
+#else
+    PK_LACK("NETLINK_SMC")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_optname[] = {
+#ifdef SO_DEBUG
+    PK_HAVE("SO_DEBUG", SO_DEBUG)
+#else
+    PK_LACK("SO_DEBUG")
+#endif
+#ifdef SO_REUSEADDR
+    PK_HAVE("SO_REUSEADDR", SO_REUSEADDR)
+#else
+    PK_LACK("SO_REUSEADDR")
+#endif
+#ifdef SO_TYPE
+    PK_HAVE("SO_TYPE", SO_TYPE)
+#else
+    PK_LACK("SO_TYPE")
+#endif
+#ifdef SO_ERROR
+    PK_HAVE("SO_ERROR", SO_ERROR)
+#else
+    PK_LACK("SO_ERROR")
+#endif
+#ifdef SO_DONTROUTE
+    PK_HAVE("SO_DONTROUTE", SO_DONTROUTE)
+#else
+    PK_LACK("SO_DONTROUTE")
+#endif
+#ifdef SO_BROADCAST
+    PK_HAVE("SO_BROADCAST", SO_BROADCAST)
+#else
+    PK_LACK("SO_BROADCAST")
+#endif
+#ifdef SO_SNDBUF
+    PK_HAVE("SO_SNDBUF", SO_SNDBUF)
+#else
+    PK_LACK("SO_SNDBUF")
+#endif
+#ifdef SO_RCVBUF
+    PK_HAVE("SO_RCVBUF", SO_RCVBUF)
+#else
+    PK_LACK("SO_RCVBUF")
+#endif
+#ifdef SO_SNDBUFFORCE
+    PK_HAVE("SO_SNDBUFFORCE", SO_SNDBUFFORCE)
+#else
+    PK_LACK("SO_SNDBUFFORCE")
+#endif
+#ifdef SO_RCVBUFFORCE
+    PK_HAVE("SO_RCVBUFFORCE", SO_RCVBUFFORCE)
+#else
+    PK_LACK("SO_RCVBUFFORCE")
+#endif
+#ifdef SO_KEEPALIVE
+    PK_HAVE("SO_KEEPALIVE", SO_KEEPALIVE)
+#else
+    PK_LACK("SO_KEEPALIVE")
+#endif
+#ifdef SO_OOBINLINE
+    PK_HAVE("SO_OOBINLINE", SO_OOBINLINE)
+#else
+    PK_LACK("SO_OOBINLINE")
+#endif
+#ifdef SO_NO_CHECK
+    PK_HAVE("SO_NO_CHECK", SO_NO_CHECK)
+#else
+    PK_LACK("SO_NO_CHECK")
+#endif
+#ifdef SO_PRIORITY
+    PK_HAVE("SO_PRIORITY", SO_PRIORITY)
+#else
+    PK_LACK("SO_PRIORITY")
+#endif
+#ifdef SO_LINGER
+    PK_HAVE("SO_LINGER", SO_LINGER)
+#else
+    PK_LACK("SO_LINGER")
+#endif
+#ifdef SO_BSDCOMPAT
+    PK_HAVE("SO_BSDCOMPAT", SO_BSDCOMPAT)
+#else
+    PK_LACK("SO_BSDCOMPAT")
+#endif
+#ifdef SO_REUSEPORT
+    PK_HAVE("SO_REUSEPORT", SO_REUSEPORT)
+#else
+    PK_LACK("SO_REUSEPORT")
+#endif
+#ifdef SO_PASSCRED
+    PK_HAVE("SO_PASSCRED", SO_PASSCRED)
+#else
+    PK_LACK("SO_PASSCRED")
+#endif
+#ifdef SO_PEERCRED
+    PK_HAVE("SO_PEERCRED", SO_PEERCRED)
+#else
+    PK_LACK("SO_PEERCRED")
+#endif
+#ifdef SO_RCVLOWAT
+    PK_HAVE("SO_RCVLOWAT", SO_RCVLOWAT)
+#else
+    PK_LACK("SO_RCVLOWAT")
+#endif
+#ifdef SO_SNDLOWAT
+    PK_HAVE("SO_SNDLOWAT", SO_SNDLOWAT)
+#else
+    PK_LACK("SO_SNDLOWAT")
+#endif
+#ifdef SO_RCVTIMEO
+    PK_HAVE("SO_RCVTIMEO", SO_RCVTIMEO)
+#else
+    PK_LACK("SO_RCVTIMEO")
+#endif
+#ifdef SO_SNDTIMEO
+    PK_HAVE("SO_SNDTIMEO", SO_SNDTIMEO)
+#else
+    PK_LACK("SO_SNDTIMEO")
+#endif
+#ifdef SO_SECURITY_AUTHENTICATION
+    PK_HAVE("SO_SECURITY_AUTHENTICATION", SO_SECURITY_AUTHENTICATION)
+#else
+    PK_LACK("SO_SECURITY_AUTHENTICATION")
+#endif
+#ifdef SO_SECURITY_ENCRYPTION_TRANSPORT
+    PK_HAVE("SO_SECURITY_ENCRYPTION_TRANSPORT", SO_SECURITY_ENCRYPTION_TRANSPORT)
+#else
+    PK_LACK("SO_SECURITY_ENCRYPTION_TRANSPORT")
+#endif
+#ifdef SO_SECURITY_ENCRYPTION_NETWORK
+    PK_HAVE("SO_SECURITY_ENCRYPTION_NETWORK", SO_SECURITY_ENCRYPTION_NETWORK)
+#else
+    PK_LACK("SO_SECURITY_ENCRYPTION_NETWORK")
+#endif
+#ifdef SO_BINDTODEVICE
+    PK_HAVE("SO_BINDTODEVICE", SO_BINDTODEVICE)
+#else
+    PK_LACK("SO_BINDTODEVICE")
+#endif
+#ifdef SO_BINDTOIFINDEX
+    PK_HAVE("SO_BINDTOIFINDEX", SO_BINDTOIFINDEX)
+#else
+    PK_LACK("SO_BINDTOIFINDEX")
+#endif
+#ifdef SO_ATTACH_FILTER
+    PK_HAVE("SO_ATTACH_FILTER", SO_ATTACH_FILTER)
+#else
+    PK_LACK("SO_ATTACH_FILTER")
+#endif
+#ifdef SO_DETACH_FILTER
+    PK_HAVE("SO_DETACH_FILTER", SO_DETACH_FILTER)
+#else
+    PK_LACK("SO_DETACH_FILTER")
+#endif
+#ifdef SO_LOCK_FILTER
+    PK_HAVE("SO_LOCK_FILTER", SO_LOCK_FILTER)
+#else
+    PK_LACK("SO_LOCK_FILTER")
+#endif
+#ifdef SO_GET_FILTER
+    PK_HAVE("SO_GET_FILTER", SO_GET_FILTER)
+#else
+    PK_LACK("SO_GET_FILTER")
+#endif
+#ifdef SO_PEERNAME
+    PK_HAVE("SO_PEERNAME", SO_PEERNAME)
+#else
+    PK_LACK("SO_PEERNAME")
+#endif
+#ifdef SO_TIMESTAMP
+    PK_HAVE("SO_TIMESTAMP", SO_TIMESTAMP)
+#else
+    PK_LACK("SO_TIMESTAMP")
+#endif
+#ifdef SO_TIMESTAMPNS
+    PK_HAVE("SO_TIMESTAMPNS", SO_TIMESTAMPNS)
+#else
+    PK_LACK("SO_TIMESTAMPNS")
+#endif
+#ifdef SO_TIMESTAMPING
+    PK_HAVE("SO_TIMESTAMPING", SO_TIMESTAMPING)
+#else
+    PK_LACK("SO_TIMESTAMPING")
+#endif
+#ifdef SO_ACCEPTCONN
+    PK_HAVE("SO_ACCEPTCONN", SO_ACCEPTCONN)
+#else
+    PK_LACK("SO_ACCEPTCONN")
+#endif
+#ifdef SO_PEERSEC
+    PK_HAVE("SO_PEERSEC", SO_PEERSEC)
+#else
+    PK_LACK("SO_PEERSEC")
+#endif
+#ifdef SO_PASSSEC
+    PK_HAVE("SO_PASSSEC", SO_PASSSEC)
+#else
+    PK_LACK("SO_PASSSEC")
+#endif
+#ifdef SO_MARK
+    PK_HAVE("SO_MARK", SO_MARK)
+#else
+    PK_LACK("SO_MARK")
+#endif
+#ifdef SO_PROTOCOL
+    PK_HAVE("SO_PROTOCOL", SO_PROTOCOL)
+#else
+    PK_LACK("SO_PROTOCOL")
+#endif
+#ifdef SO_DOMAIN
+    PK_HAVE("SO_DOMAIN", SO_DOMAIN)
+#else
+    PK_LACK("SO_DOMAIN")
+#endif
+#ifdef SO_RXQ_OVFL
+    PK_HAVE("SO_RXQ_OVFL", SO_RXQ_OVFL)
+#else
+    PK_LACK("SO_RXQ_OVFL")
+#endif
+#ifdef SO_WIFI_STATUS
+    PK_HAVE("SO_WIFI_STATUS", SO_WIFI_STATUS)
+#else
+    PK_LACK("SO_WIFI_STATUS")
+#endif
+#ifdef SO_PEEK_OFF
+    PK_HAVE("SO_PEEK_OFF", SO_PEEK_OFF)
+#else
+    PK_LACK("SO_PEEK_OFF")
+#endif
+#ifdef SO_NOFCS
+    PK_HAVE("SO_NOFCS", SO_NOFCS)
+#else
+    PK_LACK("SO_NOFCS")
+#endif
+#ifdef SO_BUSY_POLL
+    PK_HAVE("SO_BUSY_POLL", SO_BUSY_POLL)
+#else
+    PK_LACK("SO_BUSY_POLL")
+#endif
+#ifdef SO_MAX_PACING_RATE
+    PK_HAVE("SO_MAX_PACING_RATE", SO_MAX_PACING_RATE)
+#else
+    PK_LACK("SO_MAX_PACING_RATE")
+#endif
+#ifdef SO_INCOMING_CPU
+    PK_HAVE("SO_INCOMING_CPU", SO_INCOMING_CPU)
+#else
+    PK_LACK("SO_INCOMING_CPU")
+#endif
+#ifdef SO_ATTACH_BPF
+    PK_HAVE("SO_ATTACH_BPF", SO_ATTACH_BPF)
+#else
+    PK_LACK("SO_ATTACH_BPF")
+#endif
+#ifdef SO_DETACH_BPF
+    PK_HAVE("SO_DETACH_BPF", SO_DETACH_BPF)
+#else
+    PK_LACK("SO_DETACH_BPF")
+#endif
+#ifdef SO_ATTACH_REUSEPORT_CBPF
+    PK_HAVE("SO_ATTACH_REUSEPORT_CBPF", SO_ATTACH_REUSEPORT_CBPF)
+#else
+    PK_LACK("SO_ATTACH_REUSEPORT_CBPF")
+#endif
+#ifdef SO_ATTACH_REUSEPORT_EBPF
+    PK_HAVE("SO_ATTACH_REUSEPORT_EBPF", SO_ATTACH_REUSEPORT_EBPF)
+#else
+    PK_LACK("SO_ATTACH_REUSEPORT_EBPF")
+#endif
+#ifdef SO_CNX_ADVICE
+    PK_HAVE("SO_CNX_ADVICE", SO_CNX_ADVICE)
+#else
+    PK_LACK("SO_CNX_ADVICE")
+#endif
+#ifdef SO_MEMINFO
+    PK_HAVE("SO_MEMINFO", SO_MEMINFO)
+#else
+    PK_LACK("SO_MEMINFO")
+#endif
+#ifdef SO_INCOMING_NAPI_ID
+    PK_HAVE("SO_INCOMING_NAPI_ID", SO_INCOMING_NAPI_ID)
+#else
+    PK_LACK("SO_INCOMING_NAPI_ID")
+#endif
+#ifdef SO_COOKIE
+    PK_HAVE("SO_COOKIE", SO_COOKIE)
+#else
+    PK_LACK("SO_COOKIE")
+#endif
+#ifdef SO_PEERGROUPS
+    PK_HAVE("SO_PEERGROUPS", SO_PEERGROUPS)
+#else
+    PK_LACK("SO_PEERGROUPS")
+#endif
+#ifdef SO_ZEROCOPY
+    PK_HAVE("SO_ZEROCOPY", SO_ZEROCOPY)
+#else
+    PK_LACK("SO_ZEROCOPY")
+#endif
+#ifdef SO_TXTIME
+    PK_HAVE("SO_TXTIME", SO_TXTIME)
+#else
+    PK_LACK("SO_TXTIME")
+#endif
+#ifdef SO_SELECT_ERR_QUEUE
+    PK_HAVE("SO_SELECT_ERR_QUEUE", SO_SELECT_ERR_QUEUE)
+#else
+    PK_LACK("SO_SELECT_ERR_QUEUE")
+#endif
+#ifdef SO_PREFER_BUSY_POLL
+    PK_HAVE("SO_PREFER_BUSY_POLL", SO_PREFER_BUSY_POLL)
+#else
+    PK_LACK("SO_PREFER_BUSY_POLL")
+#endif
+#ifdef SO_BUSY_POLL_BUDGET
+    PK_HAVE("SO_BUSY_POLL_BUDGET", SO_BUSY_POLL_BUDGET)
+#else
+    PK_LACK("SO_BUSY_POLL_BUDGET")
+#endif
+#ifdef SO_NETNS_COOKIE
+    PK_HAVE("SO_NETNS_COOKIE", SO_NETNS_COOKIE)
+#else
+    PK_LACK("SO_NETNS_COOKIE")
+#endif
+#ifdef SO_BUF_LOCK
+    PK_HAVE("SO_BUF_LOCK", SO_BUF_LOCK)
+#else
+    PK_LACK("SO_BUF_LOCK")
+#endif
+#ifdef SO_RESERVE_MEM
+    PK_HAVE("SO_RESERVE_MEM", SO_RESERVE_MEM)
+#else
+    PK_LACK("SO_RESERVE_MEM")
+#endif
+#ifdef SO_TXREHASH
+    PK_HAVE("SO_TXREHASH", SO_TXREHASH)
+#else
+    PK_LACK("SO_TXREHASH")
+#endif
+#ifdef SO_RCVMARK
+    PK_HAVE("SO_RCVMARK", SO_RCVMARK)
+#else
+    PK_LACK("SO_RCVMARK")
+#endif
+#ifdef SO_NOSIGPIPE
+    PK_HAVE("SO_NOSIGPIPE", SO_NOSIGPIPE)
+#else
+    PK_LACK("SO_NOSIGPIPE")
+#endif
+#ifdef SO_USELOOPBACK
+    PK_HAVE("SO_USELOOPBACK", SO_USELOOPBACK)
+#else
+    PK_LACK("SO_USELOOPBACK")
+#endif
+#ifdef SO_ACCEPTFILTER
+    PK_HAVE("SO_ACCEPTFILTER", SO_ACCEPTFILTER)
+#else
+    PK_LACK("SO_ACCEPTFILTER")
+#endif
+#ifdef SO_BINTIME
+    PK_HAVE("SO_BINTIME", SO_BINTIME)
+#else
+    PK_LACK("SO_BINTIME")
+#endif
+#ifdef SO_SETFIB
+    PK_HAVE("SO_SETFIB", SO_SETFIB)
+#else
+    PK_LACK("SO_SETFIB")
+#endif
+#ifdef SO_RTABLE
+    PK_HAVE("SO_RTABLE", SO_RTABLE)
+#else
+    PK_LACK("SO_RTABLE")
+#endif
+#ifdef SO_REUSEPORT_LB
+    PK_HAVE("SO_REUSEPORT_LB", SO_REUSEPORT_LB)
+#else
+    PK_LACK("SO_REUSEPORT_LB")
+#endif
+#ifdef SO_LISTENQLIMIT
+    PK_HAVE("SO_LISTENQLIMIT", SO_LISTENQLIMIT)
+#else
+    PK_LACK("SO_LISTENQLIMIT")
+#endif
+#ifdef SO_LISTENQLEN
+    PK_HAVE("SO_LISTENQLEN", SO_LISTENQLEN)
+#else
+    PK_LACK("SO_LISTENQLEN")
+#endif
+#ifdef SO_LISTENINCQLEN
+    PK_HAVE("SO_LISTENINCQLEN", SO_LISTENINCQLEN)
+#else
+    PK_LACK("SO_LISTENINCQLEN")
+#endif
+#ifdef SO_USER_COOKIE
+    PK_HAVE("SO_USER_COOKIE", SO_USER_COOKIE)
+#else
+    PK_LACK("SO_USER_COOKIE")
+#endif
+#ifdef SO_TIMESTAMP_MONOTONIC
+    PK_HAVE("SO_TIMESTAMP_MONOTONIC", SO_TIMESTAMP_MONOTONIC)
+#else
+    PK_LACK("SO_TIMESTAMP_MONOTONIC")
+#endif
+#ifdef SO_NOADDRERR
+    PK_HAVE("SO_NOADDRERR", SO_NOADDRERR)
+#else
+    PK_LACK("SO_NOADDRERR")
+#endif
+#ifdef SO_EXCLBIND
+    PK_HAVE("SO_EXCLBIND", SO_EXCLBIND)
+#else
+    PK_LACK("SO_EXCLBIND")
+#endif
+#ifdef SO_RECVUCRED
+    PK_HAVE("SO_RECVUCRED", SO_RECVUCRED)
+#else
+    PK_LACK("SO_RECVUCRED")
+#endif
+#ifdef SO_ALLZONES
+    PK_HAVE("SO_ALLZONES", SO_ALLZONES)
+#else
+    PK_LACK("SO_ALLZONES")
+#endif
+#ifdef SCM_RIGHTS
+    PK_HAVE("SCM_RIGHTS", SCM_RIGHTS)
+#else
+    PK_LACK("SCM_RIGHTS")
+#endif
+#ifdef SCM_CREDENTIALS
+    PK_HAVE("SCM_CREDENTIALS", SCM_CREDENTIALS)
+#else
+    PK_LACK("SCM_CREDENTIALS")
+#endif
+#ifdef SCM_SECURITY
+    PK_HAVE("SCM_SECURITY", SCM_SECURITY)
+#else
+    PK_LACK("SCM_SECURITY")
+#endif
+#ifdef SCM_TIMESTAMP
+    PK_HAVE("SCM_TIMESTAMP", SCM_TIMESTAMP)
+#else
+    PK_LACK("SCM_TIMESTAMP")
+#endif
+#ifdef SCM_TIMESTAMPNS
+    PK_HAVE("SCM_TIMESTAMPNS", SCM_TIMESTAMPNS)
+#else
+    PK_LACK("SCM_TIMESTAMPNS")
+#endif
+#ifdef SCM_TIMESTAMPING
+    PK_HAVE("SCM_TIMESTAMPING", SCM_TIMESTAMPING)
+#else
+    PK_LACK("SCM_TIMESTAMPING")
+#endif
+#ifdef SCM_WIFI_STATUS
+    PK_HAVE("SCM_WIFI_STATUS", SCM_WIFI_STATUS)
+#else
+    PK_LACK("SCM_WIFI_STATUS")
+#endif
+#ifdef SCM_TXTIME
+    PK_HAVE("SCM_TXTIME", SCM_TXTIME)
+#else
+    PK_LACK("SCM_TXTIME")
+#endif
+#ifdef SCM_CREDS
+    PK_HAVE("SCM_CREDS", SCM_CREDS)
+#else
+    PK_LACK("SCM_CREDS")
+#endif
+#ifdef SCM_BINTIME
+    PK_HAVE("SCM_BINTIME", SCM_BINTIME)
+#else
+    PK_LACK("SCM_BINTIME")
+#endif
+#ifdef IP_TOS
+    PK_HAVE("IP_TOS", IP_TOS)
+#else
+    PK_LACK("IP_TOS")
+#endif
+#ifdef IP_TTL
+    PK_HAVE("IP_TTL", IP_TTL)
+#else
+    PK_LACK("IP_TTL")
+#endif
+#ifdef IP_HDRINCL
+    PK_HAVE("IP_HDRINCL", IP_HDRINCL)
+#else
+    PK_LACK("IP_HDRINCL")
+#endif
+#ifdef IP_OPTIONS
+    PK_HAVE("IP_OPTIONS", IP_OPTIONS)
+#else
+    PK_LACK("IP_OPTIONS")
+#endif
+#ifdef IP_ROUTER_ALERT
+    PK_HAVE("IP_ROUTER_ALERT", IP_ROUTER_ALERT)
+#else
+    PK_LACK("IP_ROUTER_ALERT")
+#endif
+#ifdef IP_RECVOPTS
+    PK_HAVE("IP_RECVOPTS", IP_RECVOPTS)
+#else
+    PK_LACK("IP_RECVOPTS")
+#endif
+#ifdef IP_RETOPTS
+    PK_HAVE("IP_RETOPTS", IP_RETOPTS)
+#else
+    PK_LACK("IP_RETOPTS")
+#endif
+#ifdef IP_PKTINFO
+    PK_HAVE("IP_PKTINFO", IP_PKTINFO)
+#else
+    PK_LACK("IP_PKTINFO")
+#endif
+#ifdef IP_PKTOPTIONS
+    PK_HAVE("IP_PKTOPTIONS", IP_PKTOPTIONS)
+#else
+    PK_LACK("IP_PKTOPTIONS")
+#endif
+#ifdef IP_MTU_DISCOVER
+    PK_HAVE("IP_MTU_DISCOVER", IP_MTU_DISCOVER)
+#else
+    PK_LACK("IP_MTU_DISCOVER")
+#endif
+#ifdef IP_RECVERR
+    PK_HAVE("IP_RECVERR", IP_RECVERR)
+#else
+    PK_LACK("IP_RECVERR")
+#endif
+#ifdef IP_RECVTTL
+    PK_HAVE("IP_RECVTTL", IP_RECVTTL)
+#else
+    PK_LACK("IP_RECVTTL")
+#endif
+#ifdef IP_RECVTOS
+    PK_HAVE("IP_RECVTOS", IP_RECVTOS)
+#else
+    PK_LACK("IP_RECVTOS")
+#endif
+#ifdef IP_MTU
+    PK_HAVE("IP_MTU", IP_MTU)
+#else
+    PK_LACK("IP_MTU")
+#endif
+#ifdef IP_FREEBIND
+    PK_HAVE("IP_FREEBIND", IP_FREEBIND)
+#else
+    PK_LACK("IP_FREEBIND")
+#endif
+#ifdef IP_IPSEC_POLICY
+    PK_HAVE("IP_IPSEC_POLICY", IP_IPSEC_POLICY)
+#else
+    PK_LACK("IP_IPSEC_POLICY")
+#endif
+#ifdef IP_XFRM_POLICY
+    PK_HAVE("IP_XFRM_POLICY", IP_XFRM_POLICY)
+#else
+    PK_LACK("IP_XFRM_POLICY")
+#endif
+#ifdef IP_PASSSEC
+    PK_HAVE("IP_PASSSEC", IP_PASSSEC)
+#else
+    PK_LACK("IP_PASSSEC")
+#endif
+#ifdef IP_TRANSPARENT
+    PK_HAVE("IP_TRANSPARENT", IP_TRANSPARENT)
+#else
+    PK_LACK("IP_TRANSPARENT")
+#endif
+#ifdef IP_ORIGDSTADDR
+    PK_HAVE("IP_ORIGDSTADDR", IP_ORIGDSTADDR)
+#else
+    PK_LACK("IP_ORIGDSTADDR")
+#endif
+#ifdef IP_RECVORIGDSTADDR
+    PK_HAVE("IP_RECVORIGDSTADDR", IP_RECVORIGDSTADDR)
+#else
+    PK_LACK("IP_RECVORIGDSTADDR")
+#endif
+#ifdef IP_MINTTL
+    PK_HAVE("IP_MINTTL", IP_MINTTL)
+#else
+    PK_LACK("IP_MINTTL")
+#endif
+#ifdef IP_NODEFRAG
+    PK_HAVE("IP_NODEFRAG", IP_NODEFRAG)
+#else
+    PK_LACK("IP_NODEFRAG")
+#endif
+#ifdef IP_CHECKSUM
+    PK_HAVE("IP_CHECKSUM", IP_CHECKSUM)
+#else
+    PK_LACK("IP_CHECKSUM")
+#endif
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    PK_HAVE("IP_BIND_ADDRESS_NO_PORT", IP_BIND_ADDRESS_NO_PORT)
+#else
+    PK_LACK("IP_BIND_ADDRESS_NO_PORT")
+#endif
+#ifdef IP_RECVFRAGSIZE
+    PK_HAVE("IP_RECVFRAGSIZE", IP_RECVFRAGSIZE)
+#else
+    PK_LACK("IP_RECVFRAGSIZE")
+#endif
+#ifdef IP_RECVERR_RFC4884
+    PK_HAVE("IP_RECVERR_RFC4884", IP_RECVERR_RFC4884)
+#else
+    PK_LACK("IP_RECVERR_RFC4884")
+#endif
+#ifdef IP_MULTICAST_IF
+    PK_HAVE("IP_MULTICAST_IF", IP_MULTICAST_IF)
+#else
+    PK_LACK("IP_MULTICAST_IF")
+#endif
+#ifdef IP_MULTICAST_TTL
+    PK_HAVE("IP_MULTICAST_TTL", IP_MULTICAST_TTL)
+#else
+    PK_LACK("IP_MULTICAST_TTL")
+#endif
+#ifdef IP_MULTICAST_LOOP
+    PK_HAVE("IP_MULTICAST_LOOP", IP_MULTICAST_LOOP)
+#else
+    PK_LACK("IP_MULTICAST_LOOP")
+#endif
+#ifdef IP_ADD_MEMBERSHIP
+    PK_HAVE("IP_ADD_MEMBERSHIP", IP_ADD_MEMBERSHIP)
+#else
+    PK_LACK("IP_ADD_MEMBERSHIP")
+#endif
+#ifdef IP_DROP_MEMBERSHIP
+    PK_HAVE("IP_DROP_MEMBERSHIP", IP_DROP_MEMBERSHIP)
+#else
+    PK_LACK("IP_DROP_MEMBERSHIP")
+#endif
+#ifdef IP_UNBLOCK_SOURCE
+    PK_HAVE("IP_UNBLOCK_SOURCE", IP_UNBLOCK_SOURCE)
+#else
+    PK_LACK("IP_UNBLOCK_SOURCE")
+#endif
+#ifdef IP_BLOCK_SOURCE
+    PK_HAVE("IP_BLOCK_SOURCE", IP_BLOCK_SOURCE)
+#else
+    PK_LACK("IP_BLOCK_SOURCE")
+#endif
+#ifdef IP_ADD_SOURCE_MEMBERSHIP
+    PK_HAVE("IP_ADD_SOURCE_MEMBERSHIP", IP_ADD_SOURCE_MEMBERSHIP)
+#else
+    PK_LACK("IP_ADD_SOURCE_MEMBERSHIP")
+#endif
+#ifdef IP_DROP_SOURCE_MEMBERSHIP
+    PK_HAVE("IP_DROP_SOURCE_MEMBERSHIP", IP_DROP_SOURCE_MEMBERSHIP)
+#else
+    PK_LACK("IP_DROP_SOURCE_MEMBERSHIP")
+#endif
+#ifdef IP_MSFILTER
+    PK_HAVE("IP_MSFILTER", IP_MSFILTER)
+#else
+    PK_LACK("IP_MSFILTER")
+#endif
+#ifdef MCAST_JOIN_GROUP
+    PK_HAVE("MCAST_JOIN_GROUP", MCAST_JOIN_GROUP)
+#else
+    PK_LACK("MCAST_JOIN_GROUP")
+#endif
+#ifdef MCAST_BLOCK_SOURCE
+    PK_HAVE("MCAST_BLOCK_SOURCE", MCAST_BLOCK_SOURCE)
+#else
+    PK_LACK("MCAST_BLOCK_SOURCE")
+#endif
+#ifdef MCAST_UNBLOCK_SOURCE
+    PK_HAVE("MCAST_UNBLOCK_SOURCE", MCAST_UNBLOCK_SOURCE)
+#else
+    PK_LACK("MCAST_UNBLOCK_SOURCE")
+#endif
+#ifdef MCAST_LEAVE_GROUP
+    PK_HAVE("MCAST_LEAVE_GROUP", MCAST_LEAVE_GROUP)
+#else
+    PK_LACK("MCAST_LEAVE_GROUP")
+#endif
+#ifdef MCAST_JOIN_SOURCE_GROUP
+    PK_HAVE("MCAST_JOIN_SOURCE_GROUP", MCAST_JOIN_SOURCE_GROUP)
+#else
+    PK_LACK("MCAST_JOIN_SOURCE_GROUP")
+#endif
+#ifdef MCAST_LEAVE_SOURCE_GROUP
+    PK_HAVE("MCAST_LEAVE_SOURCE_GROUP", MCAST_LEAVE_SOURCE_GROUP)
+#else
+    PK_LACK("MCAST_LEAVE_SOURCE_GROUP")
+#endif
+#ifdef MCAST_MSFILTER
+    PK_HAVE("MCAST_MSFILTER", MCAST_MSFILTER)
+#else
+    PK_LACK("MCAST_MSFILTER")
+#endif
+#ifdef IP_MULTICAST_ALL
+    PK_HAVE("IP_MULTICAST_ALL", IP_MULTICAST_ALL)
+#else
+    PK_LACK("IP_MULTICAST_ALL")
+#endif
+#ifdef IP_UNICAST_IF
+    PK_HAVE("IP_UNICAST_IF", IP_UNICAST_IF)
+#else
+    PK_LACK("IP_UNICAST_IF")
+#endif
+#ifdef IP_PMTUDISC_DONT
+    PK_HAVE("IP_PMTUDISC_DONT", IP_PMTUDISC_DONT)
+#else
+    PK_LACK("IP_PMTUDISC_DONT")
+#endif
+#ifdef IP_PMTUDISC_WANT
+    PK_HAVE("IP_PMTUDISC_WANT", IP_PMTUDISC_WANT)
+#else
+    PK_LACK("IP_PMTUDISC_WANT")
+#endif
+#ifdef IP_PMTUDISC_DO
+    PK_HAVE("IP_PMTUDISC_DO", IP_PMTUDISC_DO)
+#else
+    PK_LACK("IP_PMTUDISC_DO")
+#endif
+#ifdef IP_PMTUDISC_PROBE
+    PK_HAVE("IP_PMTUDISC_PROBE", IP_PMTUDISC_PROBE)
+#else
+    PK_LACK("IP_PMTUDISC_PROBE")
+#endif
+#ifdef IP_PMTUDISC_INTERFACE
+    PK_HAVE("IP_PMTUDISC_INTERFACE", IP_PMTUDISC_INTERFACE)
+#else
+    PK_LACK("IP_PMTUDISC_INTERFACE")
+#endif
+#ifdef IP_PMTUDISC_OMIT
+    PK_HAVE("IP_PMTUDISC_OMIT", IP_PMTUDISC_OMIT)
+#else
+    PK_LACK("IP_PMTUDISC_OMIT")
+#endif
+#ifdef IP_RECVDSTADDR
+    PK_HAVE("IP_RECVDSTADDR", IP_RECVDSTADDR)
+#else
+    PK_LACK("IP_RECVDSTADDR")
+#endif
+#ifdef IP_RECVIF
+    PK_HAVE("IP_RECVIF", IP_RECVIF)
+#else
+    PK_LACK("IP_RECVIF")
+#endif
+#ifdef IP_BINDANY
+    PK_HAVE("IP_BINDANY", IP_BINDANY)
+#else
+    PK_LACK("IP_BINDANY")
+#endif
+#ifdef IP_SENDSRCADDR
+    PK_HAVE("IP_SENDSRCADDR", IP_SENDSRCADDR)
+#else
+    PK_LACK("IP_SENDSRCADDR")
+#endif
+#ifdef IP_DONTFRAG
+    PK_HAVE("IP_DONTFRAG", IP_DONTFRAG)
+#else
+    PK_LACK("IP_DONTFRAG")
+#endif
+#ifdef IP_RECVRETOPTS
+    PK_HAVE("IP_RECVRETOPTS", IP_RECVRETOPTS)
+#else
+    PK_LACK("IP_RECVRETOPTS")
+#endif
+#ifdef IPV6_ADDRFORM
+    PK_HAVE("IPV6_ADDRFORM", IPV6_ADDRFORM)
+#else
+    PK_LACK("IPV6_ADDRFORM")
+#endif
+#ifdef IPV6_2292PKTINFO
+    PK_HAVE("IPV6_2292PKTINFO", IPV6_2292PKTINFO)
+#else
+    PK_LACK("IPV6_2292PKTINFO")
+#endif
+#ifdef IPV6_2292HOPOPTS
+    PK_HAVE("IPV6_2292HOPOPTS", IPV6_2292HOPOPTS)
+#else
+    PK_LACK("IPV6_2292HOPOPTS")
+#endif
+#ifdef IPV6_2292DSTOPTS
+    PK_HAVE("IPV6_2292DSTOPTS", IPV6_2292DSTOPTS)
+#else
+    PK_LACK("IPV6_2292DSTOPTS")
+#endif
+#ifdef IPV6_2292RTHDR
+    PK_HAVE("IPV6_2292RTHDR", IPV6_2292RTHDR)
+#else
+    PK_LACK("IPV6_2292RTHDR")
+#endif
+#ifdef IPV6_2292PKTOPTIONS
+    PK_HAVE("IPV6_2292PKTOPTIONS", IPV6_2292PKTOPTIONS)
+#else
+    PK_LACK("IPV6_2292PKTOPTIONS")
+#endif
+#ifdef IPV6_CHECKSUM
+    PK_HAVE("IPV6_CHECKSUM", IPV6_CHECKSUM)
+#else
+    PK_LACK("IPV6_CHECKSUM")
+#endif
+#ifdef IPV6_2292HOPLIMIT
+    PK_HAVE("IPV6_2292HOPLIMIT", IPV6_2292HOPLIMIT)
+#else
+    PK_LACK("IPV6_2292HOPLIMIT")
+#endif
+#ifdef IPV6_NEXTHOP
+    PK_HAVE("IPV6_NEXTHOP", IPV6_NEXTHOP)
+#else
+    PK_LACK("IPV6_NEXTHOP")
+#endif
+#ifdef IPV6_AUTHHDR
+    PK_HAVE("IPV6_AUTHHDR", IPV6_AUTHHDR)
+#else
+    PK_LACK("IPV6_AUTHHDR")
+#endif
+#ifdef IPV6_UNICAST_HOPS
+    PK_HAVE("IPV6_UNICAST_HOPS", IPV6_UNICAST_HOPS)
+#else
+    PK_LACK("IPV6_UNICAST_HOPS")
+#endif
+#ifdef IPV6_MULTICAST_IF
+    PK_HAVE("IPV6_MULTICAST_IF", IPV6_MULTICAST_IF)
+#else
+    PK_LACK("IPV6_MULTICAST_IF")
+#endif
+#ifdef IPV6_MULTICAST_HOPS
+    PK_HAVE("IPV6_MULTICAST_HOPS", IPV6_MULTICAST_HOPS)
+#else
+    PK_LACK("IPV6_MULTICAST_HOPS")
+#endif
+#ifdef IPV6_MULTICAST_LOOP
+    PK_HAVE("IPV6_MULTICAST_LOOP", IPV6_MULTICAST_LOOP)
+#else
+    PK_LACK("IPV6_MULTICAST_LOOP")
+#endif
+#ifdef IPV6_JOIN_GROUP
+    PK_HAVE("IPV6_JOIN_GROUP", IPV6_JOIN_GROUP)
+#else
+    PK_LACK("IPV6_JOIN_GROUP")
+#endif
+#ifdef IPV6_LEAVE_GROUP
+    PK_HAVE("IPV6_LEAVE_GROUP", IPV6_LEAVE_GROUP)
+#else
+    PK_LACK("IPV6_LEAVE_GROUP")
+#endif
+#ifdef IPV6_ADD_MEMBERSHIP
+    PK_HAVE("IPV6_ADD_MEMBERSHIP", IPV6_ADD_MEMBERSHIP)
+#else
+    PK_LACK("IPV6_ADD_MEMBERSHIP")
+#endif
+#ifdef IPV6_DROP_MEMBERSHIP
+    PK_HAVE("IPV6_DROP_MEMBERSHIP", IPV6_DROP_MEMBERSHIP)
+#else
+    PK_LACK("IPV6_DROP_MEMBERSHIP")
+#endif
+#ifdef IPV6_ROUTER_ALERT
+    PK_HAVE("IPV6_ROUTER_ALERT", IPV6_ROUTER_ALERT)
+#else
+    PK_LACK("IPV6_ROUTER_ALERT")
+#endif
+#ifdef IPV6_MTU_DISCOVER
+    PK_HAVE("IPV6_MTU_DISCOVER", IPV6_MTU_DISCOVER)
+#else
+    PK_LACK("IPV6_MTU_DISCOVER")
+#endif
+#ifdef IPV6_MTU
+    PK_HAVE("IPV6_MTU", IPV6_MTU)
+#else
+    PK_LACK("IPV6_MTU")
+#endif
+#ifdef IPV6_RECVERR
+    PK_HAVE("IPV6_RECVERR", IPV6_RECVERR)
+#else
+    PK_LACK("IPV6_RECVERR")
+#endif
+#ifdef IPV6_V6ONLY
+    PK_HAVE("IPV6_V6ONLY", IPV6_V6ONLY)
+#else
+    PK_LACK("IPV6_V6ONLY")
+#endif
+#ifdef IPV6_JOIN_ANYCAST
+    PK_HAVE("IPV6_JOIN_ANYCAST", IPV6_JOIN_ANYCAST)
+#else
+    PK_LACK("IPV6_JOIN_ANYCAST")
+#endif
+#ifdef IPV6_LEAVE_ANYCAST
+    PK_HAVE("IPV6_LEAVE_ANYCAST", IPV6_LEAVE_ANYCAST)
+#else
+    PK_LACK("IPV6_LEAVE_ANYCAST")
+#endif
+#ifdef IPV6_IPSEC_POLICY
+    PK_HAVE("IPV6_IPSEC_POLICY", IPV6_IPSEC_POLICY)
+#else
+    PK_LACK("IPV6_IPSEC_POLICY")
+#endif
+#ifdef IPV6_XFRM_POLICY
+    PK_HAVE("IPV6_XFRM_POLICY", IPV6_XFRM_POLICY)
+#else
+    PK_LACK("IPV6_XFRM_POLICY")
+#endif
+#ifdef IPV6_HDRINCL
+    PK_HAVE("IPV6_HDRINCL", IPV6_HDRINCL)
+#else
+    PK_LACK("IPV6_HDRINCL")
+#endif
+#ifdef IPV6_RECVPKTINFO
+    PK_HAVE("IPV6_RECVPKTINFO", IPV6_RECVPKTINFO)
+#else
+    PK_LACK("IPV6_RECVPKTINFO")
+#endif
+#ifdef IPV6_PKTINFO
+    PK_HAVE("IPV6_PKTINFO", IPV6_PKTINFO)
+#else
+    PK_LACK("IPV6_PKTINFO")
+#endif
+#ifdef IPV6_RECVHOPLIMIT
+    PK_HAVE("IPV6_RECVHOPLIMIT", IPV6_RECVHOPLIMIT)
+#else
+    PK_LACK("IPV6_RECVHOPLIMIT")
+#endif
+#ifdef IPV6_HOPLIMIT
+    PK_HAVE("IPV6_HOPLIMIT", IPV6_HOPLIMIT)
+#else
+    PK_LACK("IPV6_HOPLIMIT")
+#endif
+#ifdef IPV6_RECVHOPOPTS
+    PK_HAVE("IPV6_RECVHOPOPTS", IPV6_RECVHOPOPTS)
+#else
+    PK_LACK("IPV6_RECVHOPOPTS")
+#endif
+#ifdef IPV6_HOPOPTS
+    PK_HAVE("IPV6_HOPOPTS", IPV6_HOPOPTS)
+#else
+    PK_LACK("IPV6_HOPOPTS")
+#endif
+#ifdef IPV6_RTHDRDSTOPTS
+    PK_HAVE("IPV6_RTHDRDSTOPTS", IPV6_RTHDRDSTOPTS)
+#else
+    PK_LACK("IPV6_RTHDRDSTOPTS")
+#endif
+#ifdef IPV6_RECVRTHDR
+    PK_HAVE("IPV6_RECVRTHDR", IPV6_RECVRTHDR)
+#else
+    PK_LACK("IPV6_RECVRTHDR")
+#endif
+#ifdef IPV6_RTHDR
+    PK_HAVE("IPV6_RTHDR", IPV6_RTHDR)
+#else
+    PK_LACK("IPV6_RTHDR")
+#endif
+#ifdef IPV6_RECVDSTOPTS
+    PK_HAVE("IPV6_RECVDSTOPTS", IPV6_RECVDSTOPTS)
+#else
+    PK_LACK("IPV6_RECVDSTOPTS")
+#endif
+#ifdef IPV6_DSTOPTS
+    PK_HAVE("IPV6_DSTOPTS", IPV6_DSTOPTS)
+#else
+    PK_LACK("IPV6_DSTOPTS")
+#endif
+#ifdef IPV6_RECVPATHMTU
+    PK_HAVE("IPV6_RECVPATHMTU", IPV6_RECVPATHMTU)
+#else
+    PK_LACK("IPV6_RECVPATHMTU")
+#endif
+#ifdef IPV6_PATHMTU
+    PK_HAVE("IPV6_PATHMTU", IPV6_PATHMTU)
+#else
+    PK_LACK("IPV6_PATHMTU")
+#endif
+#ifdef IPV6_DONTFRAG
+    PK_HAVE("IPV6_DONTFRAG", IPV6_DONTFRAG)
+#else
+    PK_LACK("IPV6_DONTFRAG")
+#endif
+#ifdef IPV6_RECVTCLASS
+    PK_HAVE("IPV6_RECVTCLASS", IPV6_RECVTCLASS)
+#else
+    PK_LACK("IPV6_RECVTCLASS")
+#endif
+#ifdef IPV6_TCLASS
+    PK_HAVE("IPV6_TCLASS", IPV6_TCLASS)
+#else
+    PK_LACK("IPV6_TCLASS")
+#endif
+#ifdef IPV6_AUTOFLOWLABEL
+    PK_HAVE("IPV6_AUTOFLOWLABEL", IPV6_AUTOFLOWLABEL)
+#else
+    PK_LACK("IPV6_AUTOFLOWLABEL")
+#endif
+#ifdef IPV6_ADDR_PREFERENCES
+    PK_HAVE("IPV6_ADDR_PREFERENCES", IPV6_ADDR_PREFERENCES)
+#else
+    PK_LACK("IPV6_ADDR_PREFERENCES")
+#endif
+#ifdef IPV6_MINHOPCOUNT
+    PK_HAVE("IPV6_MINHOPCOUNT", IPV6_MINHOPCOUNT)
+#else
+    PK_LACK("IPV6_MINHOPCOUNT")
+#endif
+#ifdef IPV6_ORIGDSTADDR
+    PK_HAVE("IPV6_ORIGDSTADDR", IPV6_ORIGDSTADDR)
+#else
+    PK_LACK("IPV6_ORIGDSTADDR")
+#endif
+#ifdef IPV6_RECVORIGDSTADDR
+    PK_HAVE("IPV6_RECVORIGDSTADDR", IPV6_RECVORIGDSTADDR)
+#else
+    PK_LACK("IPV6_RECVORIGDSTADDR")
+#endif
+#ifdef IPV6_TRANSPARENT
+    PK_HAVE("IPV6_TRANSPARENT", IPV6_TRANSPARENT)
+#else
+    PK_LACK("IPV6_TRANSPARENT")
+#endif
+#ifdef IPV6_UNICAST_IF
+    PK_HAVE("IPV6_UNICAST_IF", IPV6_UNICAST_IF)
+#else
+    PK_LACK("IPV6_UNICAST_IF")
+#endif
+#ifdef IPV6_MULTICAST_ALL
+    PK_HAVE("IPV6_MULTICAST_ALL", IPV6_MULTICAST_ALL)
+#else
+    PK_LACK("IPV6_MULTICAST_ALL")
+#endif
+#ifdef IPV6_FREEBIND
+    PK_HAVE("IPV6_FREEBIND", IPV6_FREEBIND)
+#else
+    PK_LACK("IPV6_FREEBIND")
+#endif
+#ifdef IPV6_RECVFRAGSIZE
+    PK_HAVE("IPV6_RECVFRAGSIZE", IPV6_RECVFRAGSIZE)
+#else
+    PK_LACK("IPV6_RECVFRAGSIZE")
+#endif
+#ifdef IPV6_RECVERR_RFC4884
+    PK_HAVE("IPV6_RECVERR_RFC4884", IPV6_RECVERR_RFC4884)
+#else
+    PK_LACK("IPV6_RECVERR_RFC4884")
+#endif
+#ifdef IPV6_PMTUDISC_DONT
+    PK_HAVE("IPV6_PMTUDISC_DONT", IPV6_PMTUDISC_DONT)
+#else
+    PK_LACK("IPV6_PMTUDISC_DONT")
+#endif
+#ifdef IPV6_PMTUDISC_WANT
+    PK_HAVE("IPV6_PMTUDISC_WANT", IPV6_PMTUDISC_WANT)
+#else
+    PK_LACK("IPV6_PMTUDISC_WANT")
+#endif
+#ifdef IPV6_PMTUDISC_DO
+    PK_HAVE("IPV6_PMTUDISC_DO", IPV6_PMTUDISC_DO)
+#else
+    PK_LACK("IPV6_PMTUDISC_DO")
+#endif
+#ifdef IPV6_PMTUDISC_PROBE
+    PK_HAVE("IPV6_PMTUDISC_PROBE", IPV6_PMTUDISC_PROBE)
+#else
+    PK_LACK("IPV6_PMTUDISC_PROBE")
+#endif
+#ifdef IPV6_PMTUDISC_INTERFACE
+    PK_HAVE("IPV6_PMTUDISC_INTERFACE", IPV6_PMTUDISC_INTERFACE)
+#else
+    PK_LACK("IPV6_PMTUDISC_INTERFACE")
+#endif
+#ifdef IPV6_PMTUDISC_OMIT
+    PK_HAVE("IPV6_PMTUDISC_OMIT", IPV6_PMTUDISC_OMIT)
+#else
+    PK_LACK("IPV6_PMTUDISC_OMIT")
+#endif
+#ifdef IPV6_BINDANY
+    PK_HAVE("IPV6_BINDANY", IPV6_BINDANY)
+#else
+    PK_LACK("IPV6_BINDANY")
+#endif
+#ifdef IPV6_USE_MIN_MTU
+    PK_HAVE("IPV6_USE_MIN_MTU", IPV6_USE_MIN_MTU)
+#else
+    PK_LACK("IPV6_USE_MIN_MTU")
+#endif
+#ifdef IPV6_PREFER_TEMPADDR
+    PK_HAVE("IPV6_PREFER_TEMPADDR", IPV6_PREFER_TEMPADDR)
+#else
+    PK_LACK("IPV6_PREFER_TEMPADDR")
+#endif
+#ifdef ICMP_FILTER
+    PK_HAVE("ICMP_FILTER", ICMP_FILTER)
+#else
+    PK_LACK("ICMP_FILTER")
+#endif
+#ifdef ICMP6_FILTER
+    PK_HAVE("ICMP6_FILTER", ICMP6_FILTER)
+#else
+    PK_LACK("ICMP6_FILTER")
+#endif
+#ifdef TCP_NODELAY
+    PK_HAVE("TCP_NODELAY", TCP_NODELAY)
+#else
+    PK_LACK("TCP_NODELAY")
+#endif
+#ifdef TCP_MAXSEG
+    PK_HAVE("TCP_MAXSEG", TCP_MAXSEG)
+#else
+    PK_LACK("TCP_MAXSEG")
+#endif
+#ifdef TCP_CORK
+    PK_HAVE("TCP_CORK", TCP_CORK)
+#else
+    PK_LACK("TCP_CORK")
+#endif
+#ifdef TCP_KEEPIDLE
+    PK_HAVE("TCP_KEEPIDLE", TCP_KEEPIDLE)
+#else
+    PK_LACK("TCP_KEEPIDLE")
+#endif
+#ifdef TCP_KEEPINTVL
+    PK_HAVE("TCP_KEEPINTVL", TCP_KEEPINTVL)
+#else
+    PK_LACK("TCP_KEEPINTVL")
+#endif
+#ifdef TCP_KEEPCNT
+    PK_HAVE("TCP_KEEPCNT", TCP_KEEPCNT)
+#else
+    PK_LACK("TCP_KEEPCNT")
+#endif
+#ifdef TCP_SYNCNT
+    PK_HAVE("TCP_SYNCNT", TCP_SYNCNT)
+#else
+    PK_LACK("TCP_SYNCNT")
+#endif
+#ifdef TCP_LINGER2
+    PK_HAVE("TCP_LINGER2", TCP_LINGER2)
+#else
+    PK_LACK("TCP_LINGER2")
+#endif
+#ifdef TCP_DEFER_ACCEPT
+    PK_HAVE("TCP_DEFER_ACCEPT", TCP_DEFER_ACCEPT)
+#else
+    PK_LACK("TCP_DEFER_ACCEPT")
+#endif
+#ifdef TCP_WINDOW_CLAMP
+    PK_HAVE("TCP_WINDOW_CLAMP", TCP_WINDOW_CLAMP)
+#else
+    PK_LACK("TCP_WINDOW_CLAMP")
+#endif
+#ifdef TCP_INFO
+    PK_HAVE("TCP_INFO", TCP_INFO)
+#else
+    PK_LACK("TCP_INFO")
+#endif
+#ifdef TCP_QUICKACK
+    PK_HAVE("TCP_QUICKACK", TCP_QUICKACK)
+#else
+    PK_LACK("TCP_QUICKACK")
+#endif
+#ifdef TCP_CONGESTION
+    PK_HAVE("TCP_CONGESTION", TCP_CONGESTION)
+#else
+    PK_LACK("TCP_CONGESTION")
+#endif
+#ifdef TCP_MD5SIG
+    PK_HAVE("TCP_MD5SIG", TCP_MD5SIG)
+#else
+    PK_LACK("TCP_MD5SIG")
+#endif
+#ifdef TCP_THIN_LINEAR_TIMEOUTS
+    PK_HAVE("TCP_THIN_LINEAR_TIMEOUTS", TCP_THIN_LINEAR_TIMEOUTS)
+#else
+    PK_LACK("TCP_THIN_LINEAR_TIMEOUTS")
+#endif
+#ifdef TCP_THIN_DUPACK
+    PK_HAVE("TCP_THIN_DUPACK", TCP_THIN_DUPACK)
+#else
+    PK_LACK("TCP_THIN_DUPACK")
+#endif
+#ifdef TCP_USER_TIMEOUT
+    PK_HAVE("TCP_USER_TIMEOUT", TCP_USER_TIMEOUT)
+#else
+    PK_LACK("TCP_USER_TIMEOUT")
+#endif
+#ifdef TCP_REPAIR
+    PK_HAVE("TCP_REPAIR", TCP_REPAIR)
+#else
+    PK_LACK("TCP_REPAIR")
+#endif
+#ifdef TCP_REPAIR_QUEUE
+    PK_HAVE("TCP_REPAIR_QUEUE", TCP_REPAIR_QUEUE)
+#else
+    PK_LACK("TCP_REPAIR_QUEUE")
+#endif
+#ifdef TCP_QUEUE_SEQ
+    PK_HAVE("TCP_QUEUE_SEQ", TCP_QUEUE_SEQ)
+#else
+    PK_LACK("TCP_QUEUE_SEQ")
+#endif
+#ifdef TCP_REPAIR_OPTIONS
+    PK_HAVE("TCP_REPAIR_OPTIONS", TCP_REPAIR_OPTIONS)
+#else
+    PK_LACK("TCP_REPAIR_OPTIONS")
+#endif
+#ifdef TCP_FASTOPEN
+    PK_HAVE("TCP_FASTOPEN", TCP_FASTOPEN)
+#else
+    PK_LACK("TCP_FASTOPEN")
+#endif
+#ifdef TCP_TIMESTAMP
+    PK_HAVE("TCP_TIMESTAMP", TCP_TIMESTAMP)
+#else
+    PK_LACK("TCP_TIMESTAMP")
+#endif
+#ifdef TCP_NOTSENT_LOWAT
+    PK_HAVE("TCP_NOTSENT_LOWAT", TCP_NOTSENT_LOWAT)
+#else
+    PK_LACK("TCP_NOTSENT_LOWAT")
+#endif
+#ifdef TCP_CC_INFO
+    PK_HAVE("TCP_CC_INFO", TCP_CC_INFO)
+#else
+    PK_LACK("TCP_CC_INFO")
+#endif
+#ifdef TCP_SAVE_SYN
+    PK_HAVE("TCP_SAVE_SYN", TCP_SAVE_SYN)
+#else
+    PK_LACK("TCP_SAVE_SYN")
+#endif
+#ifdef TCP_SAVED_SYN
+    PK_HAVE("TCP_SAVED_SYN", TCP_SAVED_SYN)
+#else
+    PK_LACK("TCP_SAVED_SYN")
+#endif
+#ifdef TCP_REPAIR_WINDOW
+    PK_HAVE("TCP_REPAIR_WINDOW", TCP_REPAIR_WINDOW)
+#else
+    PK_LACK("TCP_REPAIR_WINDOW")
+#endif
+#ifdef TCP_FASTOPEN_CONNECT
+    PK_HAVE("TCP_FASTOPEN_CONNECT", TCP_FASTOPEN_CONNECT)
+#else
+    PK_LACK("TCP_FASTOPEN_CONNECT")
+#endif
+#ifdef TCP_ULP
+    PK_HAVE("TCP_ULP", TCP_ULP)
+#else
+    PK_LACK("TCP_ULP")
+#endif
+#ifdef TCP_MD5SIG_EXT
+    PK_HAVE("TCP_MD5SIG_EXT", TCP_MD5SIG_EXT)
+#else
+    PK_LACK("TCP_MD5SIG_EXT")
+#endif
+#ifdef TCP_FASTOPEN_KEY
+    PK_HAVE("TCP_FASTOPEN_KEY", TCP_FASTOPEN_KEY)
+#else
+    PK_LACK("TCP_FASTOPEN_KEY")
+#endif
+#ifdef TCP_FASTOPEN_NO_COOKIE
+    PK_HAVE("TCP_FASTOPEN_NO_COOKIE", TCP_FASTOPEN_NO_COOKIE)
+#else
+    PK_LACK("TCP_FASTOPEN_NO_COOKIE")
+#endif
+#ifdef TCP_ZEROCOPY_RECEIVE
+    PK_HAVE("TCP_ZEROCOPY_RECEIVE", TCP_ZEROCOPY_RECEIVE)
+#else
+    PK_LACK("TCP_ZEROCOPY_RECEIVE")
+#endif
+#ifdef TCP_INQ
+    PK_HAVE("TCP_INQ", TCP_INQ)
+#else
+    PK_LACK("TCP_INQ")
+#endif
+#ifdef TCP_TX_DELAY
+    PK_HAVE("TCP_TX_DELAY", TCP_TX_DELAY)
+#else
+    PK_LACK("TCP_TX_DELAY")
+#endif
+#ifdef TCP_NOPUSH
+    PK_HAVE("TCP_NOPUSH", TCP_NOPUSH)
+#else
+    PK_LACK("TCP_NOPUSH")
+#endif
+#ifdef TCP_NOOPT
+    PK_HAVE("TCP_NOOPT", TCP_NOOPT)
+#else
+    PK_LACK("TCP_NOOPT")
+#endif
+#ifdef TCP_KEEPALIVE
+    PK_HAVE("TCP_KEEPALIVE", TCP_KEEPALIVE)
+#else
+    PK_LACK("TCP_KEEPALIVE")
+#endif
+#ifdef UDP_CORK
+    PK_HAVE("UDP_CORK", UDP_CORK)
+#else
+    PK_LACK("UDP_CORK")
+#endif
+#ifdef UDP_ENCAP
+    PK_HAVE("UDP_ENCAP", UDP_ENCAP)
+#else
+    PK_LACK("UDP_ENCAP")
+#endif
+#ifdef UDP_NO_CHECK6_TX
+    PK_HAVE("UDP_NO_CHECK6_TX", UDP_NO_CHECK6_TX)
+#else
+    PK_LACK("UDP_NO_CHECK6_TX")
+#endif
+#ifdef UDP_NO_CHECK6_RX
+    PK_HAVE("UDP_NO_CHECK6_RX", UDP_NO_CHECK6_RX)
+#else
+    PK_LACK("UDP_NO_CHECK6_RX")
+#endif
+#ifdef UDP_SEGMENT
+    PK_HAVE("UDP_SEGMENT", UDP_SEGMENT)
+#else
+    PK_LACK("UDP_SEGMENT")
+#endif
+#ifdef UDP_GRO
+    PK_HAVE("UDP_GRO", UDP_GRO)
+#else
+    PK_LACK("UDP_GRO")
+#endif
+#ifdef PACKET_ADD_MEMBERSHIP
+    PK_HAVE("PACKET_ADD_MEMBERSHIP", PACKET_ADD_MEMBERSHIP)
+#else
+    PK_LACK("PACKET_ADD_MEMBERSHIP")
+#endif
+#ifdef PACKET_DROP_MEMBERSHIP
+    PK_HAVE("PACKET_DROP_MEMBERSHIP", PACKET_DROP_MEMBERSHIP)
+#else
+    PK_LACK("PACKET_DROP_MEMBERSHIP")
+#endif
+#ifdef PACKET_RECV_OUTPUT
+    PK_HAVE("PACKET_RECV_OUTPUT", PACKET_RECV_OUTPUT)
+#else
+    PK_LACK("PACKET_RECV_OUTPUT")
+#endif
+#ifdef PACKET_RX_RING
+    PK_HAVE("PACKET_RX_RING", PACKET_RX_RING)
+#else
+    PK_LACK("PACKET_RX_RING")
+#endif
+#ifdef PACKET_STATISTICS
+    PK_HAVE("PACKET_STATISTICS", PACKET_STATISTICS)
+#else
+    PK_LACK("PACKET_STATISTICS")
+#endif
+#ifdef PACKET_COPY_THRESH
+    PK_HAVE("PACKET_COPY_THRESH", PACKET_COPY_THRESH)
+#else
+    PK_LACK("PACKET_COPY_THRESH")
+#endif
+#ifdef PACKET_AUXDATA
+    PK_HAVE("PACKET_AUXDATA", PACKET_AUXDATA)
+#else
+    PK_LACK("PACKET_AUXDATA")
+#endif
+#ifdef PACKET_ORIGDEV
+    PK_HAVE("PACKET_ORIGDEV", PACKET_ORIGDEV)
+#else
+    PK_LACK("PACKET_ORIGDEV")
+#endif
+#ifdef PACKET_VERSION
+    PK_HAVE("PACKET_VERSION", PACKET_VERSION)
+#else
+    PK_LACK("PACKET_VERSION")
+#endif
+#ifdef PACKET_HDRLEN
+    PK_HAVE("PACKET_HDRLEN", PACKET_HDRLEN)
+#else
+    PK_LACK("PACKET_HDRLEN")
+#endif
+#ifdef PACKET_RESERVE
+    PK_HAVE("PACKET_RESERVE", PACKET_RESERVE)
+#else
+    PK_LACK("PACKET_RESERVE")
+#endif
+#ifdef PACKET_TX_RING
+    PK_HAVE("PACKET_TX_RING", PACKET_TX_RING)
+#else
+    PK_LACK("PACKET_TX_RING")
+#endif
+#ifdef PACKET_LOSS
+    PK_HAVE("PACKET_LOSS", PACKET_LOSS)
+#else
+    PK_LACK("PACKET_LOSS")
+#endif
+#ifdef PACKET_VNET_HDR
+    PK_HAVE("PACKET_VNET_HDR", PACKET_VNET_HDR)
+#else
+    PK_LACK("PACKET_VNET_HDR")
+#endif
+#ifdef PACKET_TX_TIMESTAMP
+    PK_HAVE("PACKET_TX_TIMESTAMP", PACKET_TX_TIMESTAMP)
+#else
+    PK_LACK("PACKET_TX_TIMESTAMP")
+#endif
+#ifdef PACKET_TIMESTAMP
+    PK_HAVE("PACKET_TIMESTAMP", PACKET_TIMESTAMP)
+#else
+    PK_LACK("PACKET_TIMESTAMP")
+#endif
+#ifdef PACKET_FANOUT
+    PK_HAVE("PACKET_FANOUT", PACKET_FANOUT)
+#else
+    PK_LACK("PACKET_FANOUT")
+#endif
+#ifdef PACKET_TX_HAS_OFF
+    PK_HAVE("PACKET_TX_HAS_OFF", PACKET_TX_HAS_OFF)
+#else
+    PK_LACK("PACKET_TX_HAS_OFF")
+#endif
+#ifdef PACKET_QDISC_BYPASS
+    PK_HAVE("PACKET_QDISC_BYPASS", PACKET_QDISC_BYPASS)
+#else
+    PK_LACK("PACKET_QDISC_BYPASS")
+#endif
+#ifdef PACKET_ROLLOVER_STATS
+    PK_HAVE("PACKET_ROLLOVER_STATS", PACKET_ROLLOVER_STATS)
+#else
+    PK_LACK("PACKET_ROLLOVER_STATS")
+#endif
+#ifdef PACKET_FANOUT_DATA
+    PK_HAVE("PACKET_FANOUT_DATA", PACKET_FANOUT_DATA)
+#else
+    PK_LACK("PACKET_FANOUT_DATA")
+#endif
+#ifdef PACKET_IGNORE_OUTGOING
+    PK_HAVE("PACKET_IGNORE_OUTGOING", PACKET_IGNORE_OUTGOING)
+#else
+    PK_LACK("PACKET_IGNORE_OUTGOING")
+#endif
+#ifdef PACKET_MR_MULTICAST
+    PK_HAVE("PACKET_MR_MULTICAST", PACKET_MR_MULTICAST)
+#else
+    PK_LACK("PACKET_MR_MULTICAST")
+#endif
+#ifdef PACKET_MR_PROMISC
+    PK_HAVE("PACKET_MR_PROMISC", PACKET_MR_PROMISC)
+#else
+    PK_LACK("PACKET_MR_PROMISC")
+#endif
+#ifdef PACKET_MR_ALLMULTI
+    PK_HAVE("PACKET_MR_ALLMULTI", PACKET_MR_ALLMULTI)
+#else
+    PK_LACK("PACKET_MR_ALLMULTI")
+#endif
+#ifdef PACKET_MR_UNICAST
+    PK_HAVE("PACKET_MR_UNICAST", PACKET_MR_UNICAST)
+#else
+    PK_LACK("PACKET_MR_UNICAST")
+#endif
+#ifdef NETLINK_ADD_MEMBERSHIP
+    PK_HAVE("NETLINK_ADD_MEMBERSHIP", NETLINK_ADD_MEMBERSHIP)
+#else
+    PK_LACK("NETLINK_ADD_MEMBERSHIP")
+#endif
+#ifdef NETLINK_DROP_MEMBERSHIP
+    PK_HAVE("NETLINK_DROP_MEMBERSHIP", NETLINK_DROP_MEMBERSHIP)
+#else
+    PK_LACK("NETLINK_DROP_MEMBERSHIP")
+#endif
+#ifdef NETLINK_PKTINFO
+    PK_HAVE("NETLINK_PKTINFO", NETLINK_PKTINFO)
+#else
+    PK_LACK("NETLINK_PKTINFO")
+#endif
+#ifdef NETLINK_BROADCAST_ERROR
+    PK_HAVE("NETLINK_BROADCAST_ERROR", NETLINK_BROADCAST_ERROR)
+#else
+    PK_LACK("NETLINK_BROADCAST_ERROR")
+#endif
+#ifdef NETLINK_NO_ENOBUFS
+    PK_HAVE("NETLINK_NO_ENOBUFS", NETLINK_NO_ENOBUFS)
+#else
+    PK_LACK("NETLINK_NO_ENOBUFS")
+#endif
+#ifdef NETLINK_RX_RING
+    PK_HAVE("NETLINK_RX_RING", NETLINK_RX_RING)
+#else
+    PK_LACK("NETLINK_RX_RING")
+#endif
+#ifdef NETLINK_TX_RING
+    PK_HAVE("NETLINK_TX_RING", NETLINK_TX_RING)
+#else
+    PK_LACK("NETLINK_TX_RING")
+#endif
+#ifdef NETLINK_LISTEN_ALL_NSID
+    PK_HAVE("NETLINK_LISTEN_ALL_NSID", NETLINK_LISTEN_ALL_NSID)
+#else
+    PK_LACK("NETLINK_LISTEN_ALL_NSID")
+#endif
+#ifdef NETLINK_LIST_MEMBERSHIPS
+    PK_HAVE("NETLINK_LIST_MEMBERSHIPS", NETLINK_LIST_MEMBERSHIPS)
+#else
+    PK_LACK("NETLINK_LIST_MEMBERSHIPS")
+#endif
+#ifdef NETLINK_CAP_ACK
+    PK_HAVE("NETLINK_CAP_ACK", NETLINK_CAP_ACK)
+#else
+    PK_LACK("NETLINK_CAP_ACK")
+#endif
+#ifdef NETLINK_EXT_ACK
+    PK_HAVE("NETLINK_EXT_ACK", NETLINK_EXT_ACK)
+#else
+    PK_LACK("NETLINK_EXT_ACK")
+#endif
+#ifdef NETLINK_GET_STRICT_CHK
+    PK_HAVE("NETLINK_GET_STRICT_CHK", NETLINK_GET_STRICT_CHK)
+#else
+    PK_LACK("NETLINK_GET_STRICT_CHK")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_msg[] = {
+#ifdef MSG_OOB
+    PK_HAVE("MSG_OOB", MSG_OOB)
+#else
+    PK_LACK("MSG_OOB")
+#endif
+#ifdef MSG_PEEK
+    PK_HAVE("MSG_PEEK", MSG_PEEK)
+#else
+    PK_LACK("MSG_PEEK")
+#endif
+#ifdef MSG_DONTROUTE
+    PK_HAVE("MSG_DONTROUTE", MSG_DONTROUTE)
+#else
+    PK_LACK("MSG_DONTROUTE")
+#endif
+#ifdef MSG_CTRUNC
+    PK_HAVE("MSG_CTRUNC", MSG_CTRUNC)
+#else
+    PK_LACK("MSG_CTRUNC")
+#endif
+#ifdef MSG_PROXY
+    PK_HAVE("MSG_PROXY", MSG_PROXY)
+#else
+    PK_LACK("MSG_PROXY")
+#endif
+#ifdef MSG_TRUNC
+    PK_HAVE("MSG_TRUNC", MSG_TRUNC)
+#else
+    PK_LACK("MSG_TRUNC")
+#endif
+#ifdef MSG_DONTWAIT
+    PK_HAVE("MSG_DONTWAIT", MSG_DONTWAIT)
+#else
+    PK_LACK("MSG_DONTWAIT")
+#endif
+#ifdef MSG_EOR
+    PK_HAVE("MSG_EOR", MSG_EOR)
+#else
+    PK_LACK("MSG_EOR")
+#endif
+#ifdef MSG_WAITALL
+    PK_HAVE("MSG_WAITALL", MSG_WAITALL)
+#else
+    PK_LACK("MSG_WAITALL")
+#endif
+#ifdef MSG_FIN
+    PK_HAVE("MSG_FIN", MSG_FIN)
+#else
+    PK_LACK("MSG_FIN")
+#endif
+#ifdef MSG_SYN
+    PK_HAVE("MSG_SYN", MSG_SYN)
+#else
+    PK_LACK("MSG_SYN")
+#endif
+#ifdef MSG_CONFIRM
+    PK_HAVE("MSG_CONFIRM", MSG_CONFIRM)
+#else
+    PK_LACK("MSG_CONFIRM")
+#endif
+#ifdef MSG_RST
+    PK_HAVE("MSG_RST", MSG_RST)
+#else
+    PK_LACK("MSG_RST")
+#endif
+#ifdef MSG_ERRQUEUE
+    PK_HAVE("MSG_ERRQUEUE", MSG_ERRQUEUE)
+#else
+    PK_LACK("MSG_ERRQUEUE")
+#endif
+#ifdef MSG_NOSIGNAL
+    PK_HAVE("MSG_NOSIGNAL", MSG_NOSIGNAL)
+#else
+    PK_LACK("MSG_NOSIGNAL")
+#endif
+#ifdef MSG_MORE
+    PK_HAVE("MSG_MORE", MSG_MORE)
+#else
+    PK_LACK("MSG_MORE")
+#endif
+#ifdef MSG_WAITFORONE
+    PK_HAVE("MSG_WAITFORONE", MSG_WAITFORONE)
+#else
+    PK_LACK("MSG_WAITFORONE")
+#endif
+#ifdef MSG_BATCH
+    PK_HAVE("MSG_BATCH", MSG_BATCH)
+#else
+    PK_LACK("MSG_BATCH")
+#endif
+#ifdef MSG_ZEROCOPY
+    PK_HAVE("MSG_ZEROCOPY", MSG_ZEROCOPY)
+#else
+    PK_LACK("MSG_ZEROCOPY")
+#endif
+#ifdef MSG_FASTOPEN
+    PK_HAVE("MSG_FASTOPEN", MSG_FASTOPEN)
+#else
+    PK_LACK("MSG_FASTOPEN")
+#endif
+#ifdef MSG_CMSG_CLOEXEC
+    PK_HAVE("MSG_CMSG_CLOEXEC", MSG_CMSG_CLOEXEC)
+#else
+    PK_LACK("MSG_CMSG_CLOEXEC")
+#endif
+#ifdef MSG_NOTIFICATION
+    PK_HAVE("MSG_NOTIFICATION", MSG_NOTIFICATION)
+#else
+    PK_LACK("MSG_NOTIFICATION")
+#endif
+#ifdef MSG_NBIO
+    PK_HAVE("MSG_NBIO", MSG_NBIO)
+#else
+    PK_LACK("MSG_NBIO")
+#endif
+#ifdef MSG_EOF
+    PK_HAVE("MSG_EOF", MSG_EOF)
+#else
+    PK_LACK("MSG_EOF")
+#endif
+    {0, 0, 0}
+};
+
+static const struct pk_const pk_ioctl[] = {
+#ifdef FIONREAD
+    PK_HAVE("FIONREAD", FIONREAD)
+#else
+    PK_LACK("FIONREAD")
+#endif
+#ifdef FIONBIO
+    PK_HAVE("FIONBIO", FIONBIO)
+#else
+    PK_LACK("FIONBIO")
+#endif
+#ifdef FIOCLEX
+    PK_HAVE("FIOCLEX", FIOCLEX)
+#else
+    PK_LACK("FIOCLEX")
+#endif
+#ifdef FIONCLEX
+    PK_HAVE("FIONCLEX", FIONCLEX)
+#else
+    PK_LACK("FIONCLEX")
+#endif
+#ifdef FIOASYNC
+    PK_HAVE("FIOASYNC", FIOASYNC)
+#else
+    PK_LACK("FIOASYNC")
+#endif
+#ifdef FIOGETOWN
+    PK_HAVE("FIOGETOWN", FIOGETOWN)
+#else
+    PK_LACK("FIOGETOWN")
+#endif
+#ifdef FIOSETOWN
+    PK_HAVE("FIOSETOWN", FIOSETOWN)
+#else
+    PK_LACK("FIOSETOWN")
+#endif
+#ifdef SIOCINQ
+    PK_HAVE("SIOCINQ", SIOCINQ)
+#else
+    PK_LACK("SIOCINQ")
+#endif
+#ifdef SIOCOUTQ
+    PK_HAVE("SIOCOUTQ", SIOCOUTQ)
+#else
+    PK_LACK("SIOCOUTQ")
+#endif
+#ifdef SIOCOUTQNSD
+    PK_HAVE("SIOCOUTQNSD", SIOCOUTQNSD)
+#else
+    PK_LACK("SIOCOUTQNSD")
+#endif
+#ifdef SIOCATMARK
+    PK_HAVE("SIOCATMARK", SIOCATMARK)
+#else
+    PK_LACK("SIOCATMARK")
+#endif
+#ifdef SIOCGSTAMP
+    PK_HAVE("SIOCGSTAMP", SIOCGSTAMP)
+#else
+    PK_LACK("SIOCGSTAMP")
+#endif
+#ifdef SIOCGSTAMPNS
+    PK_HAVE("SIOCGSTAMPNS", SIOCGSTAMPNS)
+#else
+    PK_LACK("SIOCGSTAMPNS")
+#endif
+#ifdef SIOCSPGRP
+    PK_HAVE("SIOCSPGRP", SIOCSPGRP)
+#else
+    PK_LACK("SIOCSPGRP")
+#endif
+#ifdef SIOCGPGRP
+    PK_HAVE("SIOCGPGRP", SIOCGPGRP)
+#else
+    PK_LACK("SIOCGPGRP")
+#endif
+#ifdef SIOCADDRT
+    PK_HAVE("SIOCADDRT", SIOCADDRT)
+#else
+    PK_LACK("SIOCADDRT")
+#endif
+#ifdef SIOCDELRT
+    PK_HAVE("SIOCDELRT", SIOCDELRT)
+#else
+    PK_LACK("SIOCDELRT")
+#endif
+#ifdef SIOCGIFNAME
+    PK_HAVE("SIOCGIFNAME", SIOCGIFNAME)
+#else
+    PK_LACK("SIOCGIFNAME")
+#endif
+#ifdef SIOCSIFLINK
+    PK_HAVE("SIOCSIFLINK", SIOCSIFLINK)
+#else
+    PK_LACK("SIOCSIFLINK")
+#endif
+#ifdef SIOCGIFCONF
+    PK_HAVE("SIOCGIFCONF", SIOCGIFCONF)
+#else
+    PK_LACK("SIOCGIFCONF")
+#endif
+#ifdef SIOCGIFFLAGS
+    PK_HAVE("SIOCGIFFLAGS", SIOCGIFFLAGS)
+#else
+    PK_LACK("SIOCGIFFLAGS")
+#endif
+#ifdef SIOCSIFFLAGS
+    PK_HAVE("SIOCSIFFLAGS", SIOCSIFFLAGS)
+#else
+    PK_LACK("SIOCSIFFLAGS")
+#endif
+#ifdef SIOCGIFADDR
+    PK_HAVE("SIOCGIFADDR", SIOCGIFADDR)
+#else
+    PK_LACK("SIOCGIFADDR")
+#endif
+#ifdef SIOCSIFADDR
+    PK_HAVE("SIOCSIFADDR", SIOCSIFADDR)
+#else
+    PK_LACK("SIOCSIFADDR")
+#endif
+#ifdef SIOCGIFDSTADDR
+    PK_HAVE("SIOCGIFDSTADDR", SIOCGIFDSTADDR)
+#else
+    PK_LACK("SIOCGIFDSTADDR")
+#endif
+#ifdef SIOCSIFDSTADDR
+    PK_HAVE("SIOCSIFDSTADDR", SIOCSIFDSTADDR)
+#else
+    PK_LACK("SIOCSIFDSTADDR")
+#endif
+#ifdef SIOCGIFBRDADDR
+    PK_HAVE("SIOCGIFBRDADDR", SIOCGIFBRDADDR)
+#else
+    PK_LACK("SIOCGIFBRDADDR")
+#endif
+#ifdef SIOCSIFBRDADDR
+    PK_HAVE("SIOCSIFBRDADDR", SIOCSIFBRDADDR)
+#else
+    PK_LACK("SIOCSIFBRDADDR")
+#endif
+#ifdef SIOCGIFNETMASK
+    PK_HAVE("SIOCGIFNETMASK", SIOCGIFNETMASK)
+#else
+    PK_LACK("SIOCGIFNETMASK")
+#endif
+#ifdef SIOCSIFNETMASK
+    PK_HAVE("SIOCSIFNETMASK", SIOCSIFNETMASK)
+#else
+    PK_LACK("SIOCSIFNETMASK")
+#endif
+#ifdef SIOCGIFMETRIC
+    PK_HAVE("SIOCGIFMETRIC", SIOCGIFMETRIC)
+#else
+    PK_LACK("SIOCGIFMETRIC")
+#endif
+#ifdef SIOCSIFMETRIC
+    PK_HAVE("SIOCSIFMETRIC", SIOCSIFMETRIC)
+#else
+    PK_LACK("SIOCSIFMETRIC")
+#endif
+#ifdef SIOCGIFMTU
+    PK_HAVE("SIOCGIFMTU", SIOCGIFMTU)
+#else
+    PK_LACK("SIOCGIFMTU")
+#endif
+#ifdef SIOCSIFMTU
+    PK_HAVE("SIOCSIFMTU", SIOCSIFMTU)
+#else
+    PK_LACK("SIOCSIFMTU")
+#endif
+#ifdef SIOCSIFNAME
+    PK_HAVE("SIOCSIFNAME", SIOCSIFNAME)
+#else
+    PK_LACK("SIOCSIFNAME")
+#endif
+#ifdef SIOCSIFHWADDR
+    PK_HAVE("SIOCSIFHWADDR", SIOCSIFHWADDR)
+#else
+    PK_LACK("SIOCSIFHWADDR")
+#endif
+#ifdef SIOCGIFHWADDR
+    PK_HAVE("SIOCGIFHWADDR", SIOCGIFHWADDR)
+#else
+    PK_LACK("SIOCGIFHWADDR")
+#endif
+#ifdef SIOCSIFHWBROADCAST
+    PK_HAVE("SIOCSIFHWBROADCAST", SIOCSIFHWBROADCAST)
+#else
+    PK_LACK("SIOCSIFHWBROADCAST")
+#endif
+#ifdef SIOCADDMULTI
+    PK_HAVE("SIOCADDMULTI", SIOCADDMULTI)
+#else
+    PK_LACK("SIOCADDMULTI")
+#endif
+#ifdef SIOCDELMULTI
+    PK_HAVE("SIOCDELMULTI", SIOCDELMULTI)
+#else
+    PK_LACK("SIOCDELMULTI")
+#endif
+#ifdef SIOCGIFINDEX
+    PK_HAVE("SIOCGIFINDEX", SIOCGIFINDEX)
+#else
+    PK_LACK("SIOCGIFINDEX")
+#endif
+#ifdef SIOCGIFPFLAGS
+    PK_HAVE("SIOCGIFPFLAGS", SIOCGIFPFLAGS)
+#else
+    PK_LACK("SIOCGIFPFLAGS")
+#endif
+#ifdef SIOCSIFPFLAGS
+    PK_HAVE("SIOCSIFPFLAGS", SIOCSIFPFLAGS)
+#else
+    PK_LACK("SIOCSIFPFLAGS")
+#endif
+#ifdef SIOCDIFADDR
+    PK_HAVE("SIOCDIFADDR", SIOCDIFADDR)
+#else
+    PK_LACK("SIOCDIFADDR")
+#endif
+#ifdef SIOCGIFCOUNT
+    PK_HAVE("SIOCGIFCOUNT", SIOCGIFCOUNT)
+#else
+    PK_LACK("SIOCGIFCOUNT")
+#endif
+#ifdef SIOCGIFTXQLEN
+    PK_HAVE("SIOCGIFTXQLEN", SIOCGIFTXQLEN)
+#else
+    PK_LACK("SIOCGIFTXQLEN")
+#endif
+#ifdef SIOCSIFTXQLEN
+    PK_HAVE("SIOCSIFTXQLEN", SIOCSIFTXQLEN)
+#else
+    PK_LACK("SIOCSIFTXQLEN")
+#endif
+#ifdef SIOCETHTOOL
+    PK_HAVE("SIOCETHTOOL", SIOCETHTOOL)
+#else
+    PK_LACK("SIOCETHTOOL")
+#endif
+#ifdef SIOCGMIIPHY
+    PK_HAVE("SIOCGMIIPHY", SIOCGMIIPHY)
+#else
+    PK_LACK("SIOCGMIIPHY")
+#endif
+#ifdef SIOCGMIIREG
+    PK_HAVE("SIOCGMIIREG", SIOCGMIIREG)
+#else
+    PK_LACK("SIOCGMIIREG")
+#endif
+#ifdef SIOCSMIIREG
+    PK_HAVE("SIOCSMIIREG", SIOCSMIIREG)
+#else
+    PK_LACK("SIOCSMIIREG")
+#endif
+#ifdef SIOCWANDEV
+    PK_HAVE("SIOCWANDEV", SIOCWANDEV)
+#else
+    PK_LACK("SIOCWANDEV")
+#endif
+#ifdef SIOCDARP
+    PK_HAVE("SIOCDARP", SIOCDARP)
+#else
+    PK_LACK("SIOCDARP")
+#endif
+#ifdef SIOCGARP
+    PK_HAVE("SIOCGARP", SIOCGARP)
+#else
+    PK_LACK("SIOCGARP")
+#endif
+#ifdef SIOCSARP
+    PK_HAVE("SIOCSARP", SIOCSARP)
+#else
+    PK_LACK("SIOCSARP")
+#endif
+#ifdef SIOCGIFMAP
+    PK_HAVE("SIOCGIFMAP", SIOCGIFMAP)
+#else
+    PK_LACK("SIOCGIFMAP")
+#endif
+#ifdef SIOCSIFMAP
+    PK_HAVE("SIOCSIFMAP", SIOCSIFMAP)
+#else
+    PK_LACK("SIOCSIFMAP")
+#endif
+#ifdef SIOCBRADDBR
+    PK_HAVE("SIOCBRADDBR", SIOCBRADDBR)
+#else
+    PK_LACK("SIOCBRADDBR")
+#endif
+#ifdef SIOCBRDELBR
+    PK_HAVE("SIOCBRDELBR", SIOCBRDELBR)
+#else
+    PK_LACK("SIOCBRDELBR")
+#endif
+#ifdef SIOCBRADDIF
+    PK_HAVE("SIOCBRADDIF", SIOCBRADDIF)
+#else
+    PK_LACK("SIOCBRADDIF")
+#endif
+#ifdef SIOCBRDELIF
+    PK_HAVE("SIOCBRDELIF", SIOCBRDELIF)
+#else
+    PK_LACK("SIOCBRDELIF")
+#endif
+#ifdef SIOCGHWTSTAMP
+    PK_HAVE("SIOCGHWTSTAMP", SIOCGHWTSTAMP)
+#else
+    PK_LACK("SIOCGHWTSTAMP")
+#endif
+#ifdef SIOCSHWTSTAMP
+    PK_HAVE("SIOCSHWTSTAMP", SIOCSHWTSTAMP)
+#else
+    PK_LACK("SIOCSHWTSTAMP")
+#endif
+#ifdef TUNSETNOCSUM
+    PK_HAVE("TUNSETNOCSUM", TUNSETNOCSUM)
+#else
+    PK_LACK("TUNSETNOCSUM")
+#endif
+#ifdef TUNSETDEBUG
+    PK_HAVE("TUNSETDEBUG", TUNSETDEBUG)
+#else
+    PK_LACK("TUNSETDEBUG")
+#endif
+#ifdef TUNSETIFF
+    PK_HAVE("TUNSETIFF", TUNSETIFF)
+#else
+    PK_LACK("TUNSETIFF")
+#endif
+#ifdef TUNSETPERSIST
+    PK_HAVE("TUNSETPERSIST", TUNSETPERSIST)
+#else
+    PK_LACK("TUNSETPERSIST")
+#endif
+#ifdef TUNSETOWNER
+    PK_HAVE("TUNSETOWNER", TUNSETOWNER)
+#else
+    PK_LACK("TUNSETOWNER")
+#endif
+#ifdef TUNSETLINK
+    PK_HAVE("TUNSETLINK", TUNSETLINK)
+#else
+    PK_LACK("TUNSETLINK")
+#endif
+#ifdef TUNSETGROUP
+    PK_HAVE("TUNSETGROUP", TUNSETGROUP)
+#else
+    PK_LACK("TUNSETGROUP")
+#endif
+#ifdef TUNGETFEATURES
+    PK_HAVE("TUNGETFEATURES", TUNGETFEATURES)
+#else
+    PK_LACK("TUNGETFEATURES")
+#endif
+#ifdef TUNSETOFFLOAD
+    PK_HAVE("TUNSETOFFLOAD", TUNSETOFFLOAD)
+#else
+    PK_LACK("TUNSETOFFLOAD")
+#endif
+#ifdef TUNSETTXFILTER
+    PK_HAVE("TUNSETTXFILTER", TUNSETTXFILTER)
+#else
+    PK_LACK("TUNSETTXFILTER")
+#endif
+#ifdef TUNGETIFF
+    PK_HAVE("TUNGETIFF", TUNGETIFF)
+#else
+    PK_LACK("TUNGETIFF")
+#endif
+#ifdef TUNGETSNDBUF
+    PK_HAVE("TUNGETSNDBUF", TUNGETSNDBUF)
+#else
+    PK_LACK("TUNGETSNDBUF")
+#endif
+#ifdef TUNSETSNDBUF
+    PK_HAVE("TUNSETSNDBUF", TUNSETSNDBUF)
+#else
+    PK_LACK("TUNSETSNDBUF")
+#endif
+#ifdef TUNATTACHFILTER
+    PK_HAVE("TUNATTACHFILTER", TUNATTACHFILTER)
+#else
+    PK_LACK("TUNATTACHFILTER")
+#endif
+#ifdef TUNDETACHFILTER
+    PK_HAVE("TUNDETACHFILTER", TUNDETACHFILTER)
+#else
+    PK_LACK("TUNDETACHFILTER")
+#endif
+#ifdef TUNGETVNETHDRSZ
+    PK_HAVE("TUNGETVNETHDRSZ", TUNGETVNETHDRSZ)
+#else
+    PK_LACK("TUNGETVNETHDRSZ")
+#endif
+#ifdef TUNSETVNETHDRSZ
+    PK_HAVE("TUNSETVNETHDRSZ", TUNSETVNETHDRSZ)
+#else
+    PK_LACK("TUNSETVNETHDRSZ")
+#endif
+#ifdef TUNSETQUEUE
+    PK_HAVE("TUNSETQUEUE", TUNSETQUEUE)
+#else
+    PK_LACK("TUNSETQUEUE")
+#endif
+#ifdef TUNSETIFINDEX
+    PK_HAVE("TUNSETIFINDEX", TUNSETIFINDEX)
+#else
+    PK_LACK("TUNSETIFINDEX")
+#endif
+#ifdef TUNGETFILTER
+    PK_HAVE("TUNGETFILTER", TUNGETFILTER)
+#else
+    PK_LACK("TUNGETFILTER")
+#endif
+#ifdef TUNSETVNETLE
+    PK_HAVE("TUNSETVNETLE", TUNSETVNETLE)
+#else
+    PK_LACK("TUNSETVNETLE")
+#endif
+#ifdef TUNGETVNETLE
+    PK_HAVE("TUNGETVNETLE", TUNGETVNETLE)
+#else
+    PK_LACK("TUNGETVNETLE")
+#endif
+#ifdef TUNSETSTEERINGEBPF
+    PK_HAVE("TUNSETSTEERINGEBPF", TUNSETSTEERINGEBPF)
+#else
+    PK_LACK("TUNSETSTEERINGEBPF")
+#endif
+#ifdef TUNSETFILTEREBPF
+    PK_HAVE("TUNSETFILTEREBPF", TUNSETFILTEREBPF)
+#else
+    PK_LACK("TUNSETFILTEREBPF")
+#endif
+#ifdef TUNSETCARRIER
+    PK_HAVE("TUNSETCARRIER", TUNSETCARRIER)
+#else
+    PK_LACK("TUNSETCARRIER")
+#endif
+#ifdef TUNGETDEVNETNS
+    PK_HAVE("TUNGETDEVNETNS", TUNGETDEVNETNS)
+#else
+    PK_LACK("TUNGETDEVNETNS")
+#endif
+#ifdef BIOCGBLEN
+    PK_HAVE("BIOCGBLEN", BIOCGBLEN)
+#else
+    PK_LACK("BIOCGBLEN")
+#endif
+#ifdef BIOCSBLEN
+    PK_HAVE("BIOCSBLEN", BIOCSBLEN)
+#else
+    PK_LACK("BIOCSBLEN")
+#endif
+#ifdef BIOCSETF
+    PK_HAVE("BIOCSETF", BIOCSETF)
+#else
+    PK_LACK("BIOCSETF")
+#endif
+#ifdef BIOCFLUSH
+    PK_HAVE("BIOCFLUSH", BIOCFLUSH)
+#else
+    PK_LACK("BIOCFLUSH")
+#endif
+#ifdef BIOCPROMISC
+    PK_HAVE("BIOCPROMISC", BIOCPROMISC)
+#else
+    PK_LACK("BIOCPROMISC")
+#endif
+#ifdef BIOCGDLT
+    PK_HAVE("BIOCGDLT", BIOCGDLT)
+#else
+    PK_LACK("BIOCGDLT")
+#endif
+#ifdef BIOCGETIF
+    PK_HAVE("BIOCGETIF", BIOCGETIF)
+#else
+    PK_LACK("BIOCGETIF")
+#endif
+#ifdef BIOCSETIF
+    PK_HAVE("BIOCSETIF", BIOCSETIF)
+#else
+    PK_LACK("BIOCSETIF")
+#endif
+#ifdef BIOCGSTATS
+    PK_HAVE("BIOCGSTATS", BIOCGSTATS)
+#else
+    PK_LACK("BIOCGSTATS")
+#endif
+#ifdef BIOCIMMEDIATE
+    PK_HAVE("BIOCIMMEDIATE", BIOCIMMEDIATE)
+#else
+    PK_LACK("BIOCIMMEDIATE")
+#endif
+#ifdef BIOCVERSION
+    PK_HAVE("BIOCVERSION", BIOCVERSION)
+#else
+    PK_LACK("BIOCVERSION")
+#endif
+#ifdef BIOCGHDRCMPLT
+    PK_HAVE("BIOCGHDRCMPLT", BIOCGHDRCMPLT)
+#else
+    PK_LACK("BIOCGHDRCMPLT")
+#endif
+#ifdef BIOCSHDRCMPLT
+    PK_HAVE("BIOCSHDRCMPLT", BIOCSHDRCMPLT)
+#else
+    PK_LACK("BIOCSHDRCMPLT")
+#endif
+    {0, 0, 0}
+};
+
+#endif
