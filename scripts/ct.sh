@@ -1,5 +1,7 @@
 #!/bin/sh
-# Runs the Common Test end-to-end suite test/procket_SUITE.erl.
+# Runs a Common Test suite in a fresh network namespace: by default the
+# end-to-end suite test/procket_SUITE.erl; PROCKET_CT_SUITE names another
+# (scripts/ct-socket.sh runs test/procket_socket_SUITE.erl this way).
 #
 # Needs root (the suite stages a setuid helper, writes a sudo rule and runs
 # the VM under test as nobody) and a build: run `make all` first; this
@@ -11,7 +13,11 @@ set -eu
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-LOGDIR=$ROOT/logs/ct
+SUITE=${PROCKET_CT_SUITE:-procket_SUITE}
+case $SUITE in
+    procket_SUITE) LOGDIR=$ROOT/logs/ct ;;
+    *) LOGDIR=$ROOT/logs/ct-$SUITE ;;
+esac
 OUT=$LOGDIR/console.log   # not ct_run.*: CT takes those for runs
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -24,14 +30,18 @@ for f in ebin/procket.beam ebin/procket.app priv/procket priv/procket_nif.so; do
         exit 2
     fi
 done
-for t in ct_run unshare ip socat setpriv sudo visudo; do
+for t in ct_run unshare ip socat setpriv sudo visudo ping tcpdump; do
     command -v "$t" >/dev/null 2>&1 || { echo "ct.sh: $t not found" >&2; exit 2; }
 done
+if [ ! -c /dev/net/tun ]; then
+    echo "ct.sh: /dev/net/tun missing (tun cases)" >&2
+    exit 2
+fi
 
 mkdir -p "$LOGDIR"
 STATUS=$(mktemp)
 trap 'rm -f "$STATUS"' EXIT
-export PROCKET_ROOT="$ROOT"
+export PROCKET_ROOT="$ROOT" PROCKET_CT_SUITE="$SUITE" PROCKET_CT_LOGDIR="$LOGDIR"
 # extra ct_run arguments, e.g. `scripts/ct.sh -group devices` for one group
 export PROCKET_CT_ARGS="$*"
 start=$(date +%s)
@@ -48,8 +58,8 @@ start=$(date +%s)
         ip -6 addr show dev lo | grep -q "::1/128" || {
             echo "ct.sh: no ::1 in the test namespace" >&2; exit 2; }
         exec ct_run -noshell -pa "$PROCKET_ROOT/ebin" \
-            -dir "$PROCKET_ROOT/test" -suite procket_SUITE \
-            -logdir "$PROCKET_ROOT/logs/ct" $PROCKET_CT_ARGS
+            -dir "$PROCKET_ROOT/test" -suite "$PROCKET_CT_SUITE" \
+            -logdir "$PROCKET_CT_LOGDIR" $PROCKET_CT_ARGS
     ' 2>&1 && rc=0 || rc=$?
     echo "$rc" >"$STATUS"
 } | tee "$OUT"
