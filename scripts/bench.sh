@@ -173,22 +173,19 @@ line "  floor, interleaved with the 1 GiB opens" "$T/out/floor_1gib.ns"
 printf '  machine drift (floor, 1 GiB phase / plain phase): %s; ratio corrected for it: %s\n' \
     "$(ratio "$g2" "$fm")" "$(awk -v a="$gm" -v b="$pm" -v c="$g2" -v d="$fm" \
         'BEGIN { if (b > 0 && c > 0) printf "%.2f", (a / b) / (c / d); else print "n/a" }')"
-if [ -f "$T/out/open_sbwt.ns" ]; then
-    sm=$(med "$T/out/open_sbwt.ns")
-    sf=$(med "$T/out/floor_sbwt.ns")
-    echo "diagnostic, a second VM started with +sbwt none (idle schedulers do not spin):"
-    line "  procket:open/2 UDP $PORT, +sbwt none" "$T/out/open_sbwt.ns"
-    line "  floor, same run" "$T/out/floor_sbwt.ns"
-    printf '  ratio median procket/floor: %s\n' "$(ratio "$sm" "$sf")"
-fi
-if [ -f "$T/out/open_nobw.ns" ]; then
-    nm=$(med "$T/out/open_nobw.ns")
-    nf=$(med "$T/out/floor_nobw.ns")
-    echo "diagnostic, a third VM started with +sbwt none +sbwtdcpu none +sbwtdio none:"
-    line "  procket:open/2 UDP $PORT, no busy wait" "$T/out/open_nobw.ns"
-    line "  floor, same run" "$T/out/floor_nobw.ns"
-    printf '  ratio median procket/floor: %s\n' "$(ratio "$nm" "$nf")"
-fi
+# diagnostic TAG TITLE LABEL: the figures of a diagnostic VM, if it ran
+diagnostic() {
+    [ -f "$T/out/open_$1.ns" ] || return 0
+    echo "$2"
+    line "  procket:open/2 UDP $PORT, $3" "$T/out/open_$1.ns"
+    line "  floor, same run" "$T/out/floor_$1.ns"
+    printf '  ratio median procket/floor: %s\n' \
+        "$(ratio "$(med "$T/out/open_$1.ns")" "$(med "$T/out/floor_$1.ns")")"
+}
+diagnostic sbwt "diagnostic, a second VM started with +sbwt none (idle schedulers do not spin):" \
+    "+sbwt none"
+diagnostic nobw "diagnostic, a third VM started with +sbwt none +sbwtdcpu none +sbwtdio none:" \
+    "no busy wait"
 echo "os:cmd shell spawn, for comparison (the older design's way to run a helper):"
 line '  os:cmd("/bin/true")' "$T/out/oscmd_plain.ns"
 line '  os:cmd("/bin/true") with 1 GiB live' "$T/out/oscmd_1gib.ns"
