@@ -56,7 +56,6 @@
 %% all, a socketpair given to the helper as its standard input.</dd>
 %% <dt>`{timeout, Milliseconds}'</dt>
 %% <dd>How long to wait for the helper. Default 5000.</dd>
-%% </dl>
 %% <dt>`{namespace, Name}'</dt>
 %% <dd>Create the socket (or device) in the named network namespace
 %% `/run/netns/Name', as made by `ip netns add Name'. Only such names
@@ -73,6 +72,7 @@
 %% <dt>`{packet_info, boolean()}'</dt>
 %% <dd>tun/tap: keep the 4-byte packet information header before each
 %% packet. Default `false'.</dd>
+%% </dl>
 %% Options procket does not know (`inet6',
 %% `{ttl, N}', ...) are ignored, as callers pass options meant for other
 %% libraries.
@@ -205,10 +205,14 @@ dev(Dev, Options) when is_list(Options) ->
 dev(_, _) ->
     erlang:error(badarg).
 
-%% @doc Closes a descriptor obtained from {@link open/2} or
-%% {@link socket/3} that no port took over. A descriptor owned by a
-%% handle ({@link handle/1}) is refused with `{error, ebusy}': close the
-%% handle with {@link close_handle/1}.
+%% @doc Closes a descriptor procket gave out: from {@link open/2},
+%% {@link dev/2}, {@link socket/3}, {@link accept/1}, or received with
+%% SCM_RIGHTS by {@link recvmsg/4}. A port that took it over
+%% (`gen_udp:open(0, [{fd, FD}])') does not close it: close it after the
+%% port. Any other number, or one closed already, gives `{error, ebadf}'
+%% and is left alone, even if the VM reused it for a file of its own; a
+%% descriptor owned by a handle ({@link handle/1}) gives `{error,
+%% ebusy}': close the handle with {@link close_handle/1}.
 -spec close(FD :: non_neg_integer()) -> ok | {error, posix()}.
 close(FD) when is_integer(FD), FD >= 0 ->
     procket_nif:close(FD);

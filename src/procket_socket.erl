@@ -108,9 +108,14 @@
 %% to the caller.</li>
 %% <li>`procket:listen/1' is procket's port opener (see `procket:open/2'),
 %% not listen(2) with a backlog of 50: call `listen(FD, 50)'.</li>
-%% <li>`procket:close/1' closes any integer, as before; ownership that
-%% cannot close someone else's descriptor comes with handles and
-%% {@link close_handle/1}.</li>
+%% <li>`procket:close/1' (and {@link handle/1}) act only on a descriptor
+%% procket gave out (from `procket:open/2', {@link socket/3},
+%% {@link accept/1,2}, or received with SCM_RIGHTS by
+%% {@link recvmsg/4,5}) that is still open as the same file, and that no
+%% handle owns; any other number is `{error, ebadf}' (a handle's:
+%% `{error, ebusy}'). The old close/1 closed any integer: the VM's
+%% standard input, its poll set, or, after a double close, the socket of
+%% a port that had reused the number.</li>
 %% <li>`ntohs/1' takes a 16-bit binary (and, as before, a 32-bit one).</li>
 %% <li>Sizes are bounded (above); the old functions took any size.</li>
 %% <li>Descriptors from `procket:open/2' are in blocking mode (the old
@@ -597,7 +602,8 @@ wordalign(Offset, Align) ->
 %% @doc A handle that owns `FD' from now on (see the module doc): the
 %% caller is its owner; it sets `FD' non-blocking and close-on-exec.
 %% `{error, ebusy}' if another handle owns `FD', `{error, ebadf}' if it is
-%% not open. Do not close `FD' yourself afterwards.
+%% not a descriptor procket gave out (see `procket:close/1') or was closed
+%% since. Do not close `FD' yourself afterwards.
 -spec handle(fd()) -> {ok, handle()} | {error, posix()}.
 handle(FD) ->
     procket_nif:sock_handle(FD).

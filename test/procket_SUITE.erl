@@ -28,7 +28,7 @@
          readme_session/1, raw_icmp_ping/1,
          namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
-         policy_rules/1]).
+         policy_rules/1, packet_module/1, packet_module_routes/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -60,7 +60,7 @@ groups() ->
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
                     ping_raw, ping_dgram, example_tun_ping, example_sniff,
-                    policy_rules]}].
+                    packet_module, packet_module_routes, policy_rules]}].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -682,6 +682,87 @@ packet_socket_frames(Config) ->
     true = string:find(Text, "02:00:00:00:00:01") =/= nomatch,
     true = string:find(Text, "ethertype Unknown (0x88b5)") =/= nomatch,
     ok = peer:call(Peer, procket, close, [FD]).
+
+%% The packet module on a socket from packet:socket/2 made in the
+%% namespace: its lookups answer as `ip' does there; a frame sent out of
+%% pkva arrives on pkvb, where the socket is bound, and is read back with
+%% enif_select; promiscuous mode (the interface's promiscuity count) is on
+%% while the socket is open.
+packet_module(Config) ->
+    Peer = ?config(peer, Config),
+    Call = fun(F, A) -> peer:call(Peer, packet, F, A) end,
+    {ok, FD} = Call(socket, [16#88b5, [{namespace, ?NS}]]),
+    IndexB = Call(ifindex, [FD, "pkvb"]),
+    IndexA = Call(ifindex, [FD, <<"pkva">>]),
+    IndexB = list_to_integer(string:trim(ns_cmd("cat /sys/class/net/pkvb/ifindex"))),
+    IndexA = list_to_integer(string:trim(ns_cmd("cat /sys/class/net/pkva/ifindex"))),
+    <<"pkvb">> = Call(ifname, [FD, IndexB]),
+    {error, enodev} = Call(ifindex, [FD, "pkvz"]),
+    {error, enodev} = Call(ifname, [FD, 999999]),
+    {'EXIT', {badarg, _}} = (catch Call(ifindex, [FD, "sixteen-bytes-xx"])),
+    {10, 97, 0, 1} = Call(ipv4address, [FD, "pkva"]),
+    {error, eaddrnotavail} = Call(ipv4address, [FD, "pkvb"]),
+    MacB = string:trim(ns_cmd("cat /sys/class/net/pkvb/address")),
+    MacB = mac_text(Call(macaddress, [FD, "pkvb"])),
+    %% the first binding is free (Linux 5.7 and later), a change is not
+    ok = Call(bindtodevice, [FD, "pkvb"]),
+    {error, eperm} = Call(bindtodevice, [FD, "pkva"]),
+    ok = Call(bind, [FD, IndexB]),
+    ok = Call(promiscuous, [FD, IndexB]),
+    true = string:find(ns_cmd("ip -d link show pkvb"), "promiscuity 1") =/= nomatch,
+    Frame = <<255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 2, 16#88b5:16,
+              "packet:send/3", 0:(8 * 33)>>,
+    {received, <<_Family:16, 16#88b5:16, IndexB:32/native, _HaType:16, PktType, _/binary>>} =
+        peer:call(Peer, procket_test_echo, packet_roundtrip, [FD, IndexA, Frame, 5000]),
+    1 = PktType,                              % PACKET_BROADCAST: it came in
+    %% the handle closed the socket: promiscuous mode is gone
+    ok = wait_until(fun() -> string:find(ns_cmd("ip -d link show pkvb"),
+                                         "promiscuity 0") =/= nomatch end, 50),
+    {error, ebadf} = Call(ifindex, [FD, "pkvb"]).
+
+%% arplookup/1, gateway/0,1, gateway_addr/1 and default_interface/0 read
+%% /proc/net as the VM sees it: a VM started inside the namespace finds
+%% the neighbour entry and the default route made there with `ip'.
+packet_module_routes(Config) ->
+    [ok = run("ip -n " ++ ?NS ++ " " ++ C)
+     || C <- ["neigh replace 10.97.0.254 lladdr 02:00:00:00:00:fe dev pkva nud permanent",
+              "route replace default via 10.97.0.254 dev pkva"]],
+    Ip = os:find_executable("ip"),
+    Erl = os:find_executable("erl"),
+    {ok, Peer, _} = peer:start(
+                      #{connection => standard_io,
+                        exec => {Ip, ["netns", "exec", ?NS, os:find_executable("setpriv"),
+                                      "--reuid=65534", "--regid=65534", "--clear-groups",
+                                      "--", Erl]},
+                        args => ["-pa", ?config(ebin, Config)],
+                        env => [{"HOME", ?config(home, Config)}]}),
+    try
+        Call = fun(F, A) -> peer:call(Peer, packet, F, A) end,
+        ["pkva"] = Call(default_interface, []),
+        {10, 97, 0, 254} = Call(gateway_addr, [[]]),
+        {10, 97, 0, 254} = Call(gateway_addr, ["pkva"]),
+        false = Call(gateway_addr, ["pkvb"]),
+        {ok, {2, 0, 0, 0, 0, 16#fe}, {10, 97, 0, 254}} = Call(gateway, []),
+        {ok, {2, 0, 0, 0, 0, 16#fe}, {10, 97, 0, 254}} = Call(gateway, [<<"pkva">>]),
+        false = Call(gateway, ["pkvb"]),
+        {2, 0, 0, 0, 0, 16#fe} = Call(arplookup, [{10, 97, 0, 254}]),
+        {2, 0, 0, 0, 0, 16#fe} = Call(arplookup, ["10.97.0.254"]),
+        false = Call(arplookup, [{10, 97, 0, 253}]),
+        true = lists:member("pkva", Call(iflist, [])),
+        %% without the route, no gateway
+        ok = run("ip -n " ++ ?NS ++ " route del default"),
+        [] = Call(default_interface, []),
+        false = Call(gateway, [])
+    after
+        peer:stop(Peer),
+        _ = run("ip -n " ++ ?NS ++ " route del default"),
+        _ = run("ip -n " ++ ?NS ++ " neigh del 10.97.0.254 dev pkva")
+    end,
+    ok.
+
+mac_text(Mac) when tuple_size(Mac) =:= 6 ->
+    string:join([string:lowercase(io_lib:format("~2.16.0b", [B]))
+                 || B <- tuple_to_list(Mac)], ":").
 
 wait_listening(Port) ->
     receive

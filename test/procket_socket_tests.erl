@@ -1165,3 +1165,42 @@ close_refuses_handle_fd_test() ->
     ?assertEqual(FD, procket:fd(H)),
     ok = procket:close_handle(H),
     ?assertEqual({error, ebadf}, procket:close(FD)).
+
+%% procket:close/1 and procket:handle/1 never touch a descriptor procket
+%% did not give out: the VM's standard input, the socket of a gen_udp
+%% port, which keeps working.
+close_refuses_vm_fd_test() ->
+    ?assertEqual({error, ebadf}, procket:close(0)),
+    ?assertEqual({error, ebadf}, procket:handle(0)),
+    {ok, U} = gen_udp:open(0, [binary, {active, false}, {ip, {127, 0, 0, 1}}]),
+    {ok, UFd} = inet:getfd(U),
+    ?assertEqual({error, ebadf}, procket:close(UFd)),
+    ?assertEqual({error, ebadf}, procket:handle(UFd)),
+    {ok, UPort} = inet:port(U),
+    ok = gen_udp:send(U, {127, 0, 0, 1}, UPort, <<"still open">>),
+    ?assertMatch({ok, {_, UPort, <<"still open">>}}, gen_udp:recv(U, 100, 1000)),
+    ok = gen_udp:close(U).
+
+%% A double close: once procket closed a descriptor, the VM may reuse its
+%% number for a socket of its own (here a gen_udp port, which usually
+%% gets the lowest free number); a late second procket:close/1 of the
+%% number must not close that socket.
+close_after_reuse_test() ->
+    {ok, FD} = procket:socket(inet, dgram, 0),
+    ok = procket:close(FD),
+    {ok, U} = gen_udp:open(0, [binary, {active, false}, {ip, {127, 0, 0, 1}}]),
+    {ok, UFd} = inet:getfd(U),
+    ?debugFmt("procket gave out ~p, the VM's new socket is ~p", [FD, UFd]),
+    ?assertEqual({error, ebadf}, procket:close(FD)),
+    ?assertEqual({error, ebadf}, procket:close(UFd)),
+    {ok, UPort} = inet:port(U),
+    ok = gen_udp:send(U, {127, 0, 0, 1}, UPort, <<"mine">>),
+    ?assertMatch({ok, {_, UPort, <<"mine">>}}, gen_udp:recv(U, 100, 1000)),
+    ok = gen_udp:close(U).
+
+%% What procket gave out is closed once: a second close/1 is ebadf, and a
+%% descriptor that arrived with SCM_RIGHTS (scm_rights_test) is closable.
+close_once_test() ->
+    {ok, FD} = procket:socket(inet, dgram, 0),
+    ok = procket:close(FD),
+    ?assertEqual({error, ebadf}, procket:close(FD)).

@@ -9,6 +9,7 @@
 -export([open_many/2, close_all/1, cycles/3]).
 -export([readme_session/3, raw_ping/2]).
 -export([open_fd/2, tun_answer_ping/2, packet_capture/3, packet_send/2]).
+-export([packet_roundtrip/4]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -187,6 +188,38 @@ packet_send(FD, Frame) ->
     timer:sleep(100),
     catch erlang:port_close(Port),
     Result.
+
+%% @doc With the packet module: sends `Frame' out of the interface with
+%% index `OutIndex' through the packet socket `FD', then waits (a handle,
+%% enif_select) up to `Timeout' ms for a frame equal to it to arrive on
+%% the socket. Returns `{received, Sockaddr}' (the sender's struct
+%% sockaddr_ll) or what failed. The handle closes `FD'.
+-spec packet_roundtrip(integer(), integer(), binary(), pos_integer()) -> term().
+packet_roundtrip(FD, OutIndex, Frame, Timeout) ->
+    {ok, H} = procket:handle(FD),
+    try packet:send(H, OutIndex, Frame) of
+        ok ->
+            Deadline = erlang:monotonic_time(millisecond) + Timeout,
+            roundtrip_loop(H, Frame, Deadline);
+        Other ->
+            {send, Other}
+    after
+        procket:close_handle(H)
+    end.
+
+roundtrip_loop(H, Frame, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    case procket:wait(H, read, Left) of
+        ok ->
+            case procket:recvfrom(H, 2048, 0, 20) of
+                {ok, Frame, Sockaddr} -> {received, Sockaddr};
+                {ok, _Other, _} -> roundtrip_loop(H, Frame, Deadline);
+                {error, eagain} -> roundtrip_loop(H, Frame, Deadline);
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
 
 %% --- echo servers ---------------------------------------------------
 

@@ -175,7 +175,7 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     struct procket_request req;
     char words[2048], path[128];
     char *cargv[32];
-    int timeout, fd;
+    int timeout, fd, err;
 
     (void)argc;
     if (!get_argv(env, argv[0], cargv, 32, words, sizeof(words)) ||
@@ -191,6 +191,10 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
                          : procket_open_path(&req, cargv, path, timeout);
     if (fd < 0)
         return error_tuple(env, -fd);
+    if ((err = procket_sock_issue(fd)) != 0) {
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
     return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
 }
 
@@ -198,17 +202,15 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
 static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
                               const ERL_NIF_TERM argv[])
 {
-    int fd;
+    int fd, err;
 
     (void)argc;
     if (!enif_get_int(env, argv[0], &fd) || fd < 0)
         return enif_make_badarg(env);
-    /* a handle's descriptor is closed through its handle, never behind
-     * its back (the number could be reused under it) */
-    if (procket_sock_owned(fd))
-        return error_tuple(env, EBUSY);
-    if (close(fd) < 0 && errno != EINTR)
-        return error_tuple(env, errno);
+    /* only a descriptor procket gave out and no handle owns: never one
+     * of the VM's own, nor a handle's behind its back */
+    if ((err = procket_sock_close_fd(fd)) != 0)
+        return error_tuple(env, err);
     return atom_ok;
 }
 

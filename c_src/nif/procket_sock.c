@@ -141,11 +141,75 @@ typedef union {
     unsigned char bytes[PK_SOCKADDR_MAX];
 } pk_sockaddr;
 
+/* ---- the descriptors procket gave out ------------------------------------ */
+
+/* close/1 and handle/1 take an integer, and the VM has descriptors of its
+ * own (its poll set, pipes, files, the sockets of its ports). They act
+ * only on a descriptor procket created (open/4, socket/3, accept, a
+ * descriptor received with SCM_RIGHTS) that still refers to the same
+ * file: a number the VM reused after the descriptor was closed elsewhere
+ * is never touched. Entries are indexed by descriptor, under reg_mtx. */
+static ErlNifMutex *reg_mtx; /* guards iss and reg_bits */
+
+struct pk_issued {
+    dev_t dev;
+    ino_t ino;
+    unsigned char used;
+};
+static struct pk_issued *iss;
+static size_t iss_len;
+
+int procket_sock_issue(int fd)
+{
+    struct stat st;
+    int rc = 0;
+
+    if (fd < 0)
+        return EBADF;
+    if (fstat(fd, &st) < 0)
+        return errno;
+    enif_mutex_lock(reg_mtx);
+    if ((size_t)fd >= iss_len) {
+        size_t len = iss_len ? iss_len : 256;
+        struct pk_issued *p;
+        while (len <= (size_t)fd)
+            len *= 2;
+        p = enif_realloc(iss, len * sizeof(*p));
+        if (p == NULL) {
+            rc = ENOMEM;
+            goto out;
+        }
+        memset(p + iss_len, 0, (len - iss_len) * sizeof(*p));
+        iss = p;
+        iss_len = len;
+    }
+    iss[fd].dev = st.st_dev;
+    iss[fd].ino = st.st_ino;
+    iss[fd].used = 1;
+out:
+    enif_mutex_unlock(reg_mtx);
+    return rc;
+}
+
+/* With reg_mtx held: 1 if fd is a descriptor procket gave out and still
+ * the same file; a stale entry is dropped. */
+static int issued_locked(int fd)
+{
+    struct stat st;
+
+    if (fd < 0 || (size_t)fd >= iss_len || !iss[fd].used)
+        return 0;
+    if (fstat(fd, &st) < 0 || st.st_dev != iss[fd].dev || st.st_ino != iss[fd].ino) {
+        iss[fd].used = 0;
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- the registry of descriptors owned by handles ------------------------ */
 
 /* A descriptor may belong to one handle only: a second handle would close
  * it twice, the second time perhaps someone else's descriptor. */
-static ErlNifMutex *reg_mtx;
 static unsigned char *reg_bits;
 static size_t reg_len;
 static int pk_loads;
@@ -158,6 +222,14 @@ static int reg_add(int fd)
     int rc = 0;
 
     enif_mutex_lock(reg_mtx);
+    if (idx < reg_len && (reg_bits[idx] & bit)) {
+        rc = EBUSY; /* another handle's */
+        goto out;
+    }
+    if (!issued_locked(fd)) {
+        rc = EBADF; /* not procket's, or closed since */
+        goto out;
+    }
     if (idx >= reg_len) {
         size_t len = reg_len ? reg_len : 128;
         unsigned char *p;
@@ -172,10 +244,8 @@ static int reg_add(int fd)
         reg_bits = p;
         reg_len = len;
     }
-    if (reg_bits[idx] & bit)
-        rc = EBUSY;
-    else
-        reg_bits[idx] |= bit;
+    reg_bits[idx] |= bit;
+    iss[fd].used = 0; /* the handle owns it now */
 out:
     enif_mutex_unlock(reg_mtx);
     return rc;
@@ -191,18 +261,35 @@ static void reg_del(int fd)
     enif_mutex_unlock(reg_mtx);
 }
 
-int procket_sock_owned(int fd)
+/* A handle that could not be set up gives its descriptor back. */
+static void reg_undo(int fd)
+{
+    reg_del(fd);
+    (void)procket_sock_issue(fd);
+}
+
+/* close/1 of an integer descriptor (see above): 0 or an errno. */
+int procket_sock_close_fd(int fd)
 {
     size_t idx = (size_t)fd / 8;
-    int owned = 0;
+    int rc;
 
     if (fd < 0 || reg_mtx == NULL)
-        return 0;
+        return EBADF;
     enif_mutex_lock(reg_mtx);
-    if (idx < reg_len)
-        owned = (reg_bits[idx] >> (fd % 8)) & 1;
+    if (idx < reg_len && ((reg_bits[idx] >> (fd % 8)) & 1))
+        rc = EBUSY; /* a handle's: closed through the handle only */
+    else if (!issued_locked(fd))
+        rc = EBADF;
+    else {
+        iss[fd].used = 0;
+        rc = 0;
+    }
     enif_mutex_unlock(reg_mtx);
-    return owned;
+    /* the entry is gone: a concurrent close/1 of the same number fails */
+    if (rc == 0 && close(fd) < 0 && errno != EINTR)
+        rc = errno;
+    return rc;
 }
 
 /* ---- closing without blocking a scheduler ------------------------------- */
@@ -537,7 +624,7 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
 /* sock_socket(Family, Type, Protocol) -> {ok, FD} | {error, Posix} */
 ERL_NIF_TERM procket_sock_socket(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    int family, type, protocol, fd;
+    int family, type, protocol, fd, err;
 
     (void)argc;
     if (!enif_get_int(env, argv[0], &family) || !enif_get_int(env, argv[1], &type) ||
@@ -546,6 +633,10 @@ ERL_NIF_TERM procket_sock_socket(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0)
         return error_tuple(env, errno);
+    if ((err = procket_sock_issue(fd)) != 0) {
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
     return ok_tuple(env, enif_make_int(env, fd));
 }
 
@@ -621,6 +712,10 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     op_end(env, &op);
     if (fd < 0)
         return error_tuple(env, err);
+    if ((err = procket_sock_issue(fd)) != 0) {
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
     return enif_make_tuple3(env, a_ok, enif_make_int(env, fd),
                             make_sockaddr(env, &sa, salen, salen ? len : 0));
 }
@@ -719,6 +814,14 @@ static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg)
         p = enif_make_new_binary(env, len, &bin);
         if (len > 0)
             memcpy(p, data, len);
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t i;
+            for (i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
+                int fd;
+                memcpy(&fd, data + i, sizeof(fd));
+                (void)procket_sock_issue(fd); /* without: close/1 refuses it */
+            }
+        }
         list = enif_make_list_cell(
             env,
             enif_make_tuple3(env, enif_make_int(env, c->cmsg_level),
@@ -1275,7 +1378,7 @@ ERL_NIF_TERM procket_sock_handle(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         return error_tuple(env, rc);
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
         rc = errno;
-        reg_del(fd);
+        reg_undo(fd);
         return error_tuple(env, rc);
     }
     if (!(fdfl & FD_CLOEXEC))
@@ -1283,7 +1386,7 @@ ERL_NIF_TERM procket_sock_handle(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 
     s = enif_alloc_resource(pk_rt, sizeof(*s));
     if (s == NULL) {
-        reg_del(fd);
+        reg_undo(fd);
         return error_tuple(env, ENOMEM);
     }
     memset(s, 0, sizeof(*s));
@@ -1292,13 +1395,13 @@ ERL_NIF_TERM procket_sock_handle(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     s->mtx = enif_mutex_create("procket_sock");
     if (s->mtx == NULL) {
         enif_release_resource(s);
-        reg_del(fd);
+        reg_undo(fd);
         return error_tuple(env, ENOMEM);
     }
     if (enif_self(env, &s->owner) == NULL ||
         enif_monitor_process(env, s, &s->owner, &s->mon) != 0) {
         enif_release_resource(s);
-        reg_del(fd);
+        reg_undo(fd);
         return error_tuple(env, ESRCH);
     }
     s->monitored = 1;
@@ -1578,6 +1681,9 @@ void procket_sock_unload(void)
     enif_free(reg_bits);
     reg_bits = NULL;
     reg_len = 0;
+    enif_free(iss);
+    iss = NULL;
+    iss_len = 0;
     if (reg_mtx != NULL)
         enif_mutex_destroy(reg_mtx);
     reg_mtx = NULL;

@@ -14,9 +14,14 @@
 int procket_sock_load(ErlNifEnv *env);
 void procket_sock_unload(void);
 
-/* 1 if a handle owns fd, else 0: for a close of an integer descriptor
- * that must not close a handle's (e.g. {error, ebusy} from close/1). */
-int procket_sock_owned(int fd);
+/* Records fd as a descriptor procket created and gave to Erlang (0 or an
+ * errno): close/1 and handle/1 act only on such descriptors, and only
+ * while the number still refers to the same file. */
+int procket_sock_issue(int fd);
+
+/* close/1 of an integer descriptor: 0, EBUSY (a handle owns it) or EBADF
+ * (not one procket gave out, or closed since), or close(2)'s errno. */
+int procket_sock_close_fd(int fd);
 
 ERL_NIF_TERM procket_sock_socket(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_bind(ErlNifEnv *, int, const ERL_NIF_TERM[]);
