@@ -28,7 +28,8 @@
          readme_session/1, raw_icmp_ping/1,
          namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
-         policy_rules/1, packet_module/1, packet_module_routes/1]).
+         policy_rules/1, packet_module/1, packet_module_routes/1,
+         audit_trail/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -54,7 +55,7 @@ groups() ->
               socket_owner_is_caller, raw_icmp_ping, pipe_transport,
               concurrent_opens, open_close_cycles,
               failure_table, shell_metacharacters,
-              pipe_helper_exits_early, pipe_relative_path],
+              pipe_helper_exits_early, pipe_relative_path, audit_trail],
     [{setuid, [], Common},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
@@ -494,6 +495,75 @@ ping_dgram(Config) ->
     {error, enoent} = peer:call(Peer, procket_ping, ping,
                                 ["127.0.0.1", NoHelper], ?CALL_TIMEOUT),
     ok.
+
+%% --- cases: the audit trail --------------------------------------------
+
+%% Every request leaves one syslog line (authpriv; info for a grant,
+%% notice otherwise) naming the caller as the kernel reported it (uid
+%% 65534, also under sudo, where the helper's real uid is 0), the request
+%% and the result. The suite plays the syslog daemon: it binds /dev/log,
+%% which must not exist already (a host running one is left alone), and
+%% reads it all along (sudo logs there too, and blocks when it is full).
+audit_trail(Config) ->
+    case file:read_link_info("/dev/log") of
+        {ok, _} ->
+            {skip, "/dev/log exists: a syslog daemon owns it"};
+        {error, enoent} ->
+            {ok, Log} = socket:open(local, dgram, default),
+            ok = socket:bind(Log, #{family => local, path => <<"/dev/log">>}),
+            Self = self(),
+            Reader = spawn_link(fun() -> log_reader(Self, Log, []) end),
+            try
+                ok = file:change_mode("/dev/log", 8#666),
+                audit_trail(Config, Reader)
+            after
+                unlink(Reader),
+                exit(Reader, kill),
+                socket:close(Log),
+                file:delete("/dev/log")
+            end
+    end.
+
+audit_trail(Config, Reader) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    {ok, FD} = peer:call(Peer, procket, open, [55, ?UDP ++ Priv]),
+    {error, eaddrinuse} = peer:call(Peer, procket, open, [55, ?UDP ++ Priv]),
+    {error, eacces} = peer:call(Peer, procket, open,
+                                [0, [{family, packet}, {interface, "lo"} | Priv]]),
+    [ok] = peer:call(Peer, procket_test_echo, close_all, [[FD]]),
+    timer:sleep(200),
+    Reader ! {lines, self()},
+    Lines = receive {Reader, L} -> L after 5000 -> ct:fail(no_log_lines) end,
+    ct:log("~p", [Lines]),
+    Who = " uid=65534 gid=65534 ",
+    Udp = "inet dgram proto=17 port=55 address=0.0.0.0",
+    [{86, Granted}, {85, Failed}, {85, Denied}] = Lines,
+    Granted = "granted" ++ Who ++ Udp,
+    true = lists:prefix("failed" ++ Who ++ Udp ++ ": ", Failed),
+    Denied = "denied" ++ Who ++ "packet raw ethertype=0x0003 interface=lo: "
+        "needs a rule for packet",
+    ok.
+
+%% Collects the helper's lines, as {Priority, Text} with
+%% "<PRI>procket[PID]: " parsed off, until asked for them.
+log_reader(Parent, Log, Acc) ->
+    receive
+        {lines, Parent} -> Parent ! {self(), lists:reverse(Acc)}
+    after 0 ->
+            case socket:recv(Log, 0, 100) of
+                {ok, Bin} ->
+                    case re:run(Bin, "^<([0-9]+)>procket\\[[0-9]+\\]: (.*)$",
+                                [{capture, all_but_first, list}, dotall]) of
+                        {match, [Pri, Text]} ->
+                            log_reader(Parent, Log, [{list_to_integer(Pri), Text} | Acc]);
+                        nomatch ->
+                            log_reader(Parent, Log, Acc)    % sudo's, or another's
+                    end;
+                {error, timeout} ->
+                    log_reader(Parent, Log, Acc)
+            end
+    end.
 
 %% --- cases: the policy -----------------------------------------------
 

@@ -107,6 +107,17 @@ int policy_load(struct policy *pol, const char *path);
 int policy_allows(const struct policy *pol, const struct identity *who,
                   unsigned needs);
 
+/* audit.c: one line per request to the syslog socket */
+#ifndef PROCKET_LOG_SOCKET
+#define PROCKET_LOG_SOCKET "/dev/log"
+#endif
+/* result: "granted", "denied", "failed" or "malformed"; req NULL when
+ * there is no valid request; why NULL or a short reason. Never fails. */
+void audit(const struct identity *who, const struct procket_request *req,
+           const char *result, const char *why);
+/* The request in words ("inet dgram proto=17 port=53 address=0.0.0.0"). */
+void audit_describe(const struct procket_request *req, char *buf, size_t len);
+
 /* open.c */
 int enter_namespace(const char *name);
 uint64_t caps_needed(const struct procket_request *req);

@@ -153,11 +153,10 @@ static int connect_back(const char *path, const struct identity *who)
 /* The policy file is read only for requests that need a rule, so the
  * common requests cost nothing extra. */
 static int check_policy(const struct procket_request *req,
-                        const struct identity *who)
+                        const struct identity *who, char *what, size_t whatlen)
 {
     static struct policy pol; /* ~3 KiB: not on the stack */
     unsigned needs = policy_needs(req), missing;
-    char what[64] = "";
 
     if (needs == 0 || who->uid == 0)
         return 0;
@@ -169,8 +168,8 @@ static int check_policy(const struct procket_request *req,
         if ((missing & bit) && policy_allows(&pol, who, bit))
             missing &= ~bit;
         if (missing & bit) {
-            (void)strncat(what, what[0] != '\0' ? ", " : "", sizeof(what) - strlen(what) - 1);
-            (void)strncat(what, policy_kind_name(bit), sizeof(what) - strlen(what) - 1);
+            (void)strncat(what, what[0] != '\0' ? ", " : "", whatlen - strlen(what) - 1);
+            (void)strncat(what, policy_kind_name(bit), whatlen - strlen(what) - 1);
         }
     }
     say("policy", "refused for uid %u: %s needs a rule in " PROCKET_POLICY_FILE,
@@ -186,7 +185,8 @@ int main(int argc, char *argv[])
     struct procket_request *req = &args.req;
     unsigned char reply[PROCKET_REPLY_LEN];
     const char *why = NULL;
-    int chan = STDIN_FILENO, fd = -1, prep = -1, rc, bad_request = 0;
+    char missing[64] = "", reason[96] = "";
+    int chan = STDIN_FILENO, fd = -1, prep = -1, rc, bad_request = 0, denied = 0;
 
     sanitize(&inv);
 
@@ -236,8 +236,10 @@ int main(int argc, char *argv[])
     }
 
     /* What needs a rule gets one, or is refused. */
-    if (rc == 0)
-        rc = check_policy(req, &who);
+    if (rc == 0) {
+        rc = check_policy(req, &who, missing, sizeof(missing));
+        denied = rc < 0;
+    }
 
     /* Enter the namespace and prepare while privileged; open as the
      * caller with only the needed capabilities, then drop. */
@@ -261,7 +263,17 @@ int main(int argc, char *argv[])
         return PROCKET_EXIT_PRIVILEGE;
     }
 
-    /* Reply, unprivileged. */
+    /* The audit trail, then the reply, unprivileged. */
+    if (bad_request) {
+        audit(&who, NULL, "malformed", strerror(-rc));
+    } else if (denied) {
+        (void)snprintf(reason, sizeof(reason), "needs a rule for %s", missing);
+        audit(&who, req, "denied", reason);
+    } else {
+        audit(&who, req, rc < 0 ? "failed" : "granted", rc < 0 ? strerror(-rc) : NULL);
+    }
+
+    /* Reply. */
     if (args.path != NULL) {
         chan = connect_back(args.path, &who);
         if (chan < 0)
