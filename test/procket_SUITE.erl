@@ -34,6 +34,10 @@
 -define(POLICY, "/etc/procket.conf").
 
 -define(NS, "procket_ct").
+%% what the devices group grants nobody: packet sockets and tun devices,
+%% and in the test namespace UDP too
+-define(DEVICES_POLICY, "allow user 65534 packet tun\n"
+                        "allow user 65534 packet tun udp namespace=" ?NS "\n").
 
 -define(NOBODY, 65534).
 -define(CALL_TIMEOUT, 30000).
@@ -121,7 +125,7 @@ end_per_suite(Config) ->
 init_per_group(devices, Config) ->
     %% the kinds these cases need are granted to nobody by a rule
     ok = save_policy(),
-    ok = write_policy("allow user 65534 packet tun namespace\n", 8#644),
+    ok = write_policy(?DEVICES_POLICY, 8#644),
     %% a named namespace with a veth pair, for the cases to work in
     _ = os:cmd("ip netns del " ++ ?NS ++ " 2>/dev/null"),
     [ok = run(C) || C <- ["ip netns add " ++ ?NS,
@@ -292,7 +296,7 @@ default_exec_fallback(Config) ->
 concurrent_opens(Config) ->
     Peer = ?config(peer, Config),
     Before = snapshot(Config),
-    Ports = lists:seq(600, 649),
+    Ports = lists:seq(200, 249),
     Results = peer:call(Peer, procket_test_echo, open_many,
                         [Ports, ?UDP ++ ?config(priv_opts, Config)], 120000),
     [] = [R || {_, Res} = R <- Results,
@@ -307,7 +311,7 @@ concurrent_opens(Config) ->
     [] = [P || P <- Ports, maps:is_key(P, After)],
     ok = assert_no_leaks(Before, Config).
 
-%% 10,000 open/close cycles on privileged port 853: every one succeeds,
+%% 10,000 open/close cycles on privileged port 443: every one succeeds,
 %% and the VM
 %% ends with the descriptors it started with and no zombie children.
 open_close_cycles(Config) ->
@@ -315,10 +319,10 @@ open_close_cycles(Config) ->
     N = ?config(cycles, Config),
     Before = snapshot(Config),
     Result = peer:call(Peer, procket_test_echo, cycles,
-                       [N, 853, ?UDP ++ ?config(priv_opts, Config)], 540000),
+                       [N, 443, ?UDP ++ ?config(priv_opts, Config)], 540000),
     ct:log("~b cycles: ~p", [N, Result]),
     {ok, N, _Ms} = Result,
-    [] = socket_uids("udp", 853),
+    [] = socket_uids("udp", 443),
     ok = assert_no_leaks(Before, Config).
 
 %% --- cases: failures -------------------------------------------------
@@ -542,7 +546,7 @@ audit_trail(Config, Reader) ->
     Granted = "granted" ++ Who ++ Udp,
     true = lists:prefix("failed" ++ Who ++ Udp ++ ": ", Failed),
     Denied = "denied" ++ Who ++ "packet raw ethertype=0x0003 interface=lo: "
-        "needs a rule for packet",
+        "packet needs a rule",
     ok.
 
 %% Collects the helper's lines, as {Priority, Text} with
@@ -567,59 +571,80 @@ log_reader(Parent, Log, Acc) ->
 
 %% --- cases: the policy -----------------------------------------------
 
-%% procket.conf: packet sockets, raw sockets of other protocols than ICMP
-%% (IPPROTO_RAW above all), tun/tap and namespaces need a rule; by user
-%% or by group; a file others could write, or with a bad line, grants
-%% nothing; raw ICMP never needs a rule.
+%% procket.conf(5): without a file, UDP/TCP on ports outside 512-1023 and
+%% raw ICMP; packet sockets, other raw sockets (IPPROTO_RAW above all),
+%% tun/tap, anything in a namespace and ports 512-1023 need a rule, by
+%% user or group, with ports, addresses, interfaces and namespace names;
+%% deny rules restrict the defaults, the first match decides; a file
+%% others could write, or with a bad line, denies everything.
 policy_rules(Config) ->
     Peer = ?config(peer, Config),
-    Open = fun(Opts) ->
-                   case peer:call(Peer, procket_test_echo, open_fd, [0, Opts]) of
+    Open = fun(Port, Opts) ->
+                   case peer:call(Peer, procket_test_echo, open_fd, [Port, Opts]) of
                        {ok, FD} -> [ok] = peer:call(Peer, procket_test_echo,
                                                      close_all, [[FD]]),
                                    ok;
                        Error -> Error
                    end
            end,
+    Open0 = fun(Opts) -> Open(0, Opts) end,
     Packet = [{family, packet}],
     Raw = [{type, raw}, {protocol, raw}],
     Tun = [{dev, tun}, {namespace, ?NS}],
     Ns = [{protocol, udp}, {namespace, ?NS}],
     Icmp = [{type, raw}, {protocol, icmp}],
     Kinds = [Packet, Raw, Tun, Ns],
-    Check = fun(Policy, Mode, Want) ->
+    E = {error, eacces},
+    Denied = [E, E, E, E],
+    Check = fun(Policy, Mode, Want, IcmpWant) ->
                     ok = write_policy(Policy, Mode),
-                    Got = [Open(O) || O <- Kinds],
+                    Got = [Open0(O) || O <- Kinds],
                     ct:log("~p (mode ~.8b): ~p", [Policy, Mode, Got]),
                     Want = Got,
-                    ok = Open(Icmp)
+                    IcmpWant = Open0(Icmp)
             end,
-    Denied = lists:duplicate(4, {error, eacces}),
-    %% no file at all: the defaults
+    %% no file at all: the defaults (raw ICMP, UDP/TCP outside 512-1023)
     ok = file:delete(?POLICY),
-    Denied = [Open(O) || O <- Kinds],
-    ok = Open(Icmp),
-    Check("# nothing\n", 8#644, Denied),
-    Check("allow user 65534 packet raw\n", 8#644, [ok, ok, {error, eacces}, {error, eacces}]),
-    Check("allow user nobody tun namespace\n", 8#644, [{error, eacces}, {error, eacces}, ok, ok]),
-    Check("allow group 65534 packet\nallow group nogroup raw\n", 8#644,
-          [ok, ok, {error, eacces}, {error, eacces}]),
-    Check("allow user 1000 packet raw tun tap namespace\n", 8#644, Denied),
-    Check("allow all packet raw tun namespace\n", 8#644, [ok, ok, ok, ok]),
-    %% refused files grant nothing
-    Check("allow all packet raw tun namespace\n", 8#664, Denied),
-    Check("allow all packet raw tun namespace\n", 8#646, Denied),
-    Check("allow all packet raw tun namespace\nallow everything\n", 8#644, Denied),
-    Check("allow all packet raw tun namespace\nallow all\0 tap\n", 8#644, Denied),
+    Denied = [Open0(O) || O <- Kinds],
+    ok = Open0(Icmp),
+    ok = Open(511, ?UDP),
+    E = Open(512, ?UDP),
+    E = Open(1023, [{backlog, 5}]),
+    ok = Open(1024, ?UDP),
+    Check("# nothing\n", 8#644, Denied, ok),
+    Check("allow user 65534 packet raw\n", 8#644, [ok, ok, E, E], ok),
+    Check("allow user nobody tun udp namespace\n", 8#644, [E, E, ok, ok], ok),
+    Check("allow group 65534 packet\nallow group nogroup raw\n", 8#644, [ok, ok, E, E], ok),
+    Check("allow user 1000 packet raw tun tap namespace\n", 8#644, Denied, ok),
+    Check("allow all packet raw\nallow all namespace=" ?NS "\n", 8#644, [ok, ok, ok, ok], ok),
+    Check("allow all tun udp namespace=other\n", 8#644, Denied, ok),
+    %% deny rules restrict the defaults, first match wins
+    Check("deny user 65534 icmp\nallow all\n", 8#644, [ok, ok, E, E], E),
+    %% a refused file denies everything, defaults included
+    Check("allow all packet raw tun namespace\n", 8#664, Denied, E),
+    Check("allow all packet raw tun namespace\n", 8#646, Denied, E),
+    Check("allow all packet raw tun namespace\nallow everything\n", 8#644, Denied, E),
+    Check("allow all packet raw tun namespace\nallow all\0 tap\n", 8#644, Denied, E),
+    %% ports, addresses, interfaces
+    ok = write_policy("allow user 65534 udp port=600 address=127.0.0.1\n"
+                      "deny all port=55\n"
+                      "allow group 65534 packet interface=lo\n", 8#644),
+    ok = Open(600, [{ip, "127.0.0.1"} | ?UDP]),
+    E = Open(600, ?UDP),
+    E = Open(601, [{ip, "127.0.0.1"} | ?UDP]),
+    E = Open(55, ?UDP),
+    ok = Open(56, ?UDP),
+    ok = Open0([{interface, "lo"} | Packet]),
+    E = Open0(Packet),
     %% no existence oracle: without a rule, a present and an absent
     %% namespace give the same answer; with one, the absent one is enoent
     ok = write_policy("allow user 65534 packet\n", 8#644),
-    {error, eacces} = Open(Ns),
-    {error, eacces} = Open([{namespace, "procket_no_such_ns"} | tl(Ns)]),
+    E = Open0(Ns),
+    E = Open0([{namespace, "procket_no_such_ns"} | tl(Ns)]),
     ok = write_policy("allow user 65534 namespace\n", 8#644),
-    ok = Open(Ns),
-    {error, enoent} = Open([{namespace, "procket_no_such_ns"} | tl(Ns)]),
-    ok = write_policy("allow user 65534 packet tun namespace\n", 8#644).
+    ok = Open0(Ns),
+    {error, enoent} = Open0([{namespace, "procket_no_such_ns"} | tl(Ns)]),
+    ok = write_policy(?DEVICES_POLICY, 8#644).
 
 save_policy() ->
     case file:read_file(?POLICY) of

@@ -66,46 +66,81 @@ int verify_dropped(const struct identity *who);
 #ifndef PROCKET_POLICY_FILE
 #define PROCKET_POLICY_FILE "/etc/procket.conf"
 #endif
-#define POLICY_PACKET 0x1u
-#define POLICY_RAW 0x2u
-#define POLICY_TUN 0x4u
-#define POLICY_TAP 0x8u
-#define POLICY_NAMESPACE 0x10u
+/* kinds of request */
+#define POLICY_K_TCP 0x001u
+#define POLICY_K_UDP 0x002u
+#define POLICY_K_SCTP 0x004u
+#define POLICY_K_UDPLITE 0x008u
+#define POLICY_K_IP 0x010u /* other inet sockets, not raw */
+#define POLICY_K_ICMP 0x020u /* raw ICMP / ICMPv6 */
+#define POLICY_K_RAW 0x040u /* other raw IP sockets */
+#define POLICY_K_PACKET 0x080u
+#define POLICY_K_TUN 0x100u
+#define POLICY_K_TAP 0x200u
+#define POLICY_K_ALL 0x3ffu
+/* conditions */
+#define POLICY_C_PORT 1
+#define POLICY_C_ADDRESS 2
+#define POLICY_C_INTERFACE 3
+#define POLICY_C_NAMESPACE 4
+#define POLICY_C_DEVICE 5
+#define POLICY_C_COUNT 6
+/* the ports the default leaves to rules: rresvport(3)'s range, which
+ * rsh-style services trust as a root-owned client's */
+#define POLICY_TRUSTED_LO 512
+#define POLICY_TRUSTED_HI 1023
 #define POLICY_MAX_RULES 256
+#define POLICY_MAX_VALUES 1024
 #define POLICY_LINE_MAX 1024
 #define POLICY_FILE_MAX 65536
 #define POLICY_WHO_ALL 0
 #define POLICY_WHO_UID 1
 #define POLICY_WHO_GID 2
 
+struct policy_value {
+    unsigned char cond;   /* POLICY_C_* */
+    unsigned char any;    /* names: "*" */
+    unsigned char family; /* address: AF_INET or AF_INET6 */
+    unsigned char prefix; /* address: bits that must match */
+    uint32_t lo, hi;      /* port range */
+    uint32_t str;         /* names: offset in pool */
+    unsigned char addr[16];
+};
+
 struct policy_rule {
-    int who;     /* POLICY_WHO_* */
-    uint32_t id; /* uid or gid */
-    unsigned kinds;
+    unsigned char allow; /* else deny */
+    unsigned char who;   /* POLICY_WHO_* */
+    unsigned conds;      /* 1 << POLICY_C_* present */
+    unsigned line;       /* in the file */
+    uint32_t id;         /* uid or gid */
+    unsigned kinds;      /* POLICY_K_*; 0: any */
+    uint32_t first, count; /* its values */
 };
 
 struct policy {
-    size_t n;
+    size_t n, nvalues, used;
     struct policy_rule rules[POLICY_MAX_RULES];
+    struct policy_value values[POLICY_MAX_VALUES];
+    char pool[POLICY_FILE_MAX + 1];
 };
 
 /* Turns a user (POLICY_WHO_UID) or group name into its id; 0 or -1. */
 typedef int (*policy_resolver)(int who, const char *name, uint32_t *id);
 
-/* The POLICY_* kinds req needs a rule for; 0 for what anyone may get. */
-unsigned policy_needs(const struct procket_request *req);
-const char *policy_kind_name(unsigned bit);
+/* The POLICY_K_* kind of a valid request, and its name. */
+unsigned policy_kind(const struct procket_request *req);
+const char *policy_kind_name(unsigned kind);
 /* Parses the text of a policy file; -EINVAL and the 1-based number of the
- * first bad line in *bad_line (then *pol grants nothing). */
+ * first bad line in *bad_line (then *pol has no rule). */
 int policy_parse(struct policy *pol, const char *text, size_t len,
                  policy_resolver resolve, int *bad_line);
-/* Loads path: 0 (also when it does not exist), or -EACCES when it is
- * refused (said on stderr), leaving *pol granting nothing. */
+/* Loads path: 0 (also when it does not exist: no rule), or -EACCES when
+ * it is refused (said on stderr). */
 int policy_load(struct policy *pol, const char *path);
-/* Whether who (uid, gid, groups) has rules for every kind in needs; root
- * always. */
-int policy_allows(const struct policy *pol, const struct identity *who,
-                  unsigned needs);
+/* 1 if who may have req (pol NULL: no rules, the default), else 0 with
+ * the reason in why. Root always may. */
+int policy_decide(const struct policy *pol, const struct identity *who,
+                  const struct procket_request *req, char *why, size_t whylen);
 
 /* audit.c: one line per request to the syslog socket */
 #ifndef PROCKET_LOG_SOCKET

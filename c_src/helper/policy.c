@@ -1,28 +1,37 @@
 /*
- * policy.c - who may get the dangerous kinds of request (procket.conf(5)).
+ * policy.c - who may get what (procket.conf(5)).
  *
- * Without any rule the helper opens TCP, UDP, SCTP and UDP-Lite sockets on
- * any port and address, and raw ICMP (IPv4) and ICMPv6 (IPv6) sockets,
- * for anyone who can run it. These need a rule naming the caller's user
- * or one of its groups:
+ * A request is one kind of thing: a tcp, udp, sctp, udplite or other
+ * ("ip") inet socket, a raw ICMP/ICMPv6 socket ("icmp"), another raw IP
+ * socket ("raw"), an AF_PACKET socket ("packet"), a tun or tap device;
+ * with a port and a local address (inet), an interface, a named network
+ * namespace, a device name.
  *
- *   packet     AF_PACKET sockets (every frame on an interface)
- *   raw        raw IP sockets of any other protocol (IPPROTO_RAW: send any
- *              IP packet, with any source address)
- *   tun, tap   tun and tap devices
- *   namespace  anything made in a named network namespace
+ * The file's rules are tried in order and the first that matches decides:
  *
- * The file: one rule per line, "#" to the end of a line is a comment.
+ *   allow|deny WHO [KIND...] [COND...]
+ *   WHO   all | user NAME|UID | group NAME|GID
+ *   KIND  tcp udp sctp udplite ip icmp raw packet tun tap (none: any kind)
+ *   COND  port=P[-Q][,...]  address=ADDR[/LEN][,...]  interface=NAME[,...]
+ *         namespace=NAME[,...]  device=NAME[,...]  ("*": any name)
+ *         namespace (alone: namespace=*)
  *
- *   allow user NAME|UID KIND...
- *   allow group NAME|GID KIND...
- *   allow all KIND...
+ * A rule matches a request when WHO is the caller (its uid, its primary
+ * group, or one of its groups as the kernel reported them), the kind is
+ * listed (or none is), and every condition holds (one value of each list).
+ * A request made inside a named namespace matches only rules with a
+ * namespace condition. When no rule matches, the built-in default
+ * decides: tcp, udp, sctp, udplite and ip sockets on any port but 512-1023
+ * and any address, and icmp sockets, outside namespaces: allowed;
+ * everything else: denied.
  *
- * Refused as a whole (nothing granted, and said on stderr) unless it is a
- * regular file owned by root and writable by nobody else, not a symlink,
- * at most POLICY_FILE_MAX bytes, and every line parses.
+ * The file is refused as a whole (only the default then applies, and the
+ * reason goes to stderr) unless it is a regular file owned by root and
+ * writable by nobody else, not a symlink, at most POLICY_FILE_MAX bytes,
+ * and every line parses.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -40,58 +49,77 @@ static const struct {
     const char *name;
     unsigned bit;
 } kinds[] = {
-    {"packet", POLICY_PACKET}, {"raw", POLICY_RAW},
-    {"tun", POLICY_TUN},       {"tap", POLICY_TAP},
-    {"namespace", POLICY_NAMESPACE},
+    {"tcp", POLICY_K_TCP},   {"udp", POLICY_K_UDP},
+    {"sctp", POLICY_K_SCTP}, {"udplite", POLICY_K_UDPLITE},
+    {"ip", POLICY_K_IP},     {"icmp", POLICY_K_ICMP},
+    {"raw", POLICY_K_RAW},   {"packet", POLICY_K_PACKET},
+    {"tun", POLICY_K_TUN},   {"tap", POLICY_K_TAP},
 };
 
-unsigned policy_needs(const struct procket_request *req)
-{
-    unsigned needs = 0;
+static const char *const cond_names[] = {
+    [POLICY_C_PORT] = "port",           [POLICY_C_ADDRESS] = "address",
+    [POLICY_C_INTERFACE] = "interface", [POLICY_C_NAMESPACE] = "namespace",
+    [POLICY_C_DEVICE] = "device",
+};
 
-    if (req->netns[0] != '\0')
-        needs |= POLICY_NAMESPACE;
-    if (req->device == PROCKET_DEV_TUN)
-        needs |= POLICY_TUN;
-    else if (req->device == PROCKET_DEV_TAP)
-        needs |= POLICY_TAP;
-    else if (req->family == AF_PACKET)
-        needs |= POLICY_PACKET;
-    else if (req->type == SOCK_RAW &&
-             !(req->family == AF_INET && req->protocol == IPPROTO_ICMP) &&
-             !(req->family == AF_INET6 && req->protocol == IPPROTO_ICMPV6))
-        needs |= POLICY_RAW;
-    return needs;
-}
-
-const char *policy_kind_name(unsigned bit)
+const char *policy_kind_name(unsigned kind)
 {
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (kinds[i].bit == bit)
+        if (kinds[i].bit == kind)
             return kinds[i].name;
     return "?";
 }
 
-/* A decimal id with nothing around it, below 2^32 - 1 ((uid_t)-1 is no
- * one). */
-static int parse_id(const char *s, uint32_t *out)
+unsigned policy_kind(const struct procket_request *req)
 {
-    unsigned long long v = 0;
-
-    if (*s == '\0')
-        return -1;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (unsigned)(*s - '0');
-        if (v >= 0xffffffffULL)
-            return -1;
+    if (req->device == PROCKET_DEV_TUN)
+        return POLICY_K_TUN;
+    if (req->device == PROCKET_DEV_TAP)
+        return POLICY_K_TAP;
+    if (req->family == AF_PACKET)
+        return POLICY_K_PACKET;
+    if (req->type == SOCK_RAW)
+        return (req->family == AF_INET && req->protocol == IPPROTO_ICMP) ||
+                       (req->family == AF_INET6 && req->protocol == IPPROTO_ICMPV6)
+                   ? POLICY_K_ICMP
+                   : POLICY_K_RAW;
+    switch (req->protocol) {
+    case IPPROTO_TCP: return POLICY_K_TCP;
+    case IPPROTO_UDP: return POLICY_K_UDP;
+    case IPPROTO_SCTP: return POLICY_K_SCTP;
+    case IPPROTO_UDPLITE: return POLICY_K_UDPLITE;
+    case 0:
+        if (req->type == SOCK_STREAM)
+            return POLICY_K_TCP;
+        if (req->type == SOCK_DGRAM)
+            return POLICY_K_UDP;
+        return POLICY_K_IP;
+    default: return POLICY_K_IP;
     }
-    *out = (uint32_t)v;
+}
+
+/* ---- parsing -------------------------------------------------------------- */
+
+/* A decimal number in [0, max] with nothing around it. */
+static int parse_num(const char *s, size_t len, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (len == 0 || len > 10)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
     return 0;
 }
 
-/* Splits line (modified in place) into at most max words. */
+/* Splits line (modified in place) into at most max words; max + 1 if
+ * there are more. */
 static size_t split(char *line, char **words, size_t max)
 {
     size_t n = 0;
@@ -110,44 +138,172 @@ static size_t split(char *line, char **words, size_t max)
     }
 }
 
-static int parse_line(struct policy *pol, char *line, policy_resolver resolve)
+/* Interface and device names: 1..15 bytes, none of '/', ':', ',', '=',
+ * '*' (an alias is not an interface); namespace names as procket takes
+ * them (letters, digits, '_', '-', '.'; not starting with '.' or '-'). */
+static int name_ok(int cond, const char *s, size_t len)
 {
-    char *w[16];
-    size_t n, first;
+    if (len == 0)
+        return 0;
+    if (cond == POLICY_C_NAMESPACE) {
+        if (len > PROCKET_NETNS_MAX || s[0] == '.' || s[0] == '-')
+            return 0;
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+                return 0;
+        }
+        return 1;
+    }
+    if (len > PROCKET_IFNAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '/' || s[i] == ':' || s[i] == ',' || s[i] == '=' || s[i] == '*' ||
+            (unsigned char)s[i] <= ' ' || (unsigned char)s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int parse_value(struct policy *pol, struct policy_value *v, int cond,
+                       const char *s, size_t len)
+{
+    memset(v, 0, sizeof(*v));
+    v->cond = (unsigned char)cond;
+    switch (cond) {
+    case POLICY_C_PORT: {
+        const char *dash = memchr(s, '-', len);
+        unsigned long lo, hi;
+        if (dash == NULL) {
+            if (parse_num(s, len, 65535, &lo) < 0)
+                return -1;
+            hi = lo;
+        } else if (parse_num(s, (size_t)(dash - s), 65535, &lo) < 0 ||
+                   parse_num(dash + 1, len - (size_t)(dash - s) - 1, 65535, &hi) < 0 ||
+                   lo > hi) {
+            return -1;
+        }
+        v->lo = (uint32_t)lo;
+        v->hi = (uint32_t)hi;
+        return 0;
+    }
+    case POLICY_C_ADDRESS: {
+        char text[INET6_ADDRSTRLEN + 1];
+        const char *slash = memchr(s, '/', len);
+        size_t alen = slash != NULL ? (size_t)(slash - s) : len;
+        unsigned long prefix;
+        if (alen == 0 || alen >= sizeof(text))
+            return -1;
+        memcpy(text, s, alen);
+        text[alen] = '\0';
+        if (inet_pton(AF_INET, text, v->addr) == 1)
+            v->family = AF_INET;
+        else if (inet_pton(AF_INET6, text, v->addr) == 1)
+            v->family = AF_INET6;
+        else
+            return -1;
+        prefix = v->family == AF_INET ? 32 : 128;
+        if (slash != NULL &&
+            parse_num(slash + 1, len - alen - 1, prefix, &prefix) < 0)
+            return -1;
+        v->prefix = (unsigned char)prefix;
+        return 0;
+    }
+    default:
+        if (len == 1 && s[0] == '*') {
+            v->any = 1;
+            return 0;
+        }
+        if (!name_ok(cond, s, len) || pol->used + len + 1 > sizeof(pol->pool))
+            return -1;
+        memcpy(pol->pool + pol->used, s, len);
+        pol->pool[pol->used + len] = '\0';
+        v->str = (uint32_t)pol->used;
+        pol->used += len + 1;
+        return 0;
+    }
+}
+
+/* KEY=V1,V2,... */
+static int parse_cond(struct policy *pol, struct policy_rule *r, const char *word)
+{
+    const char *eq = strchr(word, '='), *p;
+    int cond = 0;
+
+    if (eq == NULL)
+        return -1;
+    for (int c = 1; c < POLICY_C_COUNT; c++)
+        if (strlen(cond_names[c]) == (size_t)(eq - word) &&
+            strncmp(word, cond_names[c], (size_t)(eq - word)) == 0)
+            cond = c;
+    if (cond == 0 || (r->conds & (1u << cond)))
+        return -1; /* unknown, or given twice */
+    r->conds |= 1u << cond;
+    p = eq + 1;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (pol->nvalues == POLICY_MAX_VALUES ||
+            parse_value(pol, &pol->values[pol->nvalues], cond, p, len) < 0)
+            return -1;
+        pol->nvalues++;
+        r->count++;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+static int parse_line(struct policy *pol, char *line, int lineno,
+                      policy_resolver resolve)
+{
+    char *w[32];
+    size_t n, i;
     struct policy_rule r;
     char *hash = strchr(line, '#');
 
     if (hash != NULL)
         *hash = '\0';
-    n = split(line, w, 16);
+    n = split(line, w, 32);
     if (n == 0)
         return 0;
-    if (n > 16 || strcmp(w[0], "allow") != 0 || n < 3)
+    if (n > 32 || n < 2 || pol->n == POLICY_MAX_RULES)
         return -1;
     memset(&r, 0, sizeof(r));
+    if (strcmp(w[0], "allow") == 0)
+        r.allow = 1;
+    else if (strcmp(w[0], "deny") != 0)
+        return -1;
     if (strcmp(w[1], "all") == 0) {
         r.who = POLICY_WHO_ALL;
-        first = 2;
-    } else if (n >= 4 && (strcmp(w[1], "user") == 0 || strcmp(w[1], "group") == 0)) {
+        i = 2;
+    } else if (n >= 3 && (strcmp(w[1], "user") == 0 || strcmp(w[1], "group") == 0)) {
+        unsigned long id;
         r.who = w[1][0] == 'u' ? POLICY_WHO_UID : POLICY_WHO_GID;
-        if (parse_id(w[2], &r.id) < 0 &&
-            (resolve == NULL || resolve(r.who, w[2], &r.id) < 0))
+        if (parse_num(w[2], strlen(w[2]), 0xfffffffeUL, &id) == 0)
+            r.id = (uint32_t)id;
+        else if (resolve == NULL || resolve(r.who, w[2], &r.id) < 0)
             return -1;
-        first = 3;
+        i = 3;
     } else {
         return -1;
     }
-    for (size_t i = first; i < n; i++) {
+    r.line = (unsigned)lineno;
+    r.first = (uint32_t)pol->nvalues;
+    for (; i < n; i++) {
         unsigned bit = 0;
         for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
             if (strcmp(w[i], kinds[k].name) == 0)
                 bit = kinds[k].bit;
-        if (bit == 0)
+        if (bit != 0) {
+            r.kinds |= bit;
+        } else if (strcmp(w[i], "namespace") == 0) {
+            if (parse_cond(pol, &r, "namespace=*") < 0)
+                return -1;
+        } else if (parse_cond(pol, &r, w[i]) < 0) {
             return -1;
-        r.kinds |= bit;
+        }
     }
-    if (pol->n == POLICY_MAX_RULES)
-        return -1;
     pol->rules[pol->n++] = r;
     return 0;
 }
@@ -159,7 +315,8 @@ int policy_parse(struct policy *pol, const char *text, size_t len,
     size_t start = 0;
     int lineno = 0;
 
-    memset(pol, 0, sizeof(*pol));
+    /* not the whole struct: its tables are large and mostly unused */
+    pol->n = pol->nvalues = pol->used = 0;
     *bad_line = 0;
     while (start < len) {
         const char *nl = memchr(text + start, '\n', len - start);
@@ -167,16 +324,11 @@ int policy_parse(struct policy *pol, const char *text, size_t len,
         size_t l = end - start;
 
         lineno++;
-        if (l > POLICY_LINE_MAX || memchr(text + start, '\0', l) != NULL) {
+        if (l > POLICY_LINE_MAX || memchr(text + start, '\0', l) != NULL ||
+            (memcpy(line, text + start, l), line[l] = '\0',
+             parse_line(pol, line, lineno, resolve) < 0)) {
             *bad_line = lineno;
-            memset(pol, 0, sizeof(*pol)); /* earlier lines grant nothing */
-            return -EINVAL;
-        }
-        memcpy(line, text + start, l);
-        line[l] = '\0';
-        if (parse_line(pol, line, resolve) < 0) {
-            *bad_line = lineno;
-            memset(pol, 0, sizeof(*pol));
+            pol->n = pol->nvalues = pol->used = 0; /* earlier lines grant nothing */
             return -EINVAL;
         }
         start = end + 1;
@@ -184,25 +336,137 @@ int policy_parse(struct policy *pol, const char *text, size_t len,
     return 0;
 }
 
-int policy_allows(const struct policy *pol, const struct identity *who,
-                  unsigned needs)
-{
-    unsigned granted = 0;
+/* ---- deciding --------------------------------------------------------- */
 
+static int who_matches(const struct policy_rule *r, const struct identity *who)
+{
+    if (r->who == POLICY_WHO_ALL)
+        return 1;
+    if (r->who == POLICY_WHO_UID)
+        return r->id == who->uid;
+    if (r->id == who->gid)
+        return 1;
+    for (size_t g = 0; g < who->ngroups; g++)
+        if (r->id == who->groups[g])
+            return 1;
+    return 0;
+}
+
+static int is_inet(const struct procket_request *req)
+{
+    return req->device == PROCKET_DEV_NONE &&
+           (req->family == AF_INET || req->family == AF_INET6);
+}
+
+static int value_matches(const struct policy *pol, const struct policy_value *v,
+                         const struct procket_request *req)
+{
+    const char *have;
+
+    switch (v->cond) {
+    case POLICY_C_PORT:
+        return is_inet(req) && (uint32_t)req->port >= v->lo &&
+               (uint32_t)req->port <= v->hi;
+    case POLICY_C_ADDRESS: {
+        unsigned char zero[16] = {0};
+        const unsigned char *a = req->addrlen != 0 ? req->addr : zero;
+        unsigned full, rest;
+        if (!is_inet(req) || req->family != v->family)
+            return 0;
+        full = v->prefix / 8u;
+        rest = v->prefix % 8u;
+        if (memcmp(a, v->addr, full) != 0)
+            return 0;
+        return rest == 0 ||
+               ((a[full] ^ v->addr[full]) & (unsigned char)(0xff00u >> rest)) == 0;
+    }
+    case POLICY_C_INTERFACE:
+        if (req->device != PROCKET_DEV_NONE || req->ifname[0] == '\0')
+            return 0;
+        have = req->ifname;
+        break;
+    case POLICY_C_NAMESPACE:
+        if (req->netns[0] == '\0')
+            return 0;
+        have = req->netns;
+        break;
+    case POLICY_C_DEVICE:
+        if (req->device == PROCKET_DEV_NONE)
+            return 0;
+        if (v->any)
+            return 1; /* also a name the kernel chooses */
+        have = req->ifname;
+        break;
+    default:
+        return 0;
+    }
+    return v->any || strcmp(have, pol->pool + v->str) == 0;
+}
+
+static int rule_matches(const struct policy *pol, const struct policy_rule *r,
+                        const struct identity *who, const struct procket_request *req,
+                        unsigned kind)
+{
+    if (!who_matches(r, who) || (r->kinds != 0 && !(r->kinds & kind)))
+        return 0;
+    if (req->netns[0] != '\0' && !(r->conds & (1u << POLICY_C_NAMESPACE)))
+        return 0; /* a namespace only by a rule that names it */
+    for (int c = 1; c < POLICY_C_COUNT; c++) {
+        int ok = 0;
+        if (!(r->conds & (1u << c)))
+            continue;
+        for (uint32_t i = r->first; i < r->first + r->count && !ok; i++)
+            if (pol->values[i].cond == c)
+                ok = value_matches(pol, &pol->values[i], req);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+int policy_decide(const struct policy *pol, const struct identity *who,
+                  const struct procket_request *req, char *why, size_t whylen)
+{
+    unsigned kind = policy_kind(req);
+
+    if (whylen > 0)
+        why[0] = '\0';
     if (who->uid == 0)
         return 1; /* root needs no helper: nothing to keep from it */
-    for (size_t i = 0; i < pol->n; i++) {
+    for (size_t i = 0; pol != NULL && i < pol->n; i++) {
         const struct policy_rule *r = &pol->rules[i];
-        int match = r->who == POLICY_WHO_ALL ||
-                    (r->who == POLICY_WHO_UID && r->id == who->uid) ||
-                    (r->who == POLICY_WHO_GID && r->id == who->gid);
-        for (size_t g = 0; !match && r->who == POLICY_WHO_GID && g < who->ngroups; g++)
-            match = r->id == who->groups[g];
-        if (match)
-            granted |= r->kinds;
+        if (rule_matches(pol, r, who, req, kind)) {
+            if (!r->allow)
+                (void)snprintf(why, whylen, "denied by line %u of " PROCKET_POLICY_FILE,
+                               (unsigned)r->line);
+            return r->allow;
+        }
     }
-    return (needs & ~granted) == 0;
+    if (req->netns[0] != '\0') {
+        (void)snprintf(why, whylen, "a namespace needs a rule");
+        return 0;
+    }
+    switch (kind) {
+    case POLICY_K_TCP:
+    case POLICY_K_UDP:
+    case POLICY_K_SCTP:
+    case POLICY_K_UDPLITE:
+    case POLICY_K_IP:
+        if (req->port >= POLICY_TRUSTED_LO && req->port <= POLICY_TRUSTED_HI) {
+            (void)snprintf(why, whylen, "ports %d-%d need a rule", POLICY_TRUSTED_LO,
+                           POLICY_TRUSTED_HI);
+            return 0;
+        }
+        return 1;
+    case POLICY_K_ICMP:
+        return 1;
+    default:
+        (void)snprintf(why, whylen, "%s needs a rule", policy_kind_name(kind));
+        return 0;
+    }
 }
+
+/* ---- the file ------------------------------------------------------------ */
 
 /* Names in the file: looked up in the system's user and group databases
  * (files only in the static build). */
@@ -230,20 +494,19 @@ int policy_load(struct policy *pol, const char *path)
     ssize_t n;
     int fd, bad_line, rc;
 
-    memset(pol, 0, sizeof(*pol));
+    pol->n = pol->nvalues = pol->used = 0;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0; /* no file: the defaults */
-        say("policy", "%s: %s; granting nothing beyond the defaults", path,
-            strerror(errno));
+        say("policy", "%s: %s; only the defaults apply", path, strerror(errno));
         return -EACCES;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
         (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size > POLICY_FILE_MAX) {
         say("policy", "%s: not a regular file owned by root and writable only "
-                      "by it (at most %d bytes); granting nothing beyond the "
-                      "defaults", path, POLICY_FILE_MAX);
+                      "by it (at most %d bytes); only the defaults apply",
+            path, POLICY_FILE_MAX);
         (void)close(fd);
         return -EACCES;
     }
@@ -252,7 +515,7 @@ int policy_load(struct policy *pol, const char *path)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            say("policy", "%s: %s", path, strerror(errno));
+            say("policy", "%s: %s; only the defaults apply", path, strerror(errno));
             (void)close(fd);
             return -EACCES;
         }
@@ -261,9 +524,8 @@ int policy_load(struct policy *pol, const char *path)
     (void)close(fd);
     rc = policy_parse(pol, text, have, resolve_name, &bad_line);
     if (rc < 0) {
-        say("policy", "%s:%d: not a rule (allow user|group NAME KIND... or "
-                      "allow all KIND...); granting nothing beyond the defaults",
-            path, bad_line);
+        say("policy", "%s:%d: not a rule (see procket.conf(5)); only the "
+                      "defaults apply", path, bad_line);
         return -EACCES;
     }
     return 0;

@@ -1,0 +1,351 @@
+/*
+ * test_policy.c - procket.conf(5): parsing, the built-in default, first
+ * match, every condition, users and groups. The helper's policy code is
+ * compiled in directly; names resolve through a fixed table.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "procket.h"
+#include "helper.h"
+
+void say(const char *where, const char *fmt, ...)
+{
+    (void)where;
+    (void)fmt;
+}
+
+static int resolve(int who, const char *name, uint32_t *id)
+{
+    if (who == POLICY_WHO_UID && strcmp(name, "alice") == 0)
+        *id = 1000;
+    else if (who == POLICY_WHO_GID && strcmp(name, "netlab") == 0)
+        *id = 300;
+    else
+        return -1;
+    return 0;
+}
+
+static struct policy pol;
+
+static int parse(const char *text)
+{
+    int bad = -1;
+    int rc = policy_parse(&pol, text, strlen(text), resolve, &bad);
+    return rc == 0 ? 0 : bad;
+}
+
+static struct identity alice(void)
+{
+    struct identity w;
+    memset(&w, 0, sizeof(w));
+    w.uid = 1000;
+    w.gid = 1000;
+    w.groups = w.few;
+    return w;
+}
+
+static struct procket_request inet(int type, int proto, int port, const char *addr)
+{
+    struct procket_request r;
+    procket_request_init(&r);
+    r.type = type;
+    r.protocol = proto;
+    r.port = port;
+    if (addr != NULL) {
+        if (inet_pton(AF_INET, addr, r.addr) == 1) {
+            r.addrlen = 4;
+        } else {
+            r.family = AF_INET6;
+            r.addrlen = 16;
+            (void)inet_pton(AF_INET6, addr, r.addr);
+        }
+    }
+    return r;
+}
+
+static struct procket_request udp(int port) { return inet(SOCK_DGRAM, 0, port, NULL); }
+
+static struct procket_request packet(const char *ifname)
+{
+    struct procket_request r;
+    procket_request_init(&r);
+    r.family = AF_PACKET;
+    r.type = SOCK_RAW;
+    r.protocol = 0x0300;
+    (void)snprintf(r.ifname, sizeof(r.ifname), "%s", ifname);
+    return r;
+}
+
+static struct procket_request device(int dev, const char *name)
+{
+    struct procket_request r;
+    procket_request_init(&r);
+    r.family = AF_UNSPEC;
+    r.type = 0;
+    r.device = dev;
+    (void)snprintf(r.ifname, sizeof(r.ifname), "%s", name);
+    return r;
+}
+
+static struct procket_request in_ns(struct procket_request r, const char *ns)
+{
+    (void)snprintf(r.netns, sizeof(r.netns), "%s", ns);
+    return r;
+}
+
+static int decide(const struct identity *w, struct procket_request r)
+{
+    char why[128];
+    int ok = policy_decide(&pol, w, &r, why, sizeof(why));
+    CHECK(ok || why[0] != '\0');
+    return ok;
+}
+
+TEST(kinds_of_requests)
+{
+    struct procket_request r = inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL);
+    CHECK_EQ(policy_kind(&r), POLICY_K_ICMP);
+    r = inet(SOCK_RAW, IPPROTO_ICMPV6, 0, "::1");
+    CHECK_EQ(policy_kind(&r), POLICY_K_ICMP);
+    r = inet(SOCK_RAW, IPPROTO_ICMPV6, 0, NULL); /* ICMPv6 on AF_INET: raw */
+    CHECK_EQ(policy_kind(&r), POLICY_K_RAW);
+    r = inet(SOCK_RAW, IPPROTO_RAW, 0, NULL);
+    CHECK_EQ(policy_kind(&r), POLICY_K_RAW);
+    r = inet(SOCK_STREAM, 0, 80, NULL);
+    CHECK_EQ(policy_kind(&r), POLICY_K_TCP);
+    r = inet(SOCK_DGRAM, 0, 53, NULL);
+    CHECK_EQ(policy_kind(&r), POLICY_K_UDP);
+    r = inet(SOCK_STREAM, IPPROTO_SCTP, 80, NULL);
+    CHECK_EQ(policy_kind(&r), POLICY_K_SCTP);
+    r = inet(SOCK_DGRAM, IPPROTO_UDPLITE, 80, NULL);
+    CHECK_EQ(policy_kind(&r), POLICY_K_UDPLITE);
+    r = inet(SOCK_DGRAM, IPPROTO_ICMP, 0, NULL); /* a ping socket */
+    CHECK_EQ(policy_kind(&r), POLICY_K_IP);
+    r = packet("eth0");
+    CHECK_EQ(policy_kind(&r), POLICY_K_PACKET);
+    r = device(PROCKET_DEV_TUN, "");
+    CHECK_EQ(policy_kind(&r), POLICY_K_TUN);
+    r = device(PROCKET_DEV_TAP, "");
+    CHECK_EQ(policy_kind(&r), POLICY_K_TAP);
+}
+
+/* No file: TCP/UDP/SCTP/UDP-Lite on any port but 512-1023, raw ICMP;
+ * nothing else, nothing in a namespace. */
+TEST(the_default)
+{
+    struct identity a = alice();
+
+    CHECK_EQ(parse(""), 0);
+    CHECK(decide(&a, udp(53)));
+    CHECK(decide(&a, inet(SOCK_STREAM, 0, 80, "192.0.2.1")));
+    CHECK(decide(&a, inet(SOCK_STREAM, IPPROTO_SCTP, 511, NULL)));
+    CHECK(decide(&a, udp(1024)));
+    CHECK(decide(&a, udp(0)));
+    CHECK(!decide(&a, udp(512)));
+    CHECK(!decide(&a, udp(1023)));
+    CHECK(!decide(&a, inet(SOCK_STREAM, 0, 600, NULL)));
+    CHECK(decide(&a, inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL)));
+    CHECK(decide(&a, inet(SOCK_RAW, IPPROTO_ICMPV6, 0, "::")));
+    CHECK(!decide(&a, inet(SOCK_RAW, IPPROTO_RAW, 0, NULL)));
+    CHECK(!decide(&a, inet(SOCK_RAW, IPPROTO_UDP, 0, NULL)));
+    CHECK(!decide(&a, packet("")));
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN, "")));
+    CHECK(!decide(&a, device(PROCKET_DEV_TAP, "tap0")));
+    CHECK(!decide(&a, in_ns(udp(53), "lab")));
+    CHECK(!decide(&a, in_ns(inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL), "lab")));
+    /* root needs no rule */
+    struct identity root = alice();
+    root.uid = 0;
+    CHECK(decide(&root, packet("eth0")));
+    CHECK(decide(&root, in_ns(device(PROCKET_DEV_TUN, ""), "lab")));
+}
+
+TEST(why_denied)
+{
+    struct identity a = alice();
+    struct procket_request r = packet("");
+    char why[128];
+
+    CHECK_EQ(parse("deny user alice port=80\n"), 0);
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(strcmp(why, "packet needs a rule") == 0);
+    r = udp(600);
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(strcmp(why, "ports 512-1023 need a rule") == 0);
+    r = udp(80);
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(strstr(why, "line 1 of") != NULL);
+    r = in_ns(udp(53), "lab");
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(strcmp(why, "a namespace needs a rule") == 0);
+}
+
+TEST(kinds_and_ports)
+{
+    struct identity a = alice();
+
+    CHECK_EQ(parse("allow user alice udp port=512-600,700\n"
+                   "allow user 1000 packet raw\n"), 0);
+    CHECK(decide(&a, udp(512)));
+    CHECK(decide(&a, udp(600)));
+    CHECK(decide(&a, udp(700)));
+    CHECK(!decide(&a, udp(601)));
+    CHECK(!decide(&a, inet(SOCK_STREAM, 0, 600, NULL))); /* tcp: not listed */
+    CHECK(decide(&a, packet("eth0")));
+    CHECK(decide(&a, inet(SOCK_RAW, IPPROTO_RAW, 0, NULL)));
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN, "")));
+    /* a port condition matches inet requests only */
+    CHECK_EQ(parse("allow all port=0\n"), 0);
+    CHECK(!decide(&a, packet("")));
+    CHECK(decide(&a, inet(SOCK_RAW, IPPROTO_RAW, 0, NULL))); /* any kind, port 0 */
+}
+
+/* First match decides: exceptions before the rule they except. */
+TEST(first_match)
+{
+    struct identity a = alice();
+    struct identity b = alice();
+    b.uid = 1001;
+    b.gid = 300;
+
+    CHECK_EQ(parse("allow group netlab tcp udp port=1-1023\n"
+                   "deny all port=1-1023 # e.g. a host that mounts NFS\n"
+                   "deny user alice udp\n"), 0);
+    CHECK(!decide(&a, udp(53)));
+    CHECK(!decide(&a, inet(SOCK_STREAM, 0, 80, NULL)));
+    CHECK(decide(&a, inet(SOCK_STREAM, 0, 8080, NULL)));
+    CHECK(!decide(&a, udp(8053)));                        /* line 3 */
+    CHECK(decide(&b, udp(53)));                           /* primary group */
+    CHECK(decide(&b, udp(600)));
+    CHECK(decide(&b, udp(8053)));                         /* the default */
+    /* a supplementary group counts as much */
+    struct identity c = alice();
+    c.uid = 1002;
+    c.groups = c.few; /* this copy's own */
+    c.ngroups = 2;
+    c.few[0] = 5;
+    c.few[1] = 300;
+    CHECK(decide(&c, udp(53)));
+}
+
+TEST(addresses)
+{
+    struct identity a = alice();
+
+    CHECK_EQ(parse("allow user alice udp tcp port=600 address=192.0.2.0/24,2001:db8::1,0.0.0.0\n"), 0);
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "192.0.2.7")));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 600, "192.0.3.7")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "2001:db8::1")));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 600, "2001:db8::2")));
+    CHECK(decide(&a, udp(600)));                /* the wildcard is 0.0.0.0 */
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 600, "::"))); /* but not :: */
+    CHECK_EQ(parse("deny all address=10.0.0.0/9\n"), 0);
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "10.127.255.255")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 53, "10.128.0.0")));
+    CHECK(decide(&a, packet("")) == 0);          /* no address: default */
+    CHECK_EQ(parse("allow all address=::/0 port=700\n"), 0);
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 700, "::1")));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 700, "127.0.0.1")));
+}
+
+TEST(interfaces_namespaces_devices)
+{
+    struct identity a = alice();
+
+    CHECK_EQ(parse("allow user alice packet interface=veth0,veth1\n"
+                   "allow user alice tun device=vpn0\n"
+                   "allow user alice tap device=*\n"
+                   "allow user alice udp packet namespace=lab,lab2\n"
+                   "allow user alice icmp namespace\n"), 0);
+    CHECK(decide(&a, packet("veth0")));
+    CHECK(decide(&a, packet("veth1")));
+    CHECK(!decide(&a, packet("eth0")));
+    CHECK(!decide(&a, packet("")));               /* every interface: no */
+    CHECK(decide(&a, device(PROCKET_DEV_TUN, "vpn0")));
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN, "vpn1")));
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN, ""))); /* a kernel-chosen name */
+    CHECK(decide(&a, device(PROCKET_DEV_TAP, "")));
+    CHECK(decide(&a, device(PROCKET_DEV_TAP, "tap7")));
+    CHECK(decide(&a, in_ns(udp(53), "lab")));
+    CHECK(decide(&a, in_ns(packet(""), "lab2")));
+    CHECK(!decide(&a, in_ns(udp(53), "lab3")));
+    CHECK(!decide(&a, in_ns(device(PROCKET_DEV_TUN, "vpn0"), "lab")));
+    CHECK(decide(&a, in_ns(inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL), "any")));
+    /* a rule without a namespace condition never grants inside one */
+    CHECK_EQ(parse("allow user alice\n"), 0);
+    CHECK(decide(&a, packet("")));
+    CHECK(!decide(&a, in_ns(packet(""), "lab")));
+}
+
+TEST(bad_lines)
+{
+    static const char *const bad[] = {
+        "allow", "allow alice packet", "allow user", "allow user bob packet",
+        "allow user alice packets", "permit all packet", "allow group 4294967295 tun",
+        "allow all port=", "allow all port=65536", "allow all port=9-8",
+        "allow all port=1-2-3", "allow all port=-1", "allow all port=80,",
+        "allow all port=80 port=81", "allow all address=10.0.0.0/33",
+        "allow all address=::/129", "allow all address=eth0", "allow all address=",
+        "allow all interface=", "allow all interface=0123456789abcdef",
+        "allow all interface=a/b", "allow all namespace=-x", "allow all namespace=.x",
+        "allow all namespace=a/b", "allow all device=tun*", "allow all colour=red",
+        "allow all =x", "deny",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[256];
+        (void)snprintf(text, sizeof(text), "allow all icmp\n%s\n", bad[i]);
+        if (parse(text) != 2)
+            fprintf(stderr, "  accepted: %s\n", bad[i]);
+        CHECK_EQ(parse(text), 2);
+        CHECK_EQ(pol.n, 0); /* the good line before grants nothing either */
+    }
+    /* comments, blank lines, tabs */
+    CHECK_EQ(parse("# nothing\n\n\t allow\tall\ttcp # trailing\n   \n"), 0);
+    CHECK_EQ(pol.n, 1);
+    /* a NUL inside a line */
+    CHECK_EQ(policy_parse(&pol, "allow all tcp\0x\n", 16, resolve, &(int){0}), -EINVAL);
+}
+
+TEST(limits)
+{
+    static char text[POLICY_FILE_MAX + 1];
+    size_t len = 0;
+
+    /* more rules than the table holds */
+    for (int i = 0; i < POLICY_MAX_RULES + 1; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "allow all tcp\n");
+    CHECK_EQ(parse(text), POLICY_MAX_RULES + 1);
+    /* more values than the table holds */
+    len = 0;
+    for (int i = 0; i < POLICY_MAX_VALUES / 8 + 1; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "allow all port=");
+        for (int k = 0; k < 8; k++)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%d", k ? "," : "", k);
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "\n");
+    }
+    CHECK(parse(text) > 0);
+    /* a line of 1025 bytes */
+    memset(text, ' ', 1025);
+    memcpy(text, "allow all tcp", 13);
+    text[1025] = '\0';
+    CHECK_EQ(parse(text), 1);
+}
+
+int main(void)
+{
+    RUN(kinds_of_requests);
+    RUN(the_default);
+    RUN(why_denied);
+    RUN(kinds_and_ports);
+    RUN(first_match);
+    RUN(addresses);
+    RUN(interfaces_namespaces_devices);
+    RUN(bad_lines);
+    RUN(limits);
+    return check_summary("test_policy");
+}
