@@ -129,6 +129,10 @@ void sanitize(struct invocation *inv)
             inv->sudo_gid = (gid_t)g;
         }
     }
+    /* the strings too, not only the pointer: nothing later (a library,
+     * a reader of /proc/PID/environ) finds the caller's LD_* or the rest */
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        memset(*e, 0, strlen(*e));
     (void)clearenv();
 
     (void)umask(077);

@@ -1,0 +1,352 @@
+/*
+ * test_helper_state.c - the helper, installed setuid root and run by an
+ * unprivileged user who hands it a hostile inheritance, is observed from
+ * outside (/proc) while it waits for its request, still privileged:
+ *
+ *   environment   empty, its strings wiped (LD_PRELOAD, LD_LIBRARY_PATH, PATH, junk)
+ *   descriptors   only 0, 1 and 2 (the channel on 0); 3..9 closed
+ *   signals       nothing blocked; the dispositions it relies on reset
+ *   umask, cwd    077 and /
+ *   core limit    0 (a crash leaves no core with privileged memory)
+ *   linking       static: no program interpreter (ld.so never runs)
+ *
+ * and then: with no request it gives up after its read timeout (exit 66),
+ * never dies by a signal; with a request it answers and exits 0.
+ *
+ *   test_helper_state [HELPER]   default: $PROCKET_HELPER, else ../priv/procket
+ *
+ * Needs root (to stage a setuid copy); prints SKIP otherwise.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "procket.h"
+
+#define NOBODY 65534
+
+static char staged[256];
+
+static int copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY | O_CLOEXEC), out;
+
+    if (in < 0)
+        return -1;
+    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (out < 0) {
+        (void)close(in);
+        return -1;
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            n = -1;
+            break;
+        }
+    (void)close(in);
+    (void)close(out);
+    return n < 0 ? -1 : 0;
+}
+
+/* A world-traversable directory with a root-owned setuid copy. */
+static int stage(const char *helper)
+{
+    char dir[] = "/tmp/procket_state.XXXXXX";
+
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) < 0)
+        return -1;
+    (void)snprintf(staged, sizeof(staged), "%s/procket", dir);
+    if (copy_file(helper, staged) < 0 || chown(staged, 0, 0) < 0 ||
+        chmod(staged, 04755) < 0) /* the last chmod: keeps the bit */
+        return -1;
+    return 0;
+}
+
+static void unstage(void)
+{
+    char dir[256];
+
+    (void)unlink(staged);
+    (void)snprintf(dir, sizeof(dir), "%s", staged);
+    *strrchr(dir, '/') = '\0';
+    (void)rmdir(dir);
+}
+
+/* Runs the staged helper as nobody, with fd 0 one end of a fresh
+ * SEQPACKET pair, a hostile environment, descriptors 3..9 open, every
+ * signal blocked, SIGTERM/SIGHUP/SIGALRM ignored, umask 0, cwd /tmp and a
+ * core limit. Returns the pid; *peer is the other end. */
+static pid_t start_hostile(int *peer)
+{
+    int ctl[2];
+    unsigned char one = 1;
+    pid_t pid;
+
+    /* the channel must be nobody's own (the helper checks its peer's
+     * uid): the child makes it after dropping and sends one end back */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        char *const env[] = {"LD_PRELOAD=/tmp/evil.so", "LD_LIBRARY_PATH=/tmp",
+                             "PATH=/tmp:/bin", "IFS=/", "PROCKET_JUNK=1", NULL};
+        char *const argv[] = {staged, NULL};
+        struct rlimit core = {RLIM_INFINITY, RLIM_INFINITY};
+        sigset_t all;
+        int sv[2];
+
+        if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+            setresuid(NOBODY, NOBODY, NOBODY) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+            procket_send_fd(ctl[1], sv[0], &one, 1) < 0 || dup2(sv[1], 0) < 0)
+            _exit(120);
+        for (int fd = 3; fd <= 9; fd++)
+            if (fcntl(fd, F_GETFD) < 0)
+                (void)open("/dev/null", O_RDONLY); /* inherited: no CLOEXEC */
+        (void)signal(SIGTERM, SIG_IGN);
+        (void)signal(SIGHUP, SIG_IGN);
+        (void)signal(SIGALRM, SIG_IGN);
+        sigfillset(&all);
+        (void)sigprocmask(SIG_BLOCK, &all, NULL);
+        (void)umask(0);
+        (void)!chdir("/tmp");
+        (void)setrlimit(RLIMIT_CORE, &core);
+        execve(staged, argv, env);
+        _exit(121);
+    }
+    (void)close(ctl[1]);
+    *peer = -1;
+    if (pid > 0 && procket_recv_fd(ctl[0], peer, &one, 1) != 1)
+        *peer = -1;
+    (void)close(ctl[0]);
+    return *peer >= 0 ? pid : -1;
+}
+
+/* Waits until pid sleeps in poll (it sanitized itself and waits for the
+ * request); 0 or -1. */
+static int wait_polling(pid_t pid)
+{
+    for (int n = 0; n < 400; n++) {
+        char path[64], wchan[128] = "";
+        FILE *f;
+        (void)snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+        if ((f = fopen(path, "r")) != NULL) {
+            (void)!fgets(wchan, sizeof(wchan), f);
+            (void)fclose(f);
+        }
+        if (strstr(wchan, "poll") != NULL || strstr(wchan, "select") != NULL)
+            return 0;
+        usleep(5000);
+    }
+    return -1;
+}
+
+static size_t read_proc(pid_t pid, const char *what, char *buf, size_t len)
+{
+    char path[64];
+    ssize_t n;
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return (size_t)-1;
+    n = read(fd, buf, len - 1);
+    (void)close(fd);
+    if (n < 0)
+        return (size_t)-1;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* The value after "Key:\t" in /proc/PID/status, as text. */
+static int status_field(pid_t pid, const char *key, char *out, size_t len)
+{
+    static char st[8192];
+    char *p, *end;
+    size_t klen = strlen(key);
+
+    if (read_proc(pid, "status", st, sizeof(st)) == (size_t)-1)
+        return -1;
+    for (p = st; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            p += klen + 1;
+            while (*p == '\t' || *p == ' ')
+                p++;
+            end = strchr(p, '\n');
+            (void)snprintf(out, len, "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
+            return 0;
+        }
+    return -1;
+}
+
+static int fd_list(pid_t pid, char *out, size_t len)
+{
+    char cmd[64];
+    FILE *p;
+    size_t n;
+
+    (void)snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | sort -n | tr '\\n' ' '", (int)pid);
+    if ((p = popen(cmd, "r")) == NULL)
+        return -1;
+    n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+TEST(state_while_privileged)
+{
+    char buf[512], v[128];
+    int peer = -1, st = 0;
+    pid_t pid = start_hostile(&peer);
+
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    CHECK_EQ(wait_polling(pid), 0);
+    /* still privileged here: the effective uid is root's */
+    CHECK_EQ(status_field(pid, "Uid", v, sizeof(v)), 0);
+    CHECK(strncmp(v, "65534\t0\t", 8) == 0);
+    /* the kernel shows the strings the helper was started with: wiped */
+    {
+        size_t n = read_proc(pid, "environ", buf, sizeof(buf));
+        CHECK(n != (size_t)-1);
+        for (size_t i = 0; n != (size_t)-1 && i < n; i++)
+            CHECK_EQ(buf[i], 0);
+    }
+    CHECK_EQ(fd_list(pid, buf, sizeof(buf)), 0);
+    CHECK(strcmp(buf, "0 1 2 ") == 0);
+    if (strcmp(buf, "0 1 2 ") != 0)
+        fprintf(stderr, "  descriptors: %s\n", buf);
+    CHECK_EQ(status_field(pid, "SigBlk", v, sizeof(v)), 0);
+    CHECK(strcmp(v, "0000000000000000") == 0);
+    CHECK_EQ(status_field(pid, "SigIgn", v, sizeof(v)), 0);
+    {
+        unsigned long long ign = strtoull(v, NULL, 16);
+        CHECK((ign & (1ULL << (SIGTERM - 1))) == 0);
+        CHECK((ign & (1ULL << (SIGHUP - 1))) == 0);
+        CHECK((ign & (1ULL << (SIGALRM - 1))) == 0);
+    }
+    CHECK_EQ(status_field(pid, "Umask", v, sizeof(v)), 0);
+    CHECK(strcmp(v, "0077") == 0);
+    {
+        char path[64], cwd[64];
+        ssize_t n;
+        (void)snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+        n = readlink(path, cwd, sizeof(cwd) - 1);
+        CHECK(n == 1 && cwd[0] == '/');
+    }
+    CHECK(read_proc(pid, "limits", buf, sizeof(buf)) != (size_t)-1);
+    {
+        static char lim[4096];
+        char *core;
+        CHECK(read_proc(pid, "limits", lim, sizeof(lim)) != (size_t)-1);
+        core = strstr(lim, "Max core file size");
+        CHECK(core != NULL && strncmp(core + 26, "0 ", 2) == 0);
+        if (core != NULL && strncmp(core + 26, "0 ", 2) != 0)
+            fprintf(stderr, "  %.60s\n", core);
+    }
+    /* a request, and the descriptor comes back */
+    {
+        struct procket_request req;
+        unsigned char msg[PROCKET_MSG_MAX], reply[PROCKET_REPLY_LEN];
+        ssize_t n;
+        int fd = -1, err = -1;
+        procket_request_init(&req);
+        req.type = SOCK_DGRAM;
+        req.port = 0;
+        n = procket_request_encode(&req, msg, sizeof(msg));
+        CHECK(n > 0 && send(peer, msg, (size_t)n, 0) == n);
+        n = procket_recv_fd(peer, &fd, reply, sizeof(reply));
+        CHECK_EQ(n, PROCKET_REPLY_LEN);
+        CHECK_EQ(procket_reply_decode(&err, reply, (size_t)n), 0);
+        CHECK_EQ(err, 0);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            (void)close(fd);
+    }
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == PROCKET_EXIT_OK);
+    (void)close(peer);
+}
+
+/* No request: the helper waits its read timeout, then exits 66. */
+TEST(gives_up_without_a_request)
+{
+    int peer = -1, st = 0;
+    struct timespec t0, t1;
+    pid_t pid = start_hostile(&peer);
+    double s;
+
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == PROCKET_EXIT_CHANNEL);
+    CHECK(s > 3.0 && s < 15.0);
+    (void)close(peer);
+}
+
+/* Static: no PT_INTERP program header, so no dynamic loader runs with the
+ * caller's environment (CVE-2023-4911 was in ld.so). */
+TEST(statically_linked)
+{
+    Elf64_Ehdr eh;
+    int fd = open(staged, O_RDONLY | O_CLOEXEC), interp = 0;
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(read(fd, &eh, sizeof(eh)) == (ssize_t)sizeof(eh));
+    CHECK(memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64);
+    for (int i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
+            (ssize_t)sizeof(ph))
+            break;
+        interp |= ph.p_type == PT_INTERP;
+        CHECK(ph.p_type != PT_DYNAMIC || eh.e_type == ET_DYN); /* static-pie */
+    }
+    CHECK(!interp);
+    (void)close(fd);
+}
+
+int main(int argc, char *argv[])
+{
+    const char *helper = argc > 1 ? argv[1] : getenv("PROCKET_HELPER");
+
+    if (helper == NULL)
+        helper = "../priv/procket";
+    if (geteuid() != 0) {
+        printf("test_helper_state: SKIP (needs root to stage a setuid helper)\n");
+        return 0;
+    }
+    if (stage(helper) < 0) {
+        fprintf(stderr, "test_helper_state: cannot stage %s: %s\n", helper, strerror(errno));
+        return 1;
+    }
+    (void)signal(SIGPIPE, SIG_IGN);
+    RUN(state_while_privileged);
+    RUN(gives_up_without_a_request);
+    RUN(statically_linked);
+    unstage();
+    return check_summary("test_helper_state");
+}
