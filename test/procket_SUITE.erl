@@ -29,7 +29,7 @@
          namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
          policy_rules/1, packet_module/1, packet_module_routes/1,
-         audit_trail/1]).
+         audit_trail/1, rule_needed/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -59,7 +59,8 @@ groups() ->
               socket_owner_is_caller, raw_icmp_ping, pipe_transport,
               concurrent_opens, open_close_cycles,
               failure_table, shell_metacharacters,
-              pipe_helper_exits_early, pipe_relative_path, audit_trail],
+              pipe_helper_exits_early, pipe_relative_path, audit_trail,
+              rule_needed],
     [{setuid, [], Common},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
@@ -570,6 +571,33 @@ log_reader(Parent, Log, Acc) ->
     end.
 
 %% --- cases: the policy -----------------------------------------------
+
+%% Through this group's install (setuid or sudo): without a policy file,
+%% AF_PACKET, IPPROTO_RAW and port 600 (512-1023) are refused; a rule for
+%% the caller grants each; raw ICMP needs none.
+rule_needed(Config) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    Open = fun(Port, Opts) ->
+                   case peer:call(Peer, procket_test_echo, open_fd, [Port, Opts ++ Priv]) of
+                       {ok, FD} -> [ok] = peer:call(Peer, procket_test_echo,
+                                                     close_all, [[FD]]),
+                                   ok;
+                       Error -> Error
+                   end
+           end,
+    Asks = [{0, [{family, packet}]}, {0, [{type, raw}, {protocol, raw}]}, {600, ?UDP}],
+    ok = save_policy(),
+    try
+        _ = file:delete(?POLICY),
+        [{error, eacces}, {error, eacces}, {error, eacces}] = [Open(P, O) || {P, O} <- Asks],
+        ok = Open(0, [{type, raw}, {protocol, icmp}]),
+        ok = write_policy("allow user 65534 packet raw\nallow group 65534 udp port=600\n",
+                          8#644),
+        [ok, ok, ok] = [Open(P, O) || {P, O} <- Asks]
+    after
+        _ = restore_policy()
+    end.
 
 %% procket.conf(5): without a file, UDP/TCP on ports outside 512-1023 and
 %% raw ICMP; packet sockets, other raw sockets (IPPROTO_RAW above all),
