@@ -7,7 +7,7 @@ set -eu
 PACKAGES="build-essential musl-tools clang libclang-rt-14-dev valgrind
  erlang-nox erlang-dev erlang-dialyzer erlang-eunit erlang-common-test
  erlang-tools erlang-edoc rebar3 sudo socat netcat-openbsd iproute2
- util-linux libcap2-bin procps cppcheck iputils-ping tcpdump"
+ util-linux libcap2-bin procps cppcheck iputils-ping tcpdump strace"
 
 missing=""
 for p in $PACKAGES; do

@@ -220,6 +220,8 @@ int main(int argc, char *argv[])
             return PROCKET_EXIT_CHANNEL;
         }
         bad_request = rc < 0;
+        if (bad_request)
+            say("read_request", "bad request: %s", strerror(-rc));
     } else {
         if (identify_invoker(&inv, &who) < 0)
             return PROCKET_EXIT_INTERNAL;
@@ -239,8 +241,11 @@ int main(int argc, char *argv[])
         if (rc < 0)
             say("namespace", "%s: %s", req->netns, strerror(-rc));
     }
-    if (rc == 0)
+    if (rc == 0) {
         rc = prepare_requested(req, &prep);
+        if (rc < 0)
+            say("prepare", "%s: %s", req->device != PROCKET_DEV_NONE ? "/dev/net/tun" : "socket", strerror(-rc));
+    }
     if (rc == 0)
         rc = become_caller(&who, caps_needed(req));
     else

@@ -16,7 +16,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -215,20 +218,64 @@ static int groups_equal(const struct identity *who)
     return 1;
 }
 
+/* Why the kernel ignored the privileges the helper's own file asks for.
+ * The file is what was executed (/proc/self/exe): setuid root, or with
+ * file capabilities. Then a process under no_new_privs (prctl(2)), or a
+ * file on a nosuid mount, runs without them, silently: the kernel only
+ * skips the raise. 0 when neither applies or the file asks for nothing
+ * (the caller chose an unprivileged helper, or /proc is missing: the
+ * generic message is all that can be said). */
+#define IGNORED_NNP 1
+#define IGNORED_NOSUID 2
+static int privileges_ignored(void)
+{
+    static const char exe[] = "/proc/self/exe";
+    struct stat st;
+    struct statvfs vfs;
+
+    if (stat(exe, &st) < 0)
+        return 0;
+    if (!((st.st_mode & S_ISUID) && st.st_uid == 0) &&
+        getxattr(exe, "security.capability", NULL, 0) <= 0)
+        return 0;
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+        return IGNORED_NNP;
+    if (statvfs(exe, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
+        return IGNORED_NOSUID;
+    return 0;
+}
+
 int become_caller(const struct identity *who, uint64_t keep)
 {
     uid_t r, e, s;
     gid_t rg, eg, sg;
     uint64_t eff, perm;
-    int rc;
+    int rc, ignored = 0;
 
     if (caps_get(&eff, &perm) < 0)
         return -EPERM;
-    if ((perm & keep) != keep)
-        say("become_caller",
-            "not privileged for this request: install the helper setuid "
-            "root, run it through sudo or give it file capabilities "
-            "(a nosuid mount or no_new_privs also disables setuid)");
+    if ((perm & keep) != keep) {
+        /* Installed privileged but started unprivileged: say why, and
+         * refuse with EPERM rather than let the kernel's refusal of the
+         * socket look like a missing installation. The switch below still
+         * happens, so the drop and its checks run as for any request. */
+        ignored = privileges_ignored();
+        if (ignored == IGNORED_NNP)
+            say("not privileged",
+                "no_new_privs is set in the calling process: setuid and "
+                "file capabilities are ignored");
+        else if (ignored == IGNORED_NOSUID)
+            say("not privileged",
+                "the helper sits on a nosuid mount: setuid and file "
+                "capabilities are ignored (install it on a file system "
+                "mounted without nosuid)");
+        else
+            say("become_caller",
+                "not privileged for this request: install the helper "
+                "setuid root, run it through sudo or give it file "
+                "capabilities (a nosuid mount or no_new_privs also "
+                "disables setuid)");
+    }
     keep &= perm;
 
     if (!groups_equal(who) &&
@@ -252,6 +299,8 @@ int become_caller(const struct identity *who, uint64_t keep)
     }
     (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     rc = caps_set(keep);
+    if (rc == 0 && ignored)
+        rc = -EPERM;
     return rc;
 }
 
