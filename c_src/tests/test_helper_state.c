@@ -13,6 +13,12 @@
  * and then: with no request it gives up after its read timeout (exit 66),
  * never dies by a signal; with a request it answers and exits 0.
  *
+ * Run by root as sudo runs it (real uid 0, SUDO_UID=65534), it is not
+ * dumpable: root without CAP_SYS_PTRACE cannot open its /proc/PID/mem
+ * (it can a plain root process's). And when setresuid(2) is made to
+ * report success without doing anything (a seccomp filter), the helper
+ * notices that it is still root, sends nothing and exits 67.
+ *
  *   test_helper_state [HELPER]   default: $PROCKET_HELPER, else ../priv/procket
  *
  * Needs root (to stage a setuid copy); prints SKIP otherwise.
@@ -20,6 +26,13 @@
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -136,6 +149,116 @@ static pid_t start_hostile(int *peer)
         *peer = -1;
     (void)close(ctl[0]);
     return *peer >= 0 ? pid : -1;
+}
+
+/* Runs the helper (staged copy) as sudo would: real uid 0, SUDO_UID and
+ * SUDO_GID 65534, on a channel made by nobody (the helper checks that its
+ * peer is the caller). fake_setresuid: a seccomp filter makes
+ * setresuid(2) return 0 without changing anything. */
+static pid_t start_as_sudo(int *peer, int fake_setresuid)
+{
+    int ctl[2], sv[2] = {-1, -1};
+    unsigned char one = 1;
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) { /* nobody makes the channel, sends both ends */
+        int pair[2];
+        if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+            setresuid(NOBODY, NOBODY, NOBODY) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 ||
+            procket_send_fd(ctl[1], pair[0], &one, 1) < 0 ||
+            procket_send_fd(ctl[1], pair[1], &one, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    (void)close(ctl[1]);
+    if (pid < 0 || procket_recv_fd(ctl[0], &sv[0], &one, 1) != 1 ||
+        procket_recv_fd(ctl[0], &sv[1], &one, 1) != 1) {
+        (void)close(ctl[0]);
+        return -1;
+    }
+    (void)close(ctl[0]);
+    (void)waitpid(pid, NULL, 0);
+    pid = fork();
+    if (pid == 0) {
+        char *const env[] = {"SUDO_UID=65534", "SUDO_GID=65534", "SUDO_USER=nobody", NULL};
+        char *const argv[] = {staged, NULL};
+        /* without CAP_SYS_PTRACE at all (see mem_without_ptrace) */
+        if (dup2(sv[1], 0) < 0 || prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0) < 0)
+            _exit(120);
+        if (fake_setresuid) {
+#if defined(__x86_64__)
+#define TEST_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_ARCH AUDIT_ARCH_AARCH64
+#endif
+#ifdef TEST_ARCH
+            struct sock_filter f[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_ARCH, 1, 0),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setresuid, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0), /* "success" */
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            };
+            struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+            if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+                _exit(122);
+#else
+            _exit(123);
+#endif
+        }
+        execve(staged, argv, env);
+        _exit(121);
+    }
+    (void)close(sv[1]);
+    *peer = sv[0];
+    return pid;
+}
+
+static int send_udp_request(int peer)
+{
+    struct procket_request req;
+    unsigned char msg[PROCKET_MSG_MAX];
+    ssize_t n;
+
+    procket_request_init(&req);
+    req.type = SOCK_DGRAM;
+    n = procket_request_encode(&req, msg, sizeof(msg));
+    return n > 0 && send(peer, msg, (size_t)n, 0) == n ? 0 : -1;
+}
+
+/* In a child: drop CAP_SYS_PTRACE from the effective set, then try to
+ * open /proc/PID/mem (ptrace attach rights); returns 0 if it could, else
+ * the errno. The target must lack CAP_SYS_PTRACE in its permitted set
+ * too (its capabilities must be a subset of the checker's), so that the
+ * one thing left to refuse the open is the target not being dumpable. */
+static int mem_without_ptrace(pid_t target)
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    if (pid == 0) {
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        char path[64];
+        int fd;
+        if (syscall(SYS_capget, &h, d) < 0)
+            _exit(100);
+        d[CAP_SYS_PTRACE / 32].effective &= ~(1u << (CAP_SYS_PTRACE % 32));
+        if (syscall(SYS_capset, &h, d) < 0)
+            _exit(101);
+        (void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)target);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        _exit(fd >= 0 ? 0 : errno);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
 }
 
 /* Waits until pid sleeps in poll (it sanitized itself and waits for the
@@ -305,6 +428,60 @@ TEST(gives_up_without_a_request)
     (void)close(peer);
 }
 
+/* Not dumpable while privileged, even where the kernel would have let it
+ * be (sudo: no setuid transition). */
+TEST(not_dumpable_under_sudo)
+{
+    int peer = -1, st = 0;
+    pid_t pid = start_as_sudo(&peer, 0), plain;
+
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    CHECK_EQ(wait_polling(pid), 0);
+    CHECK_EQ(mem_without_ptrace(pid), EACCES);
+    /* the check can tell: a plain root process is readable */
+    plain = fork();
+    if (plain == 0) {
+        char *const argv[] = {"sleep", "5", NULL};
+        if (prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0) < 0)
+            _exit(126);
+        execv("/bin/sleep", argv);
+        _exit(127);
+    }
+    CHECK(plain > 0);
+    if (plain > 0) {
+        usleep(100000);
+        CHECK_EQ(mem_without_ptrace(plain), 0);
+        (void)kill(plain, SIGKILL);
+        (void)waitpid(plain, NULL, 0);
+    }
+    CHECK_EQ(send_udp_request(peer), 0);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == PROCKET_EXIT_OK);
+    (void)close(peer);
+}
+
+/* setresuid(2) that lies: the drop is verified, nothing is sent. */
+TEST(unverified_drop_sends_nothing)
+{
+    unsigned char reply[PROCKET_REPLY_LEN];
+    int peer = -1, st = 0, fd = -1;
+    pid_t pid = start_as_sudo(&peer, 1);
+
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    CHECK_EQ(send_udp_request(peer), 0);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == PROCKET_EXIT_PRIVILEGE);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != PROCKET_EXIT_PRIVILEGE)
+        fprintf(stderr, "  status %d\n", st);
+    CHECK_EQ(procket_recv_fd(peer, &fd, reply, sizeof(reply)), 0); /* EOF */
+    CHECK_EQ(fd, -1);
+    (void)close(peer);
+}
+
 /* Static: no PT_INTERP program header, so no dynamic loader runs with the
  * caller's environment (CVE-2023-4911 was in ld.so). */
 TEST(statically_linked)
@@ -346,6 +523,8 @@ int main(int argc, char *argv[])
     (void)signal(SIGPIPE, SIG_IGN);
     RUN(state_while_privileged);
     RUN(gives_up_without_a_request);
+    RUN(not_dumpable_under_sudo);
+    RUN(unverified_drop_sends_nothing);
     RUN(statically_linked);
     unstage();
     return check_summary("test_helper_state");
