@@ -664,6 +664,12 @@ policy_rules(Config) ->
     ok = Open(56, ?UDP),
     ok = Open0([{interface, "lo"} | Packet]),
     E = Open0(Packet),
+    %% families and protocols: IPPROTO_RAW (255) is not GRE (47)
+    ok = write_policy("allow user 65534 raw protocol=47\n", 8#644),
+    E = Open0(Raw),
+    ok = write_policy("allow user 65534 raw protocol=255 family=inet\n", 8#644),
+    ok = Open0(Raw),
+    E = Open0([{family, inet6} | Raw]),
     %% no existence oracle: without a rule, a present and an absent
     %% namespace give the same answer; with one, the absent one is enoent
     ok = write_policy("allow user 65534 packet\n", 8#644),

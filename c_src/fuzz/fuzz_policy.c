@@ -103,9 +103,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const struct policy_value *pv = &pol.values[v];
             if (pv->cond < 1 || pv->cond >= POLICY_C_COUNT || !(r->conds & (1u << pv->cond)))
                 abort();
-            if (pv->cond == POLICY_C_PORT && (pv->lo > pv->hi || pv->hi > 65535))
+            if ((pv->cond == POLICY_C_PORT || pv->cond == POLICY_C_PROTOCOL) &&
+                (pv->lo > pv->hi || pv->hi > 65535))
                 abort();
-            if (pv->cond >= POLICY_C_INTERFACE && !pv->any &&
+            if (POLICY_C_IS_NAME(pv->cond) && !pv->any &&
                 (pv->str >= pol.used || strlen(pol.pool + pv->str) == 0))
                 abort();
         }

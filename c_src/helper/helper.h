@@ -84,7 +84,11 @@ int verify_dropped(const struct identity *who);
 #define POLICY_C_INTERFACE 3
 #define POLICY_C_NAMESPACE 4
 #define POLICY_C_DEVICE 5
-#define POLICY_C_COUNT 6
+#define POLICY_C_FAMILY 6
+#define POLICY_C_TYPE 7
+#define POLICY_C_PROTOCOL 8
+#define POLICY_C_COUNT 9
+#define POLICY_C_IS_NAME(c) ((c) >= POLICY_C_INTERFACE && (c) <= POLICY_C_DEVICE)
 /* the ports the default leaves to rules: rresvport(3)'s range, which
  * rsh-style services trust as a root-owned client's */
 #define POLICY_TRUSTED_LO 512
@@ -102,7 +106,7 @@ struct policy_value {
     unsigned char any;    /* names: "*" */
     unsigned char family; /* address: AF_INET or AF_INET6 */
     unsigned char prefix; /* address: bits that must match */
-    uint32_t lo, hi;      /* port range */
+    uint32_t lo, hi;      /* port or protocol range; family, type */
     uint32_t str;         /* names: offset in pool */
     unsigned char addr[16];
 };

@@ -14,6 +14,9 @@
  *   KIND  tcp udp sctp udplite ip icmp raw packet tun tap (none: any kind)
  *   COND  port=P[-Q][,...]  address=ADDR[/LEN][,...]  interface=NAME[,...]
  *         namespace=NAME[,...]  device=NAME[,...]  ("*": any name)
+ *         family=inet|inet6|packet[,...]  type=stream|dgram|raw[,...]
+ *         protocol=N[-M][,...] (inet: the IP protocol; packet: the
+ *         ethertype; decimal or 0x hex)
  *         namespace (alone: namespace=*)
  *
  * A rule matches a request when WHO is the caller (its uid, its primary
@@ -59,7 +62,8 @@ static const struct {
 static const char *const cond_names[] = {
     [POLICY_C_PORT] = "port",           [POLICY_C_ADDRESS] = "address",
     [POLICY_C_INTERFACE] = "interface", [POLICY_C_NAMESPACE] = "namespace",
-    [POLICY_C_DEVICE] = "device",
+    [POLICY_C_DEVICE] = "device",       [POLICY_C_FAMILY] = "family",
+    [POLICY_C_TYPE] = "type",           [POLICY_C_PROTOCOL] = "protocol",
 };
 
 const char *policy_kind_name(unsigned kind)
@@ -118,6 +122,56 @@ static int parse_num(const char *s, size_t len, unsigned long max, unsigned long
     return 0;
 }
 
+/* parse_num, or 0x and hex digits. */
+static int parse_num_hex(const char *s, size_t len, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (len < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+        return parse_num(s, len, max, out);
+    if (len == 2 || len > 10)
+        return -1;
+    for (size_t i = 2; i < len; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + (unsigned long)d;
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A number or a range N-M of them, each at most max. */
+static int parse_range(const char *s, size_t len, unsigned long max, uint32_t *lo,
+                       uint32_t *hi)
+{
+    const char *dash = memchr(s, '-', len);
+    unsigned long a, b;
+
+    if (dash == NULL) {
+        if (parse_num_hex(s, len, max, &a) < 0)
+            return -1;
+        b = a;
+    } else if (parse_num_hex(s, (size_t)(dash - s), max, &a) < 0 ||
+               parse_num_hex(dash + 1, len - (size_t)(dash - s) - 1, max, &b) < 0 ||
+               a > b) {
+        return -1;
+    }
+    *lo = (uint32_t)a;
+    *hi = (uint32_t)b;
+    return 0;
+}
+
+static int word_is(const char *s, size_t len, const char *word)
+{
+    return strlen(word) == len && strncmp(s, word, len) == 0;
+}
+
 /* Splits line (modified in place) into at most max words; max + 1 if
  * there are more. */
 static size_t split(char *line, char **words, size_t max)
@@ -171,22 +225,18 @@ static int parse_value(struct policy *pol, struct policy_value *v, int cond,
     memset(v, 0, sizeof(*v));
     v->cond = (unsigned char)cond;
     switch (cond) {
-    case POLICY_C_PORT: {
-        const char *dash = memchr(s, '-', len);
-        unsigned long lo, hi;
-        if (dash == NULL) {
-            if (parse_num(s, len, 65535, &lo) < 0)
-                return -1;
-            hi = lo;
-        } else if (parse_num(s, (size_t)(dash - s), 65535, &lo) < 0 ||
-                   parse_num(dash + 1, len - (size_t)(dash - s) - 1, 65535, &hi) < 0 ||
-                   lo > hi) {
-            return -1;
-        }
-        v->lo = (uint32_t)lo;
-        v->hi = (uint32_t)hi;
-        return 0;
-    }
+    case POLICY_C_PORT:
+        return parse_range(s, len, 65535, &v->lo, &v->hi);
+    case POLICY_C_PROTOCOL:
+        return parse_range(s, len, 65535, &v->lo, &v->hi);
+    case POLICY_C_FAMILY:
+        v->lo = word_is(s, len, "inet") ? AF_INET : word_is(s, len, "inet6") ? AF_INET6
+                : word_is(s, len, "packet") ? AF_PACKET : 0;
+        return v->lo != 0 ? 0 : -1;
+    case POLICY_C_TYPE:
+        v->lo = word_is(s, len, "stream") ? SOCK_STREAM : word_is(s, len, "dgram") ? SOCK_DGRAM
+                : word_is(s, len, "raw") ? SOCK_RAW : 0;
+        return v->lo != 0 ? 0 : -1;
     case POLICY_C_ADDRESS: {
         char text[INET6_ADDRSTRLEN + 1];
         const char *slash = memchr(s, '/', len);
@@ -379,6 +429,23 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
             return 0;
         return rest == 0 ||
                ((a[full] ^ v->addr[full]) & (unsigned char)(0xff00u >> rest)) == 0;
+    }
+    case POLICY_C_FAMILY:
+        return req->device == PROCKET_DEV_NONE && (uint32_t)req->family == v->lo;
+    case POLICY_C_TYPE:
+        return req->device == PROCKET_DEV_NONE && (uint32_t)req->type == v->lo;
+    case POLICY_C_PROTOCOL: {
+        uint32_t proto;
+        if (req->device != PROCKET_DEV_NONE)
+            return 0;
+        if (req->family == AF_PACKET)
+            proto = ntohs((uint16_t)req->protocol); /* the ethertype */
+        else if (req->protocol != 0 || req->type == SOCK_RAW)
+            proto = (uint32_t)req->protocol;
+        else /* the kernel's choice */
+            proto = req->type == SOCK_STREAM ? IPPROTO_TCP
+                    : req->type == SOCK_DGRAM ? IPPROTO_UDP : 0;
+        return proto >= v->lo && proto <= v->hi;
     }
     case POLICY_C_INTERFACE:
         if (req->device != PROCKET_DEV_NONE || req->ifname[0] == '\0')

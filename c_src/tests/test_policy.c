@@ -282,6 +282,38 @@ TEST(interfaces_namespaces_devices)
     CHECK(!decide(&a, in_ns(packet(""), "lab")));
 }
 
+TEST(families_types_protocols)
+{
+    struct identity a = alice();
+    struct procket_request gre = inet(SOCK_RAW, 47, 0, NULL);
+    struct procket_request arp = packet("eth0");
+
+    arp.protocol = (int)htons(0x0806); /* as socket(2) takes it */
+    CHECK_EQ(parse("allow user alice raw protocol=47 family=inet\n"
+                   "allow user alice packet protocol=0x0806 type=raw\n"
+                   "allow user alice type=dgram family=inet6 port=600-700\n"
+                   "deny all protocol=6 port=8080\n"), 0);
+    CHECK(decide(&a, gre));
+    gre.family = AF_INET6;
+    CHECK(!decide(&a, gre));                       /* family inet only */
+    CHECK(!decide(&a, inet(SOCK_RAW, 50, 0, NULL)));
+    CHECK(decide(&a, arp));
+    arp.type = SOCK_DGRAM;
+    CHECK(!decide(&a, arp));
+    CHECK(!decide(&a, packet("eth0")));           /* ETH_P_ALL */
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 650, "::1")));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 650, "127.0.0.1")));
+    CHECK(!decide(&a, inet(SOCK_STREAM, 0, 650, "::1")));
+    /* protocol 0 means the kernel's choice: TCP for a stream socket */
+    CHECK(!decide(&a, inet(SOCK_STREAM, 0, 8080, NULL)));
+    CHECK(!decide(&a, inet(SOCK_STREAM, IPPROTO_TCP, 8080, NULL)));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 8080, NULL)));
+    CHECK(decide(&a, inet(SOCK_STREAM, IPPROTO_SCTP, 8080, NULL)));
+    /* devices have no family, type or protocol */
+    CHECK_EQ(parse("allow all type=raw\n"), 0);
+    CHECK(!decide(&a, device(PROCKET_DEV_TAP, "")));
+}
+
 TEST(bad_lines)
 {
     static const char *const bad[] = {
@@ -294,7 +326,9 @@ TEST(bad_lines)
         "allow all interface=", "allow all interface=0123456789abcdef",
         "allow all interface=a/b", "allow all namespace=-x", "allow all namespace=.x",
         "allow all namespace=a/b", "allow all device=tun*", "allow all colour=red",
-        "allow all =x", "deny",
+        "allow all =x", "deny", "allow all family=unix", "allow all family=",
+        "allow all type=seqpacket", "allow all protocol=65536", "allow all protocol=0x",
+        "allow all protocol=0xg", "allow all protocol=0x10000", "allow all type=raw type=dgram",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[256];
@@ -345,6 +379,7 @@ int main(void)
     RUN(first_match);
     RUN(addresses);
     RUN(interfaces_namespaces_devices);
+    RUN(families_types_protocols);
     RUN(bad_lines);
     RUN(limits);
     return check_summary("test_policy");
