@@ -6,14 +6,14 @@
 #
 # Needs root (or `sudo -n`) to make the staged helpers setuid root; the
 # measurements themselves run as BENCH_UID (default 65534, nobody).
-# Knobs (environment): BENCH_PORT (853), BENCH_N (400), BENCH_WARMUP (20),
+# Knobs (environment): BENCH_PORT (443), BENCH_N (400), BENCH_WARMUP (20),
 # BENCH_OSCMD_N (200), BENCH_UID (65534), BENCH_NETNS (1: own network
 # namespace when unshare(1) can make one), BENCH_SBWT (1: also time a VM
 # started with +sbwt none), BENCH_ERL_FLAGS (extra flags for the main VM).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PORT=${BENCH_PORT:-853}
+PORT=${BENCH_PORT:-443}
 N=${BENCH_N:-400}
 WARM=${BENCH_WARMUP:-20}
 OSCMD_N=${BENCH_OSCMD_N:-200}
