@@ -29,7 +29,7 @@
          namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
          policy_rules/1, packet_module/1, packet_module_routes/1,
-         audit_trail/1, rule_needed/1]).
+         audit_trail/1, rule_needed/1, example_icmp_ping/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -65,7 +65,7 @@ groups() ->
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
-                    ping_raw, ping_dgram, example_tun_ping, example_sniff,
+                    ping_raw, ping_dgram, example_tun_ping, example_sniff, example_icmp_ping,
                     packet_module, packet_module_routes, policy_rules]}].
 
 init_per_suite(Config) ->
@@ -712,6 +712,19 @@ example_tun_ping(Config) ->
     ok = peer:call(Peer, tun_ping, stop, [Pid]),
     ok = wait_until(fun() -> string:find(ns_cmd("ip link show pkex0 2>&1"),
                                          "does not exist") =/= nomatch end, 50).
+
+%% examples/icmp_ping.erl: an echo request built in Erlang on a raw socket
+%% from the helper, answered by the kernel, IPv4 and IPv6; an address
+%% without a route is an error, not a crash.
+example_icmp_ping(Config) ->
+    Peer = ?config(peer, Config),
+    {ok, #{ttl := 64, bytes := 64, rtt_us := _}} =
+        peer:call(Peer, icmp_ping, ping, [{127, 0, 0, 1}]),
+    {ok, #{bytes := 64}} = peer:call(Peer, icmp_ping, ping, [{0, 0, 0, 0, 0, 0, 0, 1}]),
+    %% the suite's own network namespace has no route but loopback's:
+    %% nothing is sent, the error comes back
+    {error, enetunreach} = peer:call(Peer, icmp_ping, ping, [{192, 0, 2, 1}]),
+    ok.
 
 %% examples/sniff.erl: the ICMP echo frames of a ping on the namespace's
 %% loopback are seen (ethertype IPv4).
