@@ -29,7 +29,8 @@
          namespace_udp_echo/1, tun_answers_ping/1, packet_socket_frames/1,
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
          policy_rules/1, packet_module/1, packet_module_routes/1,
-         audit_trail/1, rule_needed/1, example_icmp_ping/1]).
+         audit_trail/1, rule_needed/1, example_icmp_ping/1,
+         opens_and_failures_leave_nothing/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -60,7 +61,7 @@ groups() ->
               concurrent_opens, open_close_cycles,
               failure_table, shell_metacharacters,
               pipe_helper_exits_early, pipe_relative_path, audit_trail,
-              rule_needed],
+              rule_needed, opens_and_failures_leave_nothing],
     [{setuid, [], Common},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
@@ -410,8 +411,39 @@ failure_rows(Config) ->
             Common
     end.
 
+%% 200 opens, and 60 that fail in three ways (port in use, refused by the
+%% policy, helper missing on the path transport), leave the VM with the
+%% descriptors it had, no child, no zombie, no socket file, and nothing new
+%% named procket* in /tmp.
+opens_and_failures_leave_nothing(Config) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    PipeDir = ?config(pipe_dir, Config),
+    Before = snapshot(Config),
+    Tmp = tmp_procket_entries(),
+    {ok, 200, _Ms} = peer:call(Peer, procket_test_echo, cycles, [200, 251, ?UDP ++ Priv],
+                               ?CALL_TIMEOUT),
+    {ok, Held} = peer:call(Peer, procket, open, [252, ?UDP ++ Priv]),
+    Failing = lists:duplicate(20, {252, ?UDP ++ Priv})
+        ++ lists:duplicate(20, {0, [{family, packet} | Priv]})
+        ++ [{0, [{progname, "/nonexistent/procket"},
+                 {pipe, filename:join(PipeDir, "f" ++ integer_to_list(I))} | ?UDP]}
+            || I <- lists:seq(1, 20)],
+    Results = [peer:call(Peer, procket, open, [P, O]) || {P, O} <- Failing],
+    60 = length(Results),
+    Want = lists:duplicate(20, {error, eaddrinuse}) ++ lists:duplicate(20, {error, eacces})
+        ++ lists:duplicate(20, {error, enoent}),
+    Want = Results,
+    [ok] = peer:call(Peer, procket_test_echo, close_all, [[Held]]),
+    ok = assert_no_leaks(Before, Config),
+    Tmp = tmp_procket_entries().
+
+tmp_procket_entries() ->
+    {ok, Names} = file:list_dir("/tmp"),
+    lists:sort([N || N <- Names, lists:prefix("procket", N)]).
+
 %% Shell metacharacters in the helper command, the address, the
-%% interface and the pipe path are data, never shell syntax: no marker
+%% interface, the namespace and the pipe path are data, never shell syntax: no marker
 %% file appears, and the result is badarg or an error.
 shell_metacharacters(Config) ->
     M = ?config(marker, Config),
@@ -428,7 +460,8 @@ shell_metacharacters(Config) ->
         ++ [{"interface " ++ V, {53, [{interface, V} | Tail]}, error_or_badarg}
             || V <- [";touch${IFS}p", "$(touch${IFS}p)", "`touch${IFS}p`"]]
         ++ [{"pipe " ++ V, {53, [{pipe, V} | Tail]}, error_or_badarg}
-            || V <- ["/tmp/x" ++ hd(Values) | tl(Values)]],
+            || V <- ["/tmp/x" ++ hd(Values) | tl(Values)]]
+        ++ [{"namespace " ++ V, {53, [{namespace, V} | Tail]}, badarg} || V <- Values],
     Before = snapshot(Config),
     run_rows(Rows, Config),
     [{error, enoent} = file:read_file_info(F)
