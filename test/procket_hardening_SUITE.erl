@@ -37,7 +37,7 @@
          no_new_privs_vm/1, no_new_privs_direct/1, nosuid_mount/1,
          not_privileged_generic/1,
          hostile_argv/1, hostile_stdin/1,
-         device_paths/1, device_paths_direct/1, namespace_paths/1,
+         device_paths/1, device_paths_direct/1, tun_node_checked/1, namespace_paths/1,
          namespace_no_oracle/1]).
 
 -define(NOBODY, 65534).
@@ -78,7 +78,7 @@ all() ->
      {group, devices_setuid}, {group, devices_sudo}].
 
 groups() ->
-    Devices = [device_paths, device_paths_direct, namespace_paths,
+    Devices = [device_paths, device_paths_direct, tun_node_checked, namespace_paths,
                namespace_no_oracle],
     [{filecaps, [], [filecaps_sockets_owned_by_caller, filecaps_keeps_only_needed_cap,
                      filecaps_missing_capability, filecaps_peer_must_be_caller]},
@@ -696,6 +696,34 @@ device_paths(Config) ->
                                 lists:prefix("/dev/kvm", T)],
     Stat = [file:read_file_info(D) || D <- ["/dev/tty1", "/dev/console"]],
     ok = file:delete(Link).
+
+%% The one device the helper opens with privileges, /dev/net/tun, has its
+%% type and number checked before the open: with a regular file or
+%% another character device (c 1 3, /dev/null's) in its place (a bind
+%% mount in this mount namespace), a tun request fails with enodev, though
+%% either would have opened; with the real node back, it works.
+tun_node_checked(Config) ->
+    ok = write_policy("allow user 65534 tun\n"),
+    H = ?config(helper_opts, Config),
+    Stage = ?config(stage, Config),
+    File = filename:join(Stage, "fake-tun-file"),
+    Null = filename:join(Stage, "fake-tun-null"),
+    ok = file:write_file(File, <<>>),
+    ok = file:change_mode(File, 8#666),
+    _ = file:delete(Null),
+    ok = run("mknod -m 0666 " ++ Null ++ " c 1 3"),
+    [begin
+         ok = run("mount --bind " ++ Fake ++ " /dev/net/tun"),
+         try
+             run_rows(Config, [{"tun over " ++ filename:basename(Fake),
+                                {0, [{dev, tun} | H]}, {error, enodev}}])
+         after
+             ok = run("umount /dev/net/tun")
+         end
+     end || Fake <- [File, Null]],
+    run_rows(Config, [{"tun, the real node", {0, [{dev, tun} | H]}, ok}]),
+    ok = file:delete(File),
+    ok = file:delete(Null).
 
 %% The helper itself, run directly as uid 65534 (setuid, or sudo -n):
 %% a device named by path or symlink on the command line is a usage error
