@@ -30,7 +30,7 @@
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
          policy_rules/1, packet_module/1, packet_module_routes/1,
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
-         opens_and_failures_leave_nothing/1]).
+         opens_and_failures_leave_nothing/1, policy_supplementary_group/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -67,7 +67,8 @@ groups() ->
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
                     ping_raw, ping_dgram, example_tun_ping, example_sniff, example_icmp_ping,
-                    packet_module, packet_module_routes, policy_rules]}].
+                    packet_module, packet_module_routes, policy_rules,
+                    policy_supplementary_group]}].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -712,6 +713,31 @@ policy_rules(Config) ->
     ok = Open0(Ns),
     {error, enoent} = Open0([{namespace, "procket_no_such_ns"} | tl(Ns)]),
     ok = write_policy(?DEVICES_POLICY, 8#644).
+
+%% A rule for a group the caller has only as a supplementary group, which
+%% no user or group file names for uid 65534: it applies to a VM started
+%% with that group (the helper takes the groups from the kernel, on the
+%% channel), and not to the suite's usual VM, which has none.
+policy_supplementary_group(Config) ->
+    ok = write_policy("allow group 4242 packet\n", 8#644),
+    Packet = [0, [{family, packet}, {interface, "lo"}]],
+    {error, eacces} = peer:call(?config(peer, Config), procket_test_echo, open_fd, Packet),
+    Erl = os:find_executable("erl"),
+    {ok, Peer, _} = peer:start(
+                      #{connection => standard_io,
+                        exec => {os:find_executable("setpriv"),
+                                 ["--reuid=65534", "--regid=65534", "--groups=4242",
+                                  "--", Erl]},
+                        args => ["-pa", ?config(ebin, Config), "-pa", ?config(test_ebin, Config)],
+                        env => [{"HOME", ?config(home, Config)}]}),
+    try
+        "65534 4242" = string:trim(peer:call(Peer, os, cmd, ["id -G"])),
+        {ok, FD} = peer:call(Peer, procket_test_echo, open_fd, Packet),
+        [ok] = peer:call(Peer, procket_test_echo, close_all, [[FD]])
+    after
+        peer:stop(Peer),
+        ok = write_policy(?DEVICES_POLICY, 8#644)
+    end.
 
 save_policy() ->
     case file:read_file(?POLICY) of
