@@ -79,7 +79,7 @@ all() ->
 
 groups() ->
     Devices = [device_paths, device_paths_direct, tun_node_checked, namespace_paths,
-               namespace_no_oracle],
+               namespace_no_oracle, hostile_argv, hostile_stdin],
     [{filecaps, [], [filecaps_sockets_owned_by_caller, filecaps_keeps_only_needed_cap,
                      filecaps_missing_capability, filecaps_peer_must_be_caller]},
      {ignored, [], [no_new_privs_vm, no_new_privs_direct, nosuid_mount,
@@ -582,8 +582,12 @@ hostile_argv(Config) ->
          {"--version", ["--version"], #{exit => ?EX_OK}},
          {"valid, nobody listening at -u PATH", U(["-p", "53", "-P", "udp"]),
           #{exit => ?EX_CHANNEL}}],
-    run_table(Config, ?config(setuid, Config), ["procket"],
-              [{L, #{stdin => "null"}, A, E} || {L, A, E} <- Rows]).
+    %% the setuid helper, or in a devices group that group's install
+    {Cmd, Argv} = case ?config(direct_cmd, Config) of
+                      undefined -> {?config(setuid, Config), ["procket"]};
+                      Direct -> Direct
+                  end,
+    run_table(Config, Cmd, Argv, [{L, #{stdin => "null"}, A, E} || {L, A, E} <- Rows]).
 
 %% Standard input, run directly as uid 65534 against the setuid helper
 %% with no arguments: closed, /dev/null, a regular file holding a valid
@@ -641,14 +645,20 @@ hostile_stdin(Config) ->
          {"channel: valid request (control)", #{hex => Udp},
           #{exit => ?EX_OK, reply => 0, fds => 1}}],
     try
-        run_table(Config, ?config(setuid, Config), ["procket"],
-                  [{Label, D, [], E} || {Label, D, E} <- Rows]),
-        %% argc 0: the kernel (5.18 and later) supplies an empty argv[0];
-        %% the helper then reads its channel as usual
-        run_table(Config, ?config(setuid, Config), [],
-                  [{"argc 0, valid request", #{hex => Udp},
-                    [], #{exit => ?EX_OK, reply => 0, fds => 1}},
-                   {"argc 0, garbage", #{garbage => 4096}, [], Bad}])
+        case ?config(direct_cmd, Config) of
+            undefined ->
+                run_table(Config, ?config(setuid, Config), ["procket"],
+                          [{Label, D, [], E} || {Label, D, E} <- Rows]),
+                %% argc 0: the kernel (5.18 and later) supplies an empty
+                %% argv[0]; the helper then reads its channel as usual
+                run_table(Config, ?config(setuid, Config), [],
+                          [{"argc 0, valid request", #{hex => Udp},
+                            [], #{exit => ?EX_OK, reply => 0, fds => 1}},
+                           {"argc 0, garbage", #{garbage => 4096}, [], Bad}]);
+            {Cmd, Argv} ->
+                %% a devices group: the same table through its install
+                run_table(Config, Cmd, Argv, [{Label, D, [], E} || {Label, D, E} <- Rows])
+        end
     after
         unlink(Acceptor),
         exit(Acceptor, kill),
