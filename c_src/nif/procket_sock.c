@@ -70,6 +70,8 @@
 #include "procket_sock_consts.h"
 
 #define PK_IO_MAX (64UL * 1024 * 1024) /* read/recv size */
+/* receives up to this size go through a stack buffer (see recvfrom) */
+#define PK_RECV_SMALL 4096
 #define PK_SOCKADDR_MAX 1024           /* socket address */
 #define PK_CTRL_MAX (64 * 1024)        /* control data (cmsg) */
 #define PK_OPT_MAX (64 * 1024)         /* socket option value */
@@ -728,6 +730,8 @@ ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     pk_sockaddr sa;
     unsigned long size, salen;
     ErlNifBinary buf;
+    unsigned char small[PK_RECV_SMALL], *data = small;
+    ERL_NIF_TERM bin;
     socklen_t len;
     struct pk_op op;
     ssize_t n;
@@ -739,28 +743,43 @@ ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, 0, procket_sock_recvfrom, "sock_recvfrom", argc,
              argv);
-    if (!enif_alloc_binary(size, &buf)) {
-        op_end(env, &op);
-        return error_tuple(env, ENOMEM);
+    /* A small receive goes to the stack and is copied into a binary of
+     * its real length: no allocation for an empty socket (eagain), no
+     * shrinking afterwards. A large one goes straight into a binary. */
+    if (size > sizeof(small)) {
+        if (!enif_alloc_binary(size, &buf)) {
+            op_end(env, &op);
+            return error_tuple(env, ENOMEM);
+        }
+        data = buf.data;
     }
     len = (socklen_t)salen;
     do {
-        n = recvfrom(op.fd, buf.data, size, flags | MSG_DONTWAIT,
+        n = recvfrom(op.fd, data, size, flags | MSG_DONTWAIT,
                      salen ? &sa.sa : NULL, salen ? &len : NULL);
     } while (n < 0 && errno == EINTR);
     err = errno;
     op_end(env, &op);
     if (n < 0) {
-        enif_release_binary(&buf);
+        if (data != small)
+            enif_release_binary(&buf);
         return error_tuple(env, err);
     }
     if ((size_t)n > size) /* MSG_TRUNC reports the real length */
         n = (ssize_t)size;
-    if ((size_t)n < size && !enif_realloc_binary(&buf, (size_t)n)) {
-        enif_release_binary(&buf);
-        return error_tuple(env, ENOMEM);
+    if (data == small) {
+        unsigned char *p = enif_make_new_binary(env, (size_t)n, &bin);
+        if (p == NULL)
+            return error_tuple(env, ENOMEM);
+        memcpy(p, small, (size_t)n);
+    } else {
+        if ((size_t)n < size && !enif_realloc_binary(&buf, (size_t)n)) {
+            enif_release_binary(&buf);
+            return error_tuple(env, ENOMEM);
+        }
+        bin = enif_make_binary(env, &buf);
     }
-    return enif_make_tuple3(env, a_ok, enif_make_binary(env, &buf),
+    return enif_make_tuple3(env, a_ok, bin,
                             make_sockaddr(env, &sa, salen, salen ? len : 0));
 }
 
