@@ -90,8 +90,8 @@ socket(Ethertype, Options) when is_list(Options) ->
                        procket:ntohs(Ethertype);
                    _ -> erlang:error(badarg, [Ethertype, Options])
                end,
-    procket:open(0, [{family, packet}, {type, raw}, {protocol, Protocol}
-                     | Options]);
+    %% the caller's options first: the first of a kind counts
+    procket:open(0, Options ++ [{family, packet}, {type, raw}, {protocol, Protocol}]);
 socket(Ethertype, Options) ->
     erlang:error(badarg, [Ethertype, Options]).
 

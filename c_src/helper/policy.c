@@ -476,8 +476,9 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
 {
     if (!who_matches(r, who) || (r->kinds != 0 && !(r->kinds & kind)))
         return 0;
-    if (req->netns[0] != '\0' && !(r->conds & (1u << POLICY_C_NAMESPACE)))
-        return 0; /* a namespace only by a rule that names it */
+    if (r->allow && req->netns[0] != '\0' && !(r->conds & (1u << POLICY_C_NAMESPACE)))
+        return 0; /* a namespace is granted only by a rule that names it;
+                   * a deny rule applies everywhere */
     for (int c = 1; c < POLICY_C_COUNT; c++) {
         int ok = 0;
         if (!(r->conds & (1u << c)))

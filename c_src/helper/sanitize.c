@@ -110,6 +110,17 @@ void sanitize(struct invocation *inv)
 
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     (void)setrlimit(RLIMIT_CORE, &none);
+    /* room for the channel, the socket and the audit line's socket: a
+     * caller-set RLIMIT_NOFILE must not make a grant go unlogged */
+    {
+        struct rlimit nf;
+        if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < 16) {
+            nf.rlim_cur = 16;
+            if (nf.rlim_max < 16)
+                nf.rlim_max = 16;
+            (void)setrlimit(RLIMIT_NOFILE, &nf);
+        }
+    }
 
     close_from(3);
     fill_std_fds();

@@ -276,6 +276,10 @@ TEST(interfaces_namespaces_devices)
     CHECK(!decide(&a, in_ns(udp(53), "lab3")));
     CHECK(!decide(&a, in_ns(device(PROCKET_DEV_TUN, "vpn0"), "lab")));
     CHECK(decide(&a, in_ns(inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL), "any")));
+    /* a deny rule without a namespace condition applies inside one too */
+    CHECK_EQ(parse("deny all port=1-1023\nallow all udp namespace\n"), 0);
+    CHECK(!decide(&a, in_ns(udp(53), "lab")));
+    CHECK(decide(&a, in_ns(udp(2053), "lab")));
     /* a rule without a namespace condition never grants inside one */
     CHECK_EQ(parse("allow user alice\n"), 0);
     CHECK(decide(&a, packet("")));
