@@ -612,14 +612,7 @@ log_reader(Parent, Log, Acc) ->
 rule_needed(Config) ->
     Peer = ?config(peer, Config),
     Priv = ?config(priv_opts, Config),
-    Open = fun(Port, Opts) ->
-                   case peer:call(Peer, procket_test_echo, open_fd, [Port, Opts ++ Priv]) of
-                       {ok, FD} -> [ok] = peer:call(Peer, procket_test_echo,
-                                                     close_all, [[FD]]),
-                                   ok;
-                       Error -> Error
-                   end
-           end,
+    Open = fun(Port, Opts) -> open_close(Peer, Port, Opts ++ Priv) end,
     Asks = [{0, [{family, packet}]}, {0, [{type, raw}, {protocol, raw}]}, {600, ?UDP}],
     ok = save_policy(),
     try
@@ -641,14 +634,7 @@ rule_needed(Config) ->
 %% others could write, or with a bad line, denies everything.
 policy_rules(Config) ->
     Peer = ?config(peer, Config),
-    Open = fun(Port, Opts) ->
-                   case peer:call(Peer, procket_test_echo, open_fd, [Port, Opts]) of
-                       {ok, FD} -> [ok] = peer:call(Peer, procket_test_echo,
-                                                     close_all, [[FD]]),
-                                   ok;
-                       Error -> Error
-                   end
-           end,
+    Open = fun(Port, Opts) -> open_close(Peer, Port, Opts) end,
     Open0 = fun(Opts) -> Open(0, Opts) end,
     Packet = [{family, packet}],
     Raw = [{type, raw}, {protocol, raw}],
@@ -737,6 +723,14 @@ policy_supplementary_group(Config) ->
     after
         peer:stop(Peer),
         ok = write_policy(?DEVICES_POLICY, 8#644)
+    end.
+
+%% procket:open/2 in the peer: ok (the descriptor closed again) or the
+%% error.
+open_close(Peer, Port, Opts) ->
+    case peer:call(Peer, procket_test_echo, open_fd, [Port, Opts]) of
+        {ok, FD} -> [ok] = peer:call(Peer, procket_test_echo, close_all, [[FD]]), ok;
+        Error -> Error
     end.
 
 save_policy() ->
