@@ -116,6 +116,10 @@
 %% `{error, ebusy}'). The old close/1 closed any integer: the VM's
 %% standard input, its poll set, or, after a double close, the socket of
 %% a port that had reused the number.</li>
+%% <li>`procket:dev/1,2' create a tun or tap device owned by the caller
+%% and return its descriptor (the old ones opened a character device
+%% under `/dev' by name and left TUNSETIFF to the caller); a device
+%% path is `{error, eacces}' and never opened.</li>
 %% <li>`ntohs/1' takes a 16-bit binary (and, as before, a 32-bit one).</li>
 %% <li>Sizes are bounded (above); the old functions took any size.</li>
 %% <li>Descriptors from `procket:open/2' are in blocking mode (the old

@@ -30,7 +30,8 @@
          ping_raw/1, ping_dgram/1, example_tun_ping/1, example_sniff/1,
          policy_rules/1, packet_module/1, packet_module_routes/1,
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
-         opens_and_failures_leave_nothing/1, policy_supplementary_group/1]).
+         opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
+         ping_unanswered/1, dev_functions/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -66,7 +67,8 @@ groups() ->
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
-                    ping_raw, ping_dgram, example_tun_ping, example_sniff, example_icmp_ping,
+                    ping_raw, ping_dgram, ping_unanswered, dev_functions,
+                    example_tun_ping, example_sniff, example_icmp_ping,
                     packet_module, packet_module_routes, policy_rules,
                     policy_supplementary_group]}].
 
@@ -535,6 +537,75 @@ ping_dgram(Config) ->
                                 ["127.0.0.1", NoHelper], ?CALL_TIMEOUT),
     ok.
 
+%% With the kernel told to ignore echo requests (in the suite's own
+%% network namespace), nothing answers: each host's result is {error,
+%% timeout}, after the timeout and not before; three hosts wait together,
+%% not one after the other. Once the kernel answers again, ping/1 gets
+%% its reply. Bad options and hosts are badarg.
+ping_unanswered(Config) ->
+    Peer = ?config(peer, Config),
+    Ignore = fun(V) ->
+                     [ok = run("sysctl -q -w " ++ K ++ "=" ++ V)
+                      || K <- ["net.ipv4.icmp_echo_ignore_all",
+                               "net.ipv6.icmp.echo_ignore_all"]]
+             end,
+    Ping = fun(Hosts, Opts) ->
+                   T0 = erlang:monotonic_time(millisecond),
+                   R = peer:call(Peer, procket_ping, ping, [Hosts, Opts], ?CALL_TIMEOUT),
+                   {R, erlang:monotonic_time(millisecond) - T0}
+           end,
+    try
+        _ = Ignore("1"),
+        {{error, timeout}, Ms1} = Ping("127.0.0.1", [{timeout, 400}]),
+        ct:log("one host unanswered: ~b ms", [Ms1]),
+        true = Ms1 >= 400,
+        Hosts = ["127.0.0.1", "127.0.0.2", "::1"],
+        {Results, Ms3} = Ping(Hosts, [{timeout, 400}]),
+        ct:log("three hosts unanswered: ~p in ~b ms", [Results, Ms3]),
+        Results = [{H, {error, timeout}} || H <- Hosts],
+        true = Ms3 >= 400 andalso Ms3 < 1200
+    after
+        Ignore("0")
+    end,
+    {ok, #{address := {127, 0, 0, 1}, sent := 1, received := 1, rtt_us := [_]}} =
+        peer:call(Peer, procket_ping, ping, ["127.0.0.1"], ?CALL_TIMEOUT),
+    [{'EXIT', {badarg, _}} = (catch peer:call(Peer, procket_ping, ping, A, ?CALL_TIMEOUT))
+     || A <- [["127.0.0.1", [{count, 0}]], ["127.0.0.1", [{timeout, 0}]],
+              ["127.0.0.1", [{socket, other}]], ["127.0.0.1", notalist],
+              [{127, 0, 0}, []], [foo, []], [[{1, 2, 3, 4, 5}], []]]],
+    ok.
+
+%% procket:dev/1,2 as the unprivileged VM: a named tun device, owned by
+%% uid 65534, that a second dev/1 of the same name cannot attach to
+%% (ebusy) and that goes away on close/1; dev/2 in the test namespace; a
+%% tap device, which no rule grants (eacces from the helper); a device
+%% path (eacces, never opened); and bad arguments.
+dev_functions(Config) ->
+    Peer = ?config(peer, Config),
+    Dev = fun(Args) -> peer:call(Peer, procket, dev, Args, ?CALL_TIMEOUT) end,
+    {ok, FD} = Dev([{tun, "pkdev0"}]),
+    Link = os:cmd("ip -d link show pkdev0"),
+    ct:log("~s", [Link]),
+    true = string:find(Link, "tun type tun") =/= nomatch,
+    true = string:find(Link, "user 65534") =/= nomatch orelse
+        string:find(Link, "user nobody") =/= nomatch,
+    {error, ebusy} = Dev([{tun, "pkdev0"}]),
+    ok = peer:call(Peer, procket, close, [FD]),
+    ok = wait_until(fun() -> string:find(os:cmd("ip link show pkdev0 2>&1"),
+                                         "does not exist") =/= nomatch end, 50),
+    {ok, FD2} = Dev([{tun, <<"pkdev1">>}, [{namespace, ?NS}]]),
+    true = string:find(ns_cmd("ip -d link show pkdev1"), "tun type tun") =/= nomatch,
+    true = string:find(os:cmd("ip link show pkdev1 2>&1"), "does not exist") =/= nomatch,
+    ok = peer:call(Peer, procket, close, [FD2]),
+    {error, eacces} = Dev([tap]),
+    {error, eacces} = Dev([{tap, "pkdev2"}, [{namespace, ?NS}]]),
+    {error, eacces} = Dev(["net/tun"]),
+    [{'EXIT', {badarg, _}} = (catch Dev(A))
+     || A <- [[42], [tun, notalist], [{tun, "a/b"}], [{tun, "0123456789abcdef"}],
+              [{tun, "pkdev3"}, [{protocol, udp}]]]],
+    true = string:find(os:cmd("ip link show 2>&1"), "pkdev") =:= nomatch,
+    ok.
+
 %% --- cases: the audit trail --------------------------------------------
 
 %% Every request leaves one syslog line (authpriv; info for a grant,
@@ -913,7 +984,11 @@ packet_module(Config) ->
     %% the handle closed the socket: promiscuous mode is gone
     ok = wait_until(fun() -> string:find(ns_cmd("ip -d link show pkvb"),
                                          "promiscuity 0") =/= nomatch end, 50),
-    {error, ebadf} = Call(ifindex, [FD, "pkvb"]).
+    {error, ebadf} = Call(ifindex, [FD, "pkvb"]),
+    %% the helper's refusals: an interface the namespace lacks, and a
+    %% namespace no rule names (the policy grants packet only in ?NS)
+    {error, enodev} = Call(socket, [16#88b5, [{namespace, ?NS}, {interface, "pkvz"}]]),
+    {error, eacces} = Call(socket, [16#88b5, [{namespace, "procket_ct_other"}]]).
 
 %% arplookup/1, gateway/0,1, gateway_addr/1 and default_interface/0 read
 %% /proc/net as the VM sees it: a VM started inside the namespace finds
