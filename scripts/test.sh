@@ -120,16 +120,25 @@ xref_run() {
         end.'
 }
 
+# EUnit runs as uid/gid 65534 with no groups, like the VMs of the Common
+# Test suites: ebin/, priv/ and the compiled tests are staged into a
+# fresh world-traversable directory (the clone may sit under a root-only
+# one). The tests need no privilege (loopback sockets, no helper).
 eunit_run() {
-    out=$(mktemp -d)
-    erlc +debug_info -pa ebin -o "$out" test/*_tests.erl || return 1
-    erl -noshell -pa ebin -pa "$out" -eval '
+    out=$(mktemp -d "${TMPDIR:-/tmp}/procket_eunit.XXXXXX") || return 1
+    chmod 755 "$out"
+    mkdir "$out/t" && cp -R ebin priv "$out/" &&
+        erlc +debug_info -pa ebin -o "$out/t" test/*_tests.erl &&
+        chmod -R a+rX "$out" || { rm -rf "$out"; return 1; }
+    (cd "$out" && HOME="$out" setpriv --reuid=65534 --regid=65534 --clear-groups \
+        erl -noshell -pa "$out/ebin" -pa "$out/t" -eval '
+        65534 = list_to_integer(string:trim(os:cmd("id -u"))),
         Mods = [list_to_atom(filename:basename(F, ".beam"))
-                || F <- filelib:wildcard("'"$out"'/*_tests.beam")],
+                || F <- filelib:wildcard("'"$out"'/t/*_tests.beam")],
         case eunit:test(Mods, [verbose]) of
             ok -> halt(0);
             _ -> halt(1)
-        end.'
+        end.')
     rc=$?
     rm -rf "$out"
     return $rc

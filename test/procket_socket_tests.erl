@@ -1,8 +1,9 @@
 %% EUnit tests of the socket API (procket_socket, through procket).
 %%
-%% They need no privileges: loopback UDP and TCP on ports the kernel
-%% picks, AF_UNIX sockets in the abstract namespace, ICMP datagram sockets
-%% where net.ipv4.ping_group_range allows them. Every function gets a
+%% They need no privileges (`make test` runs them as uid 65534): loopback
+%% UDP and TCP on ports the kernel picks, AF_UNIX sockets in the abstract
+%% namespace, ICMP datagram sockets where net.ipv4.ping_group_range allows
+%% them (else their refusal). Every function gets a
 %% success case, a badarg case and a failing system call ({error, Posix}).
 %% Descriptors are checked through /proc/self/fd and /proc/self/fdinfo.
 -module(procket_socket_tests).
