@@ -112,9 +112,10 @@ static int parse_num(const char *s, size_t len, unsigned long max, unsigned long
     if (len == 0 || len > 10)
         return -1;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(s[i] - '0');
+        unsigned long d = (unsigned long)(s[i] - '0');
+        if (s[i] < '0' || s[i] > '9' || v > (max - d) / 10)
+            return -1; /* not a digit, or past max (never wraps) */
+        v = v * 10 + d;
     }
     if (v > max)
         return -1;
@@ -310,8 +311,13 @@ static int parse_line(struct policy *pol, char *line, int lineno,
     char *w[32];
     size_t n, i;
     struct policy_rule r;
-    char *hash = strchr(line, '#');
+    char *hash = line;
 
+    /* A comment starts with a '#' at the start of a word: '#' may be part
+     * of an interface or device name. */
+    while ((hash = strchr(hash, '#')) != NULL &&
+           !(hash == line || hash[-1] == ' ' || hash[-1] == '\t'))
+        hash++;
     if (hash != NULL)
         *hash = '\0';
     n = split(line, w, 32);
@@ -556,7 +562,7 @@ static int resolve_name(int who, const char *name, uint32_t *id)
 
 int policy_load(struct policy *pol, const char *path)
 {
-    static char text[POLICY_FILE_MAX + 1];
+    static char text[POLICY_FILE_MAX + 2];
     struct stat st;
     size_t have = 0;
     ssize_t n;
@@ -567,33 +573,40 @@ int policy_load(struct policy *pol, const char *path)
     if (fd < 0) {
         if (errno == ENOENT)
             return 0; /* no file: the defaults */
-        say("policy", "%s: %s; only the defaults apply", path, strerror(errno));
+        say("policy", "%s: %s; every request is refused", path, strerror(errno));
         return -EACCES;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
         (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size > POLICY_FILE_MAX) {
         say("policy", "%s: not a regular file owned by root and writable only "
-                      "by it (at most %d bytes); only the defaults apply",
+                      "by it (at most %d bytes); every request is refused",
             path, POLICY_FILE_MAX);
         (void)close(fd);
         return -EACCES;
     }
-    while (have < POLICY_FILE_MAX &&
-           (n = read(fd, text + have, POLICY_FILE_MAX - have)) != 0) {
+    /* Up to one byte more than allowed: a file that grew past the limit
+     * after fstat() is refused, not parsed truncated. */
+    while (have <= POLICY_FILE_MAX &&
+           (n = read(fd, text + have, POLICY_FILE_MAX + 1 - have)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            say("policy", "%s: %s; only the defaults apply", path, strerror(errno));
+            say("policy", "%s: %s; every request is refused", path, strerror(errno));
             (void)close(fd);
             return -EACCES;
         }
         have += (size_t)n;
     }
     (void)close(fd);
+    if (have > POLICY_FILE_MAX) {
+        say("policy", "%s: larger than %d bytes; every request is refused", path,
+            POLICY_FILE_MAX);
+        return -EACCES;
+    }
     rc = policy_parse(pol, text, have, resolve_name, &bad_line);
     if (rc < 0) {
-        say("policy", "%s:%d: not a rule (see procket.conf(5)); only the "
-                      "defaults apply", path, bad_line);
+        say("policy", "%s:%d: not a rule (see procket.conf(5)); every "
+                      "request is refused", path, bad_line);
         return -EACCES;
     }
     return 0;

@@ -5,9 +5,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "procket.h"
@@ -374,6 +378,88 @@ TEST(limits)
     CHECK_EQ(parse(text), 1);
 }
 
+/* '#' starts a comment only at the start of a word: inside a word it is
+ * part of it (interface names may hold one). */
+TEST(comments_and_hashes)
+{
+    struct identity a = alice();
+
+    CHECK_EQ(parse("allow user alice packet interface=if#1,#x # if2\n"), 0);
+    CHECK_EQ(pol.n, 1);
+    CHECK(decide(&a, packet("if#1")));
+    CHECK(decide(&a, packet("#x")));
+    CHECK(!decide(&a, packet("if")));
+    CHECK(!decide(&a, packet("if2")));
+    CHECK_EQ(parse("#allow all tcp\n\t# allow all udp\n"), 0);
+    CHECK_EQ(pol.n, 0);
+    CHECK_EQ(parse("allow all tcp#udp\n"), 1);          /* no kind "tcp#udp" */
+    CHECK_EQ(parse("allow all tcp\t#udp raw\n"), 0);
+    CHECK_EQ(pol.n, 1);
+    CHECK(!decide(&a, inet(SOCK_RAW, IPPROTO_RAW, 0, NULL)));
+    /* numbers never wrap: ten digits past the limit are refused */
+    CHECK_EQ(parse("allow all port=4294967296\n"), 1);
+    CHECK_EQ(parse("allow all port=9999999999\n"), 1);
+    CHECK_EQ(parse("allow group 4294967294 tcp\n"), 0);
+}
+
+/* Writes text to path with mode; returns 0 or -1. */
+static int write_file(const char *path, const char *text, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = write(fd, text, len);
+    if (close(fd) < 0 || n != (ssize_t)len || chmod(path, mode) < 0)
+        return -1;
+    return 0;
+}
+
+/* policy_load on real files (as root, who must own them): no file is the
+ * default; exactly 64 KiB is read; one byte more, a group-writable file
+ * or a symlink is refused (every request denied, -EACCES). */
+TEST(load_file)
+{
+    static char text[POLICY_FILE_MAX + 2];
+    char dir[] = "/tmp/procket_policy.XXXXXX", path[64], link[64];
+    size_t len;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "  load_file: not root, skipped (the file must be root's)\n");
+        return;
+    }
+    CHECK(mkdtemp(dir) != NULL);
+    (void)snprintf(path, sizeof(path), "%s/procket.conf", dir);
+    (void)snprintf(link, sizeof(link), "%s/link.conf", dir);
+    CHECK_EQ(policy_load(&pol, path), 0);              /* no file */
+    CHECK_EQ(pol.n, 0);
+    /* a rule, then comment lines of 1000 bytes up to exactly the limit */
+    len = (size_t)snprintf(text, sizeof(text), "allow all packet\n");
+    while (len < POLICY_FILE_MAX) {
+        size_t line = POLICY_FILE_MAX - len < 1000 ? POLICY_FILE_MAX - len : 1000;
+        memset(text + len, '#', line - 1);
+        text[len + line - 1] = '\n';
+        len += line;
+    }
+    CHECK_EQ(len, POLICY_FILE_MAX);
+    CHECK_EQ(write_file(path, text, len, 0644), 0);
+    CHECK_EQ(policy_load(&pol, path), 0);
+    CHECK_EQ(pol.n, 1);
+    text[len] = '\n';
+    CHECK_EQ(write_file(path, text, len + 1, 0644), 0);
+    CHECK_EQ(policy_load(&pol, path), -EACCES);
+    CHECK_EQ(write_file(path, "allow all packet\n", 17, 0664), 0);
+    CHECK_EQ(policy_load(&pol, path), -EACCES);
+    CHECK_EQ(chmod(path, 0644), 0);
+    CHECK_EQ(policy_load(&pol, path), 0);
+    CHECK_EQ(symlink(path, link), 0);
+    CHECK_EQ(policy_load(&pol, link), -EACCES);
+    CHECK_EQ(unlink(link), 0);
+    CHECK_EQ(unlink(path), 0);
+    CHECK_EQ(rmdir(dir), 0);
+}
+
 int main(void)
 {
     RUN(kinds_of_requests);
@@ -386,5 +472,7 @@ int main(void)
     RUN(families_types_protocols);
     RUN(bad_lines);
     RUN(limits);
+    RUN(comments_and_hashes);
+    RUN(load_file);
     return check_summary("test_policy");
 }
