@@ -309,14 +309,17 @@ static void *closer_main(void *arg)
 {
     int fd = (int)(intptr_t)arg;
 
-    (void)close(fd);
     reg_del(fd);
+    (void)close(fd);
     atomic_fetch_sub(&pk_closers, 1);
     return NULL;
 }
 
-/* close(2) of a handle's descriptor, then it leaves the registry. On a
- * normal scheduler (a callback) a lingering socket is closed by a detached
+/* A handle's descriptor leaves the registry, then close(2). In that order:
+ * close(2) frees the number at once even when it then waits out a linger,
+ * and the number, reused, must be free to become a handle's. Until the
+ * close nothing can claim it (reg_add and close/1 find no issued entry:
+ * the handle took it). On a normal scheduler (a callback) a lingering socket is closed by a detached
  * thread, as close(2) may wait up to the linger time; if no thread can be
  * started, the linger is turned off so that close(2) returns at once (the
  * kernel still sends the queued data). */
@@ -344,8 +347,8 @@ static void close_owned(int fd)
             (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
         }
     }
-    (void)close(fd); /* Linux: the descriptor is gone even on EINTR */
     reg_del(fd);
+    (void)close(fd); /* Linux: the descriptor is gone even on EINTR */
 }
 
 /* ---- handles ---------------------------------------------------------- */
