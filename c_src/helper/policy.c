@@ -423,19 +423,8 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
     case POLICY_C_PORT:
         return is_inet(req) && (uint32_t)req->port >= v->lo &&
                (uint32_t)req->port <= v->hi;
-    case POLICY_C_ADDRESS: {
-        unsigned char zero[16] = {0};
-        const unsigned char *a = req->addrlen != 0 ? req->addr : zero;
-        unsigned full, rest;
-        if (!is_inet(req) || req->family != v->family)
-            return 0;
-        full = v->prefix / 8u;
-        rest = v->prefix % 8u;
-        if (memcmp(a, v->addr, full) != 0)
-            return 0;
-        return rest == 0 ||
-               ((a[full] ^ v->addr[full]) & (unsigned char)(0xff00u >> rest)) == 0;
-    }
+    case POLICY_C_ADDRESS: /* see addr_cond */
+        return 0;
     case POLICY_C_FAMILY:
         return req->device == PROCKET_DEV_NONE && (uint32_t)req->family == v->lo;
     case POLICY_C_TYPE:
@@ -476,6 +465,58 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
     return v->any || strcmp(have, pol->pool + v->str) == 0;
 }
 
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* 1 if one of r's address values holds family's address a; with
+ * mapped_only, only IPv6 values within ::ffff:0:0/96 count (::/0 is every
+ * IPv6 address, not every IPv4 one). */
+static int addr_in(const struct policy *pol, const struct policy_rule *r, int family,
+                   const unsigned char *a, int mapped_only)
+{
+    for (uint32_t i = r->first; i < r->first + r->count; i++) {
+        const struct policy_value *v = &pol->values[i];
+        unsigned full = v->prefix / 8u, rest = v->prefix % 8u;
+        if (v->cond != POLICY_C_ADDRESS || v->family != family ||
+            memcmp(a, v->addr, full) != 0)
+            continue;
+        if (mapped_only && (v->prefix < 96 || memcmp(v->addr, v4mapped, 12) != 0))
+            continue;
+        if (rest == 0 ||
+            ((a[full] ^ v->addr[full]) & (unsigned char)(0xff00u >> rest)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The address condition of r for req. An IPv4-mapped ::ffff:a.b.c.d is
+ * the IPv4 address a.b.c.d spelt as IPv6: either spelling matches (an
+ * IPv4 request meets IPv6 values only within ::ffff:0:0/96). A
+ * dual-stack :: is two wildcards, :: and 0.0.0.0: an allow rule must
+ * hold both, a deny rule holds if it names either. */
+static int addr_cond(const struct policy *pol, const struct policy_rule *r,
+                     const struct procket_request *req)
+{
+    static const unsigned char zero[16];
+    const unsigned char *a = req->addrlen != 0 ? req->addr : zero;
+    unsigned char as6[16];
+    int v6, v4;
+
+    if (!is_inet(req))
+        return 0;
+    if (req->family == AF_INET) {
+        memcpy(as6, v4mapped, sizeof(v4mapped));
+        memcpy(as6 + 12, a, 4);
+        return addr_in(pol, r, AF_INET, a, 0) || addr_in(pol, r, AF_INET6, as6, 1);
+    }
+    if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0)
+        return addr_in(pol, r, AF_INET6, a, 0) || addr_in(pol, r, AF_INET, a + 12, 0);
+    v6 = addr_in(pol, r, AF_INET6, a, 0);
+    if (memcmp(a, zero, 16) != 0 || !(req->flags & PROCKET_F_DUALSTACK))
+        return v6;
+    v4 = addr_in(pol, r, AF_INET, zero, 0);
+    return r->allow ? v6 && v4 : v6 || v4;
+}
+
 static int rule_matches(const struct policy *pol, const struct policy_rule *r,
                         const struct identity *who, const struct procket_request *req,
                         unsigned kind)
@@ -489,6 +530,11 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
         int ok = 0;
         if (!(r->conds & (1u << c)))
             continue;
+        if (c == POLICY_C_ADDRESS) {
+            if (!addr_cond(pol, r, req))
+                return 0;
+            continue;
+        }
         for (uint32_t i = r->first; i < r->first + r->count && !ok; i++)
             if (pol->values[i].cond == c)
                 ok = value_matches(pol, &pol->values[i], req);

@@ -257,6 +257,48 @@ TEST(addresses)
     CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 700, "127.0.0.1")));
 }
 
+/* An IPv4-mapped IPv6 address is the IPv4 address: either spelling in a
+ * rule matches either spelling in a request. A dual-stack :: is also
+ * 0.0.0.0: a deny rule naming either applies, an allow rule must name
+ * both. */
+TEST(mapped_and_dual_stack)
+{
+    struct identity a = alice();
+    struct procket_request dual = inet(SOCK_DGRAM, 0, 80, "::");
+
+    dual.flags = PROCKET_F_DUALSTACK;
+    CHECK_EQ(parse("deny all address=10.0.0.0/8\n"), 0);
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:10.1.2.3")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:11.1.2.3")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 53, "::10.1.2.3"))); /* not mapped */
+    CHECK_EQ(parse("deny all address=::ffff:192.0.2.0/120\n"), 0);
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "192.0.2.9")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 53, "192.0.3.9")));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:192.0.2.9")));
+    CHECK_EQ(parse("deny all address=::/0\n"), 0);       /* IPv6, not IPv4 */
+    CHECK(decide(&a, udp(53)));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:127.0.0.1")));
+    CHECK_EQ(parse("allow user alice udp port=600 address=192.0.2.7\n"), 0);
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "::ffff:192.0.2.7")));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 600, "::ffff:192.0.2.8")));
+    /* dual-stack :: */
+    CHECK_EQ(parse("deny all port=80 address=0.0.0.0\n"), 0);
+    CHECK(!decide(&a, dual));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 80, "::"))); /* IPv6 only */
+    CHECK(!decide(&a, udp(80)));
+    CHECK_EQ(parse("deny all port=80 address=::\n"), 0);
+    CHECK(!decide(&a, dual));
+    CHECK(decide(&a, udp(80)));
+    dual.port = 600;
+    CHECK_EQ(parse("allow user alice udp port=600 address=::\n"), 0);
+    CHECK(!decide(&a, dual));                          /* 0.0.0.0 not granted */
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "::")));
+    CHECK_EQ(parse("allow user alice udp port=600 address=0.0.0.0,::\n"), 0);
+    CHECK(decide(&a, dual));
+    CHECK_EQ(parse("allow user alice udp port=600 address=0.0.0.0/0,::/0\n"), 0);
+    CHECK(decide(&a, dual));
+}
+
 TEST(interfaces_namespaces_devices)
 {
     struct identity a = alice();
@@ -468,6 +510,7 @@ int main(void)
     RUN(kinds_and_ports);
     RUN(first_match);
     RUN(addresses);
+    RUN(mapped_and_dual_stack);
     RUN(interfaces_namespaces_devices);
     RUN(families_types_protocols);
     RUN(bad_lines);
