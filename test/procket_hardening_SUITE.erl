@@ -36,7 +36,7 @@
          filecaps_missing_capability/1, filecaps_peer_must_be_caller/1,
          no_new_privs_vm/1, no_new_privs_direct/1, nosuid_mount/1,
          not_privileged_generic/1,
-         hostile_argv/1, hostile_stdin/1,
+         hostile_argv/1, hostile_stdin/1, path_transport_groups/1,
          device_paths/1, device_paths_direct/1, tun_node_checked/1, namespace_paths/1,
          namespace_no_oracle/1]).
 
@@ -79,7 +79,7 @@ all() ->
 
 groups() ->
     Devices = [device_paths, device_paths_direct, tun_node_checked, namespace_paths,
-               namespace_no_oracle, hostile_argv, hostile_stdin],
+               namespace_no_oracle, hostile_argv, hostile_stdin, path_transport_groups],
     [{filecaps, [], [filecaps_sockets_owned_by_caller, filecaps_keeps_only_needed_cap,
                      filecaps_missing_capability, filecaps_peer_must_be_caller]},
      {ignored, [], [no_new_privs_vm, no_new_privs_direct, nosuid_mount,
@@ -832,6 +832,36 @@ namespace_no_oracle(Config) ->
     R1 = R2,
     true = helper_lines(T1) =:= helper_lines(T2),
     ok.
+
+%% Which groups a group rule sees over the path transport ({pipe, Path},
+%% the helper's -u): the group file gains a group 4243 with nobody as a
+%% member, and a rule denies it UDP. Setuid, the helper has the VM's own
+%% groups from the kernel (none: the VM runs with --clear-groups), so the
+%% rule does not apply; under sudo no process of the caller's can be
+%% asked, and the helper takes the user's groups from the group file, so
+%% it does. Over the channel (no pipe) both see the kernel's groups.
+path_transport_groups(Config) ->
+    Peer = ?config(peer, Config),
+    {ok, Group} = file:read_file("/etc/group"),
+    Pipe = filename:join(?config(home, Config), "groups.sock"),
+    Opts = [{protocol, udp} | ?config(helper_opts, Config)],
+    try
+        ok = file:write_file("/etc/group", [Group, "pkh_grp:x:4243:nobody\n"]),
+        ok = write_policy("deny group 4243 udp\n"),
+        "4243" = string:trim(os:cmd("getent group pkh_grp | cut -d: -f3")),
+        Channel = peer:call(Peer, procket_hardening_peer, try_open_close,
+                            [0, Opts], ?CALL_TIMEOUT),
+        Path = peer:call(Peer, procket_hardening_peer, try_open_close,
+                         [0, [{pipe, Pipe} | Opts]], ?CALL_TIMEOUT),
+        ct:log("~p: channel ~p, path ~p", [?config(group, Config), Channel, Path]),
+        Expected = case ?config(group, Config) of
+                       devices_sudo -> {ok, {error, eacces}};
+                       _ -> {ok, ok}
+                   end,
+        Expected = {Channel, Path}
+    after
+        ok = file:write_file("/etc/group", Group)
+    end.
 
 %% --- the direct caller ------------------------------------------------
 

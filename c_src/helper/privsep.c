@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,10 +177,28 @@ int identify_invoker(const struct invocation *inv, struct identity *who)
             return -errno;
         who->ngroups = (size_t)n;
     } else if (inv->sudo) {
+        struct passwd *pw;
         who->uid = inv->sudo_uid;
         who->gid = inv->sudo_gid;
         who->groups[0] = inv->sudo_gid;
         who->ngroups = 1;
+        /* No process of the caller's is on a channel to ask the kernel:
+         * the user's groups as the group file has them (as login and sudo
+         * would give them), so that a group rule sees them all. A user the
+         * password file lacks has SUDO_GID alone. */
+        pw = getpwuid(inv->sudo_uid);
+        if (pw != NULL && pw->pw_name != NULL) {
+            n = HELPER_FEW_GROUPS;
+            if (getgrouplist(pw->pw_name, inv->sudo_gid, who->few, &n) < 0) {
+                who->groups = many_groups();
+                if (who->groups == NULL)
+                    return -ENOMEM;
+                n = HELPER_MAX_GROUPS;
+                if (getgrouplist(pw->pw_name, inv->sudo_gid, who->groups, &n) < 0)
+                    return -E2BIG; /* more than the kernel takes */
+            }
+            who->ngroups = (size_t)n;
+        }
     } else {
         who->uid = 0; /* root ran it: nothing to drop to */
         who->gid = 0;
