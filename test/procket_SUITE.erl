@@ -31,7 +31,7 @@
          policy_rules/1, packet_module/1, packet_module_routes/1,
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
          opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
-         ping_unanswered/1, dev_functions/1]).
+         ping_unanswered/1, dev_functions/1, packet_confined/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -69,7 +69,7 @@ groups() ->
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
                     ping_raw, ping_dgram, ping_unanswered, dev_functions,
                     example_tun_ping, example_sniff, example_icmp_ping,
-                    packet_module, packet_module_routes, policy_rules,
+                    packet_module, packet_module_routes, packet_confined, policy_rules,
                     policy_supplementary_group]}].
 
 init_per_suite(Config) ->
@@ -989,6 +989,46 @@ packet_module(Config) ->
     %% namespace no rule names (the policy grants packet only in ?NS)
     {error, enodev} = Call(socket, [16#88b5, [{namespace, ?NS}, {interface, "pkvz"}]]),
     {error, eacces} = Call(socket, [16#88b5, [{namespace, "procket_ct_other"}]]).
+
+%% A packet socket granted by a rule that names an interface and an
+%% ethertype stays confined to them after handover: the helper locks a
+%% socket filter on it. Bound elsewhere, or for every ethertype, it
+%% receives nothing else, and the filter can be neither detached nor
+%% unlocked (eperm). Granted by a rule without such conditions (the
+%% group's policy), the same socket receives everything it is bound to
+%% and has no filter (enoent).
+packet_confined(Config) ->
+    Peer = ?config(peer, Config),
+    [IndexA, IndexB] = [list_to_integer(string:trim(ns_cmd("cat /sys/class/net/" ++ I
+                                                           ++ "/ifindex")))
+                        || I <- ["pkva", "pkvb"]],
+    Open = fun() -> peer:call(Peer, packet, socket,
+                              [16#88b5, [{interface, "pkvb"}, {namespace, ?NS}]]) end,
+    Check = fun(FD) -> peer:call(Peer, procket_test_echo, packet_confinement,
+                                 [FD, IndexB, IndexA], ?CALL_TIMEOUT) end,
+    try
+        ok = write_policy("allow user 65534 packet interface=pkvb protocol=0x88b5 "
+                          "namespace=" ?NS "\n", 8#644),
+        {ok, FD1} = Open(),
+        Confined = Check(FD1),
+        ct:log("confined: ~p", [Confined]),
+        #{bound := received, rebound := timeout, other_type := timeout, back := received,
+          detach := {error, eperm}, unlock := {error, eperm}} = Confined,
+        %% interface=* confines nothing
+        ok = write_policy("allow user 65534 packet interface=* namespace=" ?NS "\n", 8#644),
+        {ok, FD2} = Open(),
+        Star = Check(FD2),
+        ct:log("interface=*: ~p", [Star]),
+        #{rebound := received, other_type := received, detach := {error, enoent}} = Star
+    after
+        ok = write_policy(?DEVICES_POLICY, 8#644)
+    end,
+    {ok, FD3} = Open(),
+    Free = Check(FD3),
+    ct:log("no conditions: ~p", [Free]),
+    #{bound := received, rebound := received, other_type := received, back := received,
+      detach := {error, enoent}} = Free,
+    ok.
 
 %% arplookup/1, gateway/0,1, gateway_addr/1 and default_interface/0 read
 %% /proc/net as the VM sees it: a VM started inside the namespace finds

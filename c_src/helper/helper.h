@@ -145,6 +145,16 @@ int policy_load(struct policy *pol, const char *path);
  * the reason in why. Root always may. */
 int policy_decide(const struct policy *pol, const struct identity *who,
                   const struct procket_request *req, char *why, size_t whylen);
+/* For a packet socket that policy_decide granted: what the descriptor
+ * must stay confined to after it is handed over (a locked socket filter,
+ * see open.c), because the rule that granted it named it. An interface
+ * rule other than interface=* confines reception to the interface asked
+ * for, a protocol rule to the ethertype asked for (unless that is every
+ * ethertype). 0 for root, for other kinds, for the default. */
+#define POLICY_CONFINE_IFINDEX 0x1u
+#define POLICY_CONFINE_PROTOCOL 0x2u
+unsigned policy_confine(const struct policy *pol, const struct identity *who,
+                        const struct procket_request *req);
 
 /* audit.c: one line per request to the syslog socket */
 #ifndef PROCKET_LOG_SOCKET
@@ -161,6 +171,7 @@ void audit_describe(const struct procket_request *req, char *buf, size_t len);
 int enter_namespace(const char *name);
 uint64_t caps_needed(const struct procket_request *req);
 int prepare_requested(const struct procket_request *req, int *prep);
-int open_requested(const struct procket_request *req, int prep, int *fd);
+/* confine: POLICY_CONFINE_* for a packet socket, else 0 */
+int open_requested(const struct procket_request *req, int prep, unsigned confine, int *fd);
 
 #endif

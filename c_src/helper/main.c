@@ -153,15 +153,18 @@ static int connect_back(const char *path, const struct identity *who)
 /* The policy (procket.conf(5)) decides; a file that exists but cannot be
  * trusted denies everything (it may have meant to deny). */
 static int check_policy(const struct procket_request *req,
-                        const struct identity *who, char *why, size_t whylen)
+                        const struct identity *who, char *why, size_t whylen,
+                        unsigned *confine)
 {
     static struct policy pol; /* large: not on the stack, pages touched as used */
 
+    *confine = 0;
     if (who->uid == 0)
         return 0;
     if (policy_load(&pol, PROCKET_POLICY_FILE) < 0) {
         (void)snprintf(why, whylen, PROCKET_POLICY_FILE " refused");
     } else if (policy_decide(&pol, who, req, why, whylen)) {
+        *confine = policy_confine(&pol, who, req);
         return 0;
     }
     say("policy", "refused for uid %u: %s", (unsigned)who->uid, why);
@@ -178,6 +181,7 @@ int main(int argc, char *argv[])
     const char *why = NULL;
     char missing[128] = "";
     int chan = STDIN_FILENO, fd = -1, prep = -1, rc, bad_request = 0, denied = 0;
+    unsigned confine = 0;
 
     sanitize(&inv);
 
@@ -230,7 +234,7 @@ int main(int argc, char *argv[])
 
     /* What needs a rule gets one, or is refused. */
     if (rc == 0) {
-        rc = check_policy(req, &who, missing, sizeof(missing));
+        rc = check_policy(req, &who, missing, sizeof(missing), &confine);
         denied = rc < 0;
     }
 
@@ -251,7 +255,7 @@ int main(int argc, char *argv[])
     else
         (void)become_caller(&who, 0);
     if (rc == 0)
-        rc = open_requested(req, prep, &fd);
+        rc = open_requested(req, prep, confine, &fd);
     else if (prep >= 0)
         (void)close(prep);
     if (drop_all() < 0 || verify_dropped(&who) < 0) {

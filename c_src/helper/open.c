@@ -30,7 +30,7 @@ struct opener {
     /* run while still privileged, before the switch to the caller; may
      * leave a descriptor in *prep for open; NULL: nothing to do */
     int (*prepare)(const struct procket_request *req, int *prep);
-    int (*open)(const struct procket_request *req, int prep, int *fd);
+    int (*open)(const struct procket_request *req, int prep, unsigned confine, int *fd);
 };
 
 static int inet_serves(const struct procket_request *req)
@@ -55,13 +55,14 @@ static int setint(int s, int level, int name, int value)
     return setsockopt(s, level, name, &value, sizeof(value));
 }
 
-static int inet_open(const struct procket_request *req, int prep, int *fd)
+static int inet_open(const struct procket_request *req, int prep, unsigned confine, int *fd)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
     int s, rc = 0;
 
     (void)prep;
+    (void)confine;
     s = socket(req->family, req->type | SOCK_CLOEXEC, req->protocol);
     if (s < 0)
         return -errno;
@@ -125,20 +126,83 @@ static uint64_t packet_caps(const struct procket_request *req)
     return CAPBIT(HCAP_NET_RAW);
 }
 
+/* Classic BPF, as <linux/filter.h> has it (the static build has no
+ * kernel headers). */
+struct hsock_filter {
+    uint16_t code;
+    uint8_t jt, jf;
+    uint32_t k;
+};
+struct hsock_fprog {
+    unsigned short len;
+    struct hsock_filter *filter;
+};
+#define HBPF_LD_W_ABS 0x20  /* BPF_LD | BPF_W | BPF_ABS */
+#define HBPF_JEQ_K 0x15     /* BPF_JMP | BPF_JEQ | BPF_K */
+#define HBPF_RET_K 0x06     /* BPF_RET | BPF_K */
+#define HSKF_AD_PROTOCOL (0xfffff000u + 0u) /* SKF_AD_OFF + SKF_AD_PROTOCOL */
+#define HSKF_AD_IFINDEX (0xfffff000u + 8u)  /* SKF_AD_OFF + SKF_AD_IFINDEX */
+#ifndef SO_ATTACH_FILTER
+#define SO_ATTACH_FILTER 26
+#endif
+#ifndef SO_LOCK_FILTER
+#define SO_LOCK_FILTER 44
+#endif
+
+/* A locked socket filter that passes only frames of interface ifindex
+ * (POLICY_CONFINE_IFINDEX) and of ethertype proto, host order
+ * (POLICY_CONFINE_PROTOCOL). The holder may bind the socket elsewhere
+ * but cannot detach, replace or unlock the filter (EPERM): reception
+ * stays what the rule granted. */
+static int confine_packet(int s, unsigned confine, int ifindex, uint16_t proto)
+{
+    struct hsock_filter prog[6];
+    struct hsock_fprog fprog;
+    unsigned n = 0, tests = 0, i;
+    int one = 1;
+
+    if (confine & POLICY_CONFINE_IFINDEX) {
+        prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_IFINDEX};
+        prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, (uint32_t)ifindex};
+        tests++;
+    }
+    if (confine & POLICY_CONFINE_PROTOCOL) {
+        prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_PROTOCOL};
+        prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, proto};
+        tests++;
+    }
+    if (tests == 0)
+        return 0;
+    prog[n++] = (struct hsock_filter){HBPF_RET_K, 0, 0, 0xffffffffu}; /* all of it */
+    prog[n++] = (struct hsock_filter){HBPF_RET_K, 0, 0, 0};           /* nothing */
+    /* each failed test jumps to the last instruction */
+    for (i = 0; i < n; i++)
+        if (prog[i].code == HBPF_JEQ_K)
+            prog[i].jf = (uint8_t)(n - 1 - (i + 1));
+    fprog.len = (unsigned short)n;
+    fprog.filter = prog;
+    if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0 ||
+        setsockopt(s, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
+        return -errno;
+    return 0;
+}
+
 /* protocol is the ethertype as socket(2) takes it (network byte order);
  * with an interface the socket is bound to it, so it sees that
- * interface's frames only, from the start. */
-static int packet_open(const struct procket_request *req, int prep, int *fd)
+ * interface's frames only, from the start; confined (see policy_confine)
+ * it stays so. */
+static int packet_open(const struct procket_request *req, int prep, unsigned confine,
+                       int *fd)
 {
     struct sockaddr_ll sll;
     int s, rc = 0;
 
     (void)prep;
+    memset(&sll, 0, sizeof(sll));
     s = socket(AF_PACKET, req->type | SOCK_CLOEXEC, req->protocol);
     if (s < 0)
         return -errno;
     if (req->ifname[0] != '\0') {
-        memset(&sll, 0, sizeof(sll));
         sll.sll_family = AF_PACKET;
         sll.sll_protocol = (unsigned short)req->protocol;
         sll.sll_ifindex = (int)if_nametoindex(req->ifname);
@@ -146,7 +210,12 @@ static int packet_open(const struct procket_request *req, int prep, int *fd)
             rc = -ENODEV;
         else if (bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
             rc = -errno;
+    } else if (confine & POLICY_CONFINE_IFINDEX) {
+        rc = -EINVAL; /* an interface rule matched a request without one */
     }
+    if (rc == 0)
+        rc = confine_packet(s, confine, sll.sll_ifindex,
+                            ntohs((uint16_t)req->protocol));
     if (rc < 0) {
         (void)close(s);
         return rc;
@@ -219,10 +288,11 @@ static int device_prepare(const struct procket_request *req, int *prep)
  * (non-blocking). IFF_TUN_EXCL: an existing device, someone else's
  * persistent one included, is never attached to (EBUSY). The device is
  * not persistent: it goes away with the last descriptor. */
-static int device_open(const struct procket_request *req, int prep, int *fd)
+static int device_open(const struct procket_request *req, int prep, unsigned confine, int *fd)
 {
     struct ifreq ifr;
 
+    (void)confine;
     memset(&ifr, 0, sizeof(ifr));
     ifr.ifr_flags = (short)((req->device == PROCKET_DEV_TUN ? IFF_TUN : IFF_TAP) |
                             IFF_TUN_EXCL |
@@ -303,10 +373,10 @@ int prepare_requested(const struct procket_request *req, int *prep)
 
 /* Opens what req asks for; the prepared descriptor, if any, is used or
  * closed. */
-int open_requested(const struct procket_request *req, int prep, int *fd)
+int open_requested(const struct procket_request *req, int prep, unsigned confine, int *fd)
 {
     const struct opener *o = find(req);
-    int rc = o == NULL ? -EAFNOSUPPORT : o->open(req, prep, fd);
+    int rc = o == NULL ? -EAFNOSUPPORT : o->open(req, prep, confine, fd);
 
     if (rc < 0 && prep >= 0)
         (void)close(prep);

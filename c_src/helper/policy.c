@@ -544,23 +544,60 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
     return 1;
 }
 
+/* The rule that decides req for who, or NULL: the default decides. */
+static const struct policy_rule *first_match(const struct policy *pol,
+                                             const struct identity *who,
+                                             const struct procket_request *req)
+{
+    unsigned kind = policy_kind(req);
+
+    for (size_t i = 0; pol != NULL && i < pol->n; i++)
+        if (rule_matches(pol, &pol->rules[i], who, req, kind))
+            return &pol->rules[i];
+    return NULL;
+}
+
+unsigned policy_confine(const struct policy *pol, const struct identity *who,
+                        const struct procket_request *req)
+{
+    const struct policy_rule *r;
+    unsigned confine = 0;
+
+    if (who->uid == 0 || req->device != PROCKET_DEV_NONE || req->family != AF_PACKET)
+        return 0;
+    r = first_match(pol, who, req);
+    if (r == NULL || !r->allow)
+        return 0;
+    if (r->conds & (1u << POLICY_C_INTERFACE)) {
+        int any = 0;
+        for (uint32_t i = r->first; i < r->first + r->count; i++)
+            if (pol->values[i].cond == POLICY_C_INTERFACE && pol->values[i].any)
+                any = 1;
+        if (!any)
+            confine |= POLICY_CONFINE_IFINDEX;
+    }
+    /* a grant of every ethertype (ETH_P_ALL) has nothing to confine */
+    if ((r->conds & (1u << POLICY_C_PROTOCOL)) && ntohs((uint16_t)req->protocol) != 0x0003)
+        confine |= POLICY_CONFINE_PROTOCOL;
+    return confine;
+}
+
 int policy_decide(const struct policy *pol, const struct identity *who,
                   const struct procket_request *req, char *why, size_t whylen)
 {
     unsigned kind = policy_kind(req);
+    const struct policy_rule *r;
 
     if (whylen > 0)
         why[0] = '\0';
     if (who->uid == 0)
         return 1; /* root needs no helper: nothing to keep from it */
-    for (size_t i = 0; pol != NULL && i < pol->n; i++) {
-        const struct policy_rule *r = &pol->rules[i];
-        if (rule_matches(pol, r, who, req, kind)) {
-            if (!r->allow)
-                (void)snprintf(why, whylen, "denied by line %u of " PROCKET_POLICY_FILE,
-                               (unsigned)r->line);
-            return r->allow;
-        }
+    r = first_match(pol, who, req);
+    if (r != NULL) {
+        if (!r->allow)
+            (void)snprintf(why, whylen, "denied by line %u of " PROCKET_POLICY_FILE,
+                           (unsigned)r->line);
+        return r->allow;
     }
     if (req->netns[0] != '\0') {
         (void)snprintf(why, whylen, "a namespace needs a rule");

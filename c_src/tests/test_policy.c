@@ -420,6 +420,44 @@ TEST(limits)
     CHECK_EQ(parse(text), 1);
 }
 
+/* What a packet grant stays confined to after handover: what the rule
+ * that granted it named (an interface but *, an ethertype but all). */
+TEST(confinement)
+{
+    struct identity a = alice(), root = alice();
+    struct procket_request p = packet("veth0"), all = packet("veth0");
+    struct procket_request other = packet("eth9"), none = packet("");
+
+    root.uid = 0;
+    p.protocol = (int)htons(0x88b5);
+    CHECK_EQ(parse("allow user alice packet interface=veth0 protocol=0x88b5\n"
+                   "allow user alice packet interface=veth0 protocol=0-0xffff\n"
+                   "allow user alice packet interface=*\n"
+                   "allow user alice packet\n"), 0);
+    CHECK(decide(&a, p));
+    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
+    CHECK(decide(&a, all));                   /* ETH_P_ALL: line 2 */
+    CHECK_EQ(policy_confine(&pol, &a, &all), POLICY_CONFINE_IFINDEX);
+    CHECK(decide(&a, other));                 /* line 3: any interface */
+    CHECK_EQ(policy_confine(&pol, &a, &other), 0);
+    CHECK(decide(&a, none));                  /* line 4: no condition */
+    CHECK_EQ(policy_confine(&pol, &a, &none), 0);
+    CHECK_EQ(policy_confine(&pol, &root, &p), 0);
+    /* a protocol rule alone confines the ethertype only */
+    CHECK_EQ(parse("allow user alice packet protocol=0x88b5\n"), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_PROTOCOL);
+    /* denied, the default, other kinds: nothing */
+    CHECK_EQ(parse("deny user alice packet interface=veth0\nallow all udp port=53\n"), 0);
+    CHECK(!decide(&a, p));
+    CHECK_EQ(policy_confine(&pol, &a, &p), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &other), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &(struct procket_request){0}), 0);
+    {
+        struct procket_request u = udp(53);
+        CHECK_EQ(policy_confine(&pol, &a, &u), 0);
+    }
+}
+
 /* '#' starts a comment only at the start of a word: inside a word it is
  * part of it (interface names may hold one). */
 TEST(comments_and_hashes)
@@ -516,6 +554,7 @@ int main(void)
     RUN(bad_lines);
     RUN(limits);
     RUN(comments_and_hashes);
+    RUN(confinement);
     RUN(load_file);
     return check_summary("test_policy");
 }
