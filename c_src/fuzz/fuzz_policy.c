@@ -128,6 +128,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (!rule_or_default && why[0] == '\0')
             abort(); /* a denial always says why */
+        /* confinement: only for granted packet sockets, only known bits */
+        if (rule_or_default) {
+            unsigned c = policy_confine(&pol, &who, &reqs[i]);
+            if ((c & ~(POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL)) != 0 ||
+                (c != 0 && reqs[i].family != AF_PACKET) ||
+                ((c & POLICY_CONFINE_IFINDEX) && reqs[i].ifname[0] == '\0'))
+                abort();
+        }
     }
     return 0;
 }
