@@ -227,8 +227,11 @@ int main(int argc, char *argv[])
         if (bad_request)
             say("read_request", "bad request: %s", strerror(-rc));
     } else {
-        if (identify_invoker(&inv, &who) < 0)
+        rc = identify_invoker(&inv, &who);
+        if (rc < 0) {
+            say("identify", "cannot tell the caller's groups: %s", strerror(-rc));
             return PROCKET_EXIT_INTERNAL;
+        }
         rc = 0; /* parsed and validated with the arguments */
     }
 

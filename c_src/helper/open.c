@@ -187,10 +187,11 @@ static int confine_packet(int s, unsigned confine, int ifindex, uint16_t proto)
     return 0;
 }
 
-/* protocol is the ethertype as socket(2) takes it (network byte order);
- * with an interface the socket is bound to it, so it sees that
- * interface's frames only, from the start; confined (see policy_confine)
- * it stays so. */
+/* protocol is the ethertype as socket(2) takes it (network byte order).
+ * The socket is made with protocol 0, which receives nothing, so that no
+ * frame is queued before the filter (when confined, see policy_confine)
+ * and the binding are in place; bind(2) then sets the ethertype and the
+ * interface (0: every interface). */
 static int packet_open(const struct procket_request *req, int prep, unsigned confine,
                        int *fd)
 {
@@ -199,23 +200,22 @@ static int packet_open(const struct procket_request *req, int prep, unsigned con
 
     (void)prep;
     memset(&sll, 0, sizeof(sll));
-    s = socket(AF_PACKET, req->type | SOCK_CLOEXEC, req->protocol);
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = (unsigned short)req->protocol;
+    s = socket(AF_PACKET, req->type | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
     if (req->ifname[0] != '\0') {
-        sll.sll_family = AF_PACKET;
-        sll.sll_protocol = (unsigned short)req->protocol;
         sll.sll_ifindex = (int)if_nametoindex(req->ifname);
         if (sll.sll_ifindex == 0)
             rc = -ENODEV;
-        else if (bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-            rc = -errno;
     } else if (confine & POLICY_CONFINE_IFINDEX) {
         rc = -EINVAL; /* an interface rule matched a request without one */
     }
     if (rc == 0)
-        rc = confine_packet(s, confine, sll.sll_ifindex,
-                            ntohs((uint16_t)req->protocol));
+        rc = confine_packet(s, confine, sll.sll_ifindex, ntohs((uint16_t)req->protocol));
+    if (rc == 0 && bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+        rc = -errno;
     if (rc < 0) {
         (void)close(s);
         return rc;

@@ -20,16 +20,17 @@
  *         namespace (alone: namespace=*)
  *
  * A rule matches a request when WHO is the caller (its uid, its primary
- * group, or one of its groups as the kernel reported them), the kind is
- * listed (or none is), and every condition holds (one value of each list).
+ * group, or one of its groups: see procket.conf(5) for where they come
+ * from), the kind is listed (or none is), and every condition holds (one
+ * value of each list; see value_matches and addr_cond for how).
  * A request made inside a named namespace matches only rules with a
  * namespace condition. When no rule matches, the built-in default
  * decides: tcp, udp, sctp, udplite and ip sockets on any port but 512-1023
  * and any address, and icmp sockets, outside namespaces: allowed;
  * everything else: denied.
  *
- * The file is refused as a whole (only the default then applies, and the
- * reason goes to stderr) unless it is a regular file owned by root and
+ * The file is refused as a whole (every request but root's is then
+ * denied, and the reason goes to stderr) unless it is a regular file owned by root and
  * writable by nobody else, not a symlink, at most POLICY_FILE_MAX bytes,
  * and every line parses.
  */
@@ -414,8 +415,18 @@ static int is_inet(const struct procket_request *req)
            (req->family == AF_INET || req->family == AF_INET6);
 }
 
+/* ETH_P_ALL, host order: a packet socket for every ethertype */
+#define ETHERTYPE_ALL 0x0003u
+
+/* Whether value v holds for req, in an allow or a deny rule. For packet
+ * sockets a deny rule is read as "no frames of": a socket for every
+ * ethertype gets an interface's ARP frames too, and one bound to no
+ * interface gets every interface's frames, so a deny rule's protocol=
+ * holds for an ETH_P_ALL request and its interface= for a request
+ * without an interface. An allow rule grants every ethertype only by
+ * naming 0x0003 itself, not through a range around it. */
 static int value_matches(const struct policy *pol, const struct policy_value *v,
-                         const struct procket_request *req)
+                         const struct procket_request *req, int allow)
 {
     const char *have;
 
@@ -433,9 +444,11 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
         uint32_t proto;
         if (req->device != PROCKET_DEV_NONE)
             return 0;
-        if (req->family == AF_PACKET)
+        if (req->family == AF_PACKET) {
             proto = ntohs((uint16_t)req->protocol); /* the ethertype */
-        else if (req->protocol != 0 || req->type == SOCK_RAW)
+            if (proto == ETHERTYPE_ALL)
+                return allow ? v->lo == ETHERTYPE_ALL && v->hi == ETHERTYPE_ALL : 1;
+        } else if (req->protocol != 0 || req->type == SOCK_RAW)
             proto = (uint32_t)req->protocol;
         else /* the kernel's choice */
             proto = req->type == SOCK_STREAM ? IPPROTO_TCP
@@ -443,8 +456,10 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
         return proto >= v->lo && proto <= v->hi;
     }
     case POLICY_C_INTERFACE:
-        if (req->device != PROCKET_DEV_NONE || req->ifname[0] == '\0')
+        if (req->device != PROCKET_DEV_NONE)
             return 0;
+        if (req->ifname[0] == '\0')
+            return !allow && req->family == AF_PACKET;
         have = req->ifname;
         break;
     case POLICY_C_NAMESPACE:
@@ -513,7 +528,9 @@ static int addr_cond(const struct policy *pol, const struct policy_rule *r,
     v6 = addr_in(pol, r, AF_INET6, a, 0);
     if (memcmp(a, zero, 16) != 0 || !(req->flags & PROCKET_F_DUALSTACK))
         return v6;
-    v4 = addr_in(pol, r, AF_INET, zero, 0);
+    memcpy(as6, v4mapped, sizeof(v4mapped));
+    memset(as6 + 12, 0, 4);
+    v4 = addr_in(pol, r, AF_INET, zero, 0) || addr_in(pol, r, AF_INET6, as6, 1);
     return r->allow ? v6 && v4 : v6 || v4;
 }
 
@@ -537,7 +554,7 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
         }
         for (uint32_t i = r->first; i < r->first + r->count && !ok; i++)
             if (pol->values[i].cond == c)
-                ok = value_matches(pol, &pol->values[i], req);
+                ok = value_matches(pol, &pol->values[i], req, r->allow);
         if (!ok)
             return 0;
     }
@@ -577,7 +594,8 @@ unsigned policy_confine(const struct policy *pol, const struct identity *who,
             confine |= POLICY_CONFINE_IFINDEX;
     }
     /* a grant of every ethertype (ETH_P_ALL) has nothing to confine */
-    if ((r->conds & (1u << POLICY_C_PROTOCOL)) && ntohs((uint16_t)req->protocol) != 0x0003)
+    if ((r->conds & (1u << POLICY_C_PROTOCOL)) &&
+        ntohs((uint16_t)req->protocol) != ETHERTYPE_ALL)
         confine |= POLICY_CONFINE_PROTOCOL;
     return confine;
 }

@@ -183,20 +183,27 @@ int identify_invoker(const struct invocation *inv, struct identity *who)
         who->groups[0] = inv->sudo_gid;
         who->ngroups = 1;
         /* No process of the caller's is on a channel to ask the kernel:
-         * the user's groups as the group file has them (as login and sudo
-         * would give them), so that a group rule sees them all. A user the
-         * password file lacks has SUDO_GID alone. */
+         * the user's groups as the group file has them (as login gives
+         * them: the login group and every group listing the user), and
+         * SUDO_GID, the caller's gid, if it is none of those, so that a
+         * group rule sees them all. A user the password file lacks has
+         * SUDO_GID alone. */
         pw = getpwuid(inv->sudo_uid);
         if (pw != NULL && pw->pw_name != NULL) {
-            n = HELPER_FEW_GROUPS;
-            if (getgrouplist(pw->pw_name, inv->sudo_gid, who->few, &n) < 0) {
+            size_t i;
+            n = HELPER_FEW_GROUPS - 1; /* room for SUDO_GID */
+            if (getgrouplist(pw->pw_name, pw->pw_gid, who->few, &n) < 0) {
                 who->groups = many_groups();
                 if (who->groups == NULL)
                     return -ENOMEM;
-                n = HELPER_MAX_GROUPS;
-                if (getgrouplist(pw->pw_name, inv->sudo_gid, who->groups, &n) < 0)
+                n = HELPER_MAX_GROUPS - 1;
+                if (getgrouplist(pw->pw_name, pw->pw_gid, who->groups, &n) < 0)
                     return -E2BIG; /* more than the kernel takes */
             }
+            for (i = 0; i < (size_t)n && who->groups[i] != inv->sudo_gid; i++)
+                ;
+            if (i == (size_t)n)
+                who->groups[n++] = inv->sudo_gid;
             who->ngroups = (size_t)n;
         }
     } else {

@@ -286,6 +286,11 @@ TEST(mapped_and_dual_stack)
     CHECK(!decide(&a, dual));
     CHECK(decide(&a, inet(SOCK_DGRAM, 0, 80, "::"))); /* IPv6 only */
     CHECK(!decide(&a, udp(80)));
+    CHECK_EQ(parse("deny all port=80 address=::ffff:0.0.0.0\n"), 0);
+    CHECK(!decide(&a, dual));                       /* the mapped spelling */
+    CHECK(!decide(&a, udp(80)));
+    CHECK_EQ(parse("deny all port=80 address=::ffff:0:0/96\n"), 0);
+    CHECK(!decide(&a, dual));
     CHECK_EQ(parse("deny all port=80 address=::\n"), 0);
     CHECK(!decide(&a, dual));
     CHECK(decide(&a, udp(80)));
@@ -294,6 +299,8 @@ TEST(mapped_and_dual_stack)
     CHECK(!decide(&a, dual));                          /* 0.0.0.0 not granted */
     CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "::")));
     CHECK_EQ(parse("allow user alice udp port=600 address=0.0.0.0,::\n"), 0);
+    CHECK(decide(&a, dual));
+    CHECK_EQ(parse("allow user alice udp port=600 address=::ffff:0.0.0.0,::\n"), 0);
     CHECK(decide(&a, dual));
     CHECK_EQ(parse("allow user alice udp port=600 address=0.0.0.0/0,::/0\n"), 0);
     CHECK(decide(&a, dual));
@@ -431,18 +438,22 @@ TEST(confinement)
     root.uid = 0;
     p.protocol = (int)htons(0x88b5);
     CHECK_EQ(parse("allow user alice packet interface=veth0 protocol=0x88b5\n"
-                   "allow user alice packet interface=veth0 protocol=0-0xffff\n"
+                   "allow user alice packet interface=veth0 protocol=0x0003\n"
                    "allow user alice packet interface=*\n"
                    "allow user alice packet\n"), 0);
     CHECK(decide(&a, p));
     CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
-    CHECK(decide(&a, all));                   /* ETH_P_ALL: line 2 */
+    CHECK(decide(&a, all));                   /* ETH_P_ALL, named: line 2 */
     CHECK_EQ(policy_confine(&pol, &a, &all), POLICY_CONFINE_IFINDEX);
     CHECK(decide(&a, other));                 /* line 3: any interface */
     CHECK_EQ(policy_confine(&pol, &a, &other), 0);
     CHECK(decide(&a, none));                  /* line 4: no condition */
     CHECK_EQ(policy_confine(&pol, &a, &none), 0);
     CHECK_EQ(policy_confine(&pol, &root, &p), 0);
+    /* every ethertype only by naming 0x0003, not by a range around it */
+    CHECK_EQ(parse("allow user alice packet protocol=0-0xffff\n"), 0);
+    CHECK(!decide(&a, all));
+    CHECK(decide(&a, p));
     /* a protocol rule alone confines the ethertype only */
     CHECK_EQ(parse("allow user alice packet protocol=0x88b5\n"), 0);
     CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_PROTOCOL);
@@ -456,6 +467,31 @@ TEST(confinement)
         struct procket_request u = udp(53);
         CHECK_EQ(policy_confine(&pol, &a, &u), 0);
     }
+}
+
+/* For packet sockets a deny rule means "no frames of": its protocol=
+ * holds for a request for every ethertype, its interface= for a request
+ * bound to no interface. Not so for allow rules, nor for inet sockets. */
+TEST(packet_deny_reach)
+{
+    struct identity a = alice();
+    struct procket_request arp = packet("eth0"), all = packet("eth0");
+    struct procket_request unbound = packet(""), eth1 = packet("eth1");
+
+    arp.protocol = (int)htons(0x0806);
+    CHECK_EQ(parse("deny all packet protocol=0x0806\nallow user alice packet\n"), 0);
+    CHECK(!decide(&a, arp));
+    CHECK(!decide(&a, all));                    /* ETH_P_ALL gets ARP too */
+    arp.protocol = (int)htons(0x0800);
+    CHECK(decide(&a, arp));
+    CHECK_EQ(parse("deny all packet interface=eth1\nallow user alice packet\n"), 0);
+    CHECK(!decide(&a, eth1));
+    CHECK(!decide(&a, unbound));                /* every interface: eth1 too */
+    CHECK(decide(&a, all));                     /* eth0 */
+    CHECK_EQ(parse("allow user alice packet interface=eth1\n"), 0);
+    CHECK(!decide(&a, unbound));                /* allow: the interface only */
+    CHECK_EQ(parse("deny all interface=eth1\n"), 0);
+    CHECK(decide(&a, udp(53)));                 /* inet: only a bound request */
 }
 
 /* '#' starts a comment only at the start of a word: inside a word it is
@@ -555,6 +591,7 @@ int main(void)
     RUN(limits);
     RUN(comments_and_hashes);
     RUN(confinement);
+    RUN(packet_deny_reach);
     RUN(load_file);
     return check_summary("test_policy");
 }
