@@ -1089,7 +1089,7 @@ linger_wait() ->
     %% the closer thread, waiting out the linger in close(2) (the number
     %% leaves the descriptor table at once)
     ?assertEqual(Threads0 + 1, Threads()),
-    ?assertNot(fd_open(C2)),
+    ?assert(wait_until(fun() -> not fd_open(C2) end, 300)),
     %% meanwhile the number is free for a new socket and its handle
     {New, Others} = reuse_socket(C2, 64, []),
     ?assertEqual(Threads0 + 1, Threads()),   % still lingering
