@@ -141,6 +141,10 @@ int policy_parse(struct policy *pol, const char *text, size_t len,
 /* Loads path: 0 (also when it does not exist: no rule), or -EACCES when
  * it is refused (said on stderr). */
 int policy_load(struct policy *pol, const char *path);
+/* Reads fd to its end into buf (room for max + 1 bytes): 0 and the length
+ * in *have, -EFBIG if there is more than max (whatever fstat said), or
+ * -errno. */
+int policy_read(int fd, char *buf, size_t max, size_t *have);
 /* 1 if who may have req (pol NULL: no rules, the default), else 0 with
  * the reason in why. Root always may. */
 int policy_decide(const struct policy *pol, const struct identity *who,

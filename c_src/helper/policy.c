@@ -661,12 +661,28 @@ static int resolve_name(int who, const char *name, uint32_t *id)
     return 0;
 }
 
+int policy_read(int fd, char *buf, size_t max, size_t *have)
+{
+    ssize_t n;
+
+    /* Up to one byte more than allowed (buf holds max + 1): a file that
+     * grew past the limit after fstat() is refused, not parsed truncated. */
+    *have = 0;
+    while (*have <= max && (n = read(fd, buf + *have, max + 1 - *have)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        *have += (size_t)n;
+    }
+    return *have > max ? -EFBIG : 0;
+}
+
 int policy_load(struct policy *pol, const char *path)
 {
     static char text[POLICY_FILE_MAX + 2];
     struct stat st;
     size_t have = 0;
-    ssize_t n;
     int fd, bad_line, rc;
 
     pol->n = pol->nvalues = pol->used = 0;
@@ -685,23 +701,15 @@ int policy_load(struct policy *pol, const char *path)
         (void)close(fd);
         return -EACCES;
     }
-    /* Up to one byte more than allowed: a file that grew past the limit
-     * after fstat() is refused, not parsed truncated. */
-    while (have <= POLICY_FILE_MAX &&
-           (n = read(fd, text + have, POLICY_FILE_MAX + 1 - have)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            say("policy", "%s: %s; every request is refused", path, strerror(errno));
-            (void)close(fd);
-            return -EACCES;
-        }
-        have += (size_t)n;
-    }
+    rc = policy_read(fd, text, POLICY_FILE_MAX, &have);
     (void)close(fd);
-    if (have > POLICY_FILE_MAX) {
+    if (rc == -EFBIG) {
         say("policy", "%s: larger than %d bytes; every request is refused", path,
             POLICY_FILE_MAX);
+        return -EACCES;
+    }
+    if (rc < 0) {
+        say("policy", "%s: %s; every request is refused", path, strerror(-rc));
         return -EACCES;
     }
     rc = policy_parse(pol, text, have, resolve_name, &bad_line);

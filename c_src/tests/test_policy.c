@@ -569,6 +569,20 @@ TEST(load_file)
     CHECK_EQ(policy_load(&pol, path), -EACCES);
     CHECK_EQ(chmod(path, 0644), 0);
     CHECK_EQ(policy_load(&pol, path), 0);
+    /* what counts is what read(2) returns, not what fstat said */
+    {
+        char buf[18];
+        size_t have = 0;
+        int fd;
+        CHECK_EQ(write_file(path, "allow all packet\n", 17, 0644), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        CHECK_EQ(policy_read(fd, buf, 16, &have), -EFBIG);
+        CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+        CHECK_EQ(policy_read(fd, buf, 17, &have), 0);
+        CHECK_EQ(have, 17);
+        CHECK_EQ(close(fd), 0);
+    }
     CHECK_EQ(symlink(path, link), 0);
     CHECK_EQ(policy_load(&pol, link), -EACCES);
     CHECK_EQ(unlink(link), 0);
