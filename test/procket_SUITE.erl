@@ -31,7 +31,8 @@
          policy_rules/1, packet_module/1, packet_module_routes/1,
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
          opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
-         ping_unanswered/1, dev_functions/1, packet_confined/1]).
+         ping_unanswered/1, dev_functions/1, packet_confined/1,
+         reuseport_group_not_joined/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -58,7 +59,8 @@ all() ->
 groups() ->
     Common = [peer_is_unprivileged, readme_session,
               udp4_echo, udp6_echo, tcp4_echo, tcp6_echo,
-              socket_owner_is_caller, raw_icmp_ping, pipe_transport,
+              socket_owner_is_caller, reuseport_group_not_joined,
+              raw_icmp_ping, pipe_transport,
               concurrent_opens, open_close_cycles,
               failure_table, shell_metacharacters,
               pipe_helper_exits_early, pipe_relative_path, audit_trail,
@@ -230,6 +232,34 @@ tcp4_echo(Config) ->
 tcp6_echo(Config) ->
     echo(Config, echo_tcp6, 80, [{ip, "::1"}], [inet6], "TCP6:[::1]:80",
          {"tcp6", 80}).
+
+%% A root service's SO_REUSEPORT group cannot be joined: with root's UDP
+%% and TCP sockets on ports 55 and 85 bound with SO_REUSEPORT, the
+%% VM's requests for the same ports are eaddrinuse (procket neither sets
+%% the option nor creates the socket as root), and a datagram to the port
+%% still reaches root's socket.
+reuseport_group_not_joined(Config) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    Root = fun(Type, Proto, Port) ->
+                   {ok, S} = socket:open(inet, Type, Proto),
+                   ok = socket:setopt(S, {socket, reuseport}, true),
+                   ok = socket:bind(S, #{family => inet, addr => any, port => Port}),
+                   [ok = socket:listen(S) || Type =:= stream],
+                   S
+           end,
+    U = Root(dgram, udp, 55),
+    T = Root(stream, tcp, 85),
+    try
+        {error, eaddrinuse} = open_close(Peer, 55, ?UDP ++ Priv),
+        {error, eaddrinuse} = open_close(Peer, 85, Priv),
+        [0] = socket_uids("udp", 55),
+        _ = os:cmd("echo mine | timeout 10 socat -u - UDP4:127.0.0.1:55"),
+        {ok, <<"mine\n">>} = socket:recv(U, 0, 5000)
+    after
+        socket:close(U),
+        socket:close(T)
+    end.
 
 %% Sockets are created as the caller: /proc/net/* shows uid 65534 for a
 %% UDP4, UDP6 and listening TCP socket on privileged ports, while they
