@@ -575,7 +575,9 @@ ping_dgram(Config) ->
 ping_unanswered(Config) ->
     Peer = ?config(peer, Config),
     Keys = ["net.ipv4.icmp_echo_ignore_all", "net.ipv6.icmp.echo_ignore_all"],
-    Saved = [{K, string:trim(os:cmd("sysctl -n " ++ K))} || K <- Keys],
+    Saved = [{K, V} || K <- Keys, V <- [string:trim(os:cmd("sysctl -n " ++ K))],
+                       V =:= "0" orelse V =:= "1"],
+    length(Saved) =:= 2 orelse ct:fail({sysctls_missing, Keys, Saved}),
     Set = fun(KVs) -> [ok = run("sysctl -q -w " ++ K ++ "=" ++ V) || {K, V} <- KVs] end,
     Ping = fun(Hosts, Opts) ->
                    T0 = erlang:monotonic_time(millisecond),
@@ -616,10 +618,13 @@ dev_functions(Config) ->
     try dev_functions(Peer, Dev)
     after
         %% the tun descriptors a failure left open (the devices go with them)
-        Dir = "/proc/" ++ peer:call(Peer, os, getpid, []) ++ "/fd/",
-        {ok, Fds} = file:list_dir(Dir),
-        [catch peer:call(Peer, procket, close, [list_to_integer(F)])
-         || F <- Fds, file:read_link(Dir ++ F) =:= {ok, "/dev/net/tun"}]
+        %% (procket:close/1 refuses a handle's: no double close)
+        catch begin
+                  Dir = "/proc/" ++ peer:call(Peer, os, getpid, []) ++ "/fd/",
+                  {ok, Fds} = file:list_dir(Dir),
+                  [catch peer:call(Peer, procket, close, [list_to_integer(F)])
+                   || F <- Fds, file:read_link(Dir ++ F) =:= {ok, "/dev/net/tun"}]
+              end
     end.
 
 dev_functions(Peer, Dev) ->
@@ -1033,10 +1038,12 @@ packet_module(Config) ->
 %% A packet socket granted by a rule that names an interface and an
 %% ethertype stays confined to them after handover: the helper locks a
 %% socket filter on it. Bound elsewhere, or for every ethertype, it
-%% receives nothing else, and the filter can be neither detached nor
-%% unlocked (eperm). Granted by a rule without such conditions (the
-%% group's policy), the same socket receives everything it is bound to
-%% and has no filter (enoent).
+%% receives nothing else (no outgoing frames either), and the filter can
+%% be neither detached nor unlocked (eperm). A deny rule on another
+%% interface before the grant pins the interface asked for (and refuses
+%% a request for no interface). Granted by a rule without such conditions
+%% (the group's policy), the same socket receives everything it is bound
+%% to and has no filter (enoent).
 packet_confined(Config) ->
     Peer = ?config(peer, Config),
     [IndexA, IndexB] = [list_to_integer(string:trim(ns_cmd("cat /sys/class/net/" ++ I
@@ -1044,8 +1051,11 @@ packet_confined(Config) ->
                         || I <- ["pkva", "pkvb"]],
     Open = fun() -> peer:call(Peer, packet, socket,
                               [16#88b5, [{interface, "pkvb"}, {namespace, ?NS}]]) end,
-    Check = fun(FD) -> peer:call(Peer, procket_test_echo, packet_confinement,
-                                 [FD, IndexB, IndexA], ?CALL_TIMEOUT) end,
+    Check = fun(FD) ->
+                    {ok, Sender} = Open(),
+                    peer:call(Peer, procket_test_echo, packet_confinement,
+                              [FD, Sender, IndexB, IndexA], ?CALL_TIMEOUT)
+            end,
     try
         ok = write_policy("allow user 65534 packet interface=pkvb protocol=0x88b5 "
                           "namespace=" ?NS "\n", 8#644),
@@ -1053,13 +1063,24 @@ packet_confined(Config) ->
         Confined = Check(FD1),
         ct:log("confined: ~p", [Confined]),
         #{bound := received, rebound := timeout, other_type := timeout, back := received,
-          detach := {error, eperm}, unlock := {error, eperm}} = Confined,
+          outgoing := timeout, detach := {error, eperm}, unlock := {error, eperm}} = Confined,
+        %% a deny rule on another interface, before a grant without
+        %% conditions: the interface asked for is pinned
+        ok = write_policy("deny all packet interface=pkva namespace\n"
+                          "allow user 65534 packet namespace=" ?NS "\n", 8#644),
+        {error, eacces} = peer:call(Peer, packet, socket, [16#88b5, [{namespace, ?NS}]]),
+        {ok, FD4} = Open(),
+        Pinned = Check(FD4),
+        ct:log("pinned by a deny rule: ~p", [Pinned]),
+        #{bound := received, rebound := timeout, other_type := received,
+          detach := {error, eperm}} = Pinned,
         %% interface=* confines nothing
         ok = write_policy("allow user 65534 packet interface=* namespace=" ?NS "\n", 8#644),
         {ok, FD2} = Open(),
         Star = Check(FD2),
         ct:log("interface=*: ~p", [Star]),
-        #{rebound := received, other_type := received, detach := {error, enoent}} = Star
+        #{rebound := received, other_type := received, outgoing := received,
+          detach := {error, enoent}} = Star
     after
         ok = write_policy(?DEVICES_POLICY, 8#644)
     end,
@@ -1067,7 +1088,7 @@ packet_confined(Config) ->
     Free = Check(FD3),
     ct:log("no conditions: ~p", [Free]),
     #{bound := received, rebound := received, other_type := received, back := received,
-      detach := {error, enoent}} = Free,
+      outgoing := received, detach := {error, enoent}} = Free,
     ok.
 
 %% arplookup/1, gateway/0,1, gateway_addr/1 and default_interface/0 read

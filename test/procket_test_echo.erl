@@ -9,7 +9,7 @@
 -export([open_many/2, close_all/1, cycles/3]).
 -export([readme_session/3, raw_ping/2]).
 -export([open_fd/2, tun_answer_ping/2, packet_capture/3, packet_send/2]).
--export([packet_roundtrip/4, packet_confinement/3]).
+-export([packet_roundtrip/4, packet_confinement/4]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -226,12 +226,15 @@ roundtrip_loop(H, Frame, Deadline) ->
 %% of ethertype 16#88b5 sent out of `Out' (`bound'); after the socket is
 %% bound to `Out' for every ethertype, one sent out of `In' (`rebound');
 %% bound to `In' again for every ethertype, one of ethertype 16#88b6
-%% (`other_type') and one of 16#88b5 (`back'), each `received' or
+%% (`other_type') and one of 16#88b5 (`back'), and one of 16#88b5 that
+%% the second packet socket `Sender' sends out of `In' itself, which `FD'
+%% could see only as an outgoing frame (`outgoing'), each `received' or
 %% `timeout' (1 s). Then whether the socket filter can be detached or
-%% unlocked. The handle closes `FD'.
--spec packet_confinement(integer(), integer(), integer()) -> map().
-packet_confinement(FD, In, Out) ->
+%% unlocked. The handles close `FD' and `Sender'.
+-spec packet_confinement(integer(), integer(), integer(), integer()) -> map().
+packet_confinement(FD, Sender, In, Out) ->
     {ok, H} = procket:handle(FD),
+    {ok, HS} = procket:handle(Sender),
     Frame = fun(Type, Tag) ->
                     <<255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 3, Type:16,
                       Tag/binary, 0:(8 * 40)>>
@@ -243,11 +246,14 @@ packet_confinement(FD, In, Out) ->
         ok = rebind(H, In),
         OtherType = send_expect(H, Out, Frame(16#88b6, <<"other type">>)),
         Back = send_expect(H, Out, Frame(16#88b5, <<"back">>)),
+        Outgoing = send_expect(H, HS, In, Frame(16#88b5, <<"outgoing">>)),
         #{bound => Bound, rebound => Rebound, other_type => OtherType, back => Back,
+          outgoing => Outgoing,
           detach => procket:setsockopt(H, 'SOL_SOCKET', 'SO_DETACH_FILTER', <<0:32/native>>),
           unlock => procket:setsockopt(H, 'SOL_SOCKET', 'SO_LOCK_FILTER', <<0:32/native>>)}
     after
-        procket:close_handle(H)
+        procket:close_handle(H),
+        procket:close_handle(HS)
     end.
 
 %% bind(2) to the interface for every ethertype (struct sockaddr_ll)
@@ -255,7 +261,11 @@ rebind(H, Ifindex) ->
     procket:bind(H, <<17:16/native, 16#0003:16/big, Ifindex:32/native, 0:16, 0, 0, 0:64>>).
 
 send_expect(H, OutIndex, Frame) ->
-    ok = packet:send(H, OutIndex, Frame),
+    send_expect(H, H, OutIndex, Frame).
+
+%% Frame sent out of OutIndex through From, awaited on H
+send_expect(H, From, OutIndex, Frame) ->
+    ok = packet:send(From, OutIndex, Frame),
     case roundtrip_loop(H, Frame, erlang:monotonic_time(millisecond) + 1000) of
         {received, _} -> received;
         {error, timeout} -> timeout;

@@ -151,10 +151,12 @@ int policy_decide(const struct policy *pol, const struct identity *who,
                   const struct procket_request *req, char *why, size_t whylen);
 /* For a packet socket that policy_decide granted: what the descriptor
  * must stay confined to after it is handed over (a locked socket filter,
- * see open.c), because the rule that granted it named it. An interface
- * rule other than interface=* confines reception to the interface asked
- * for, a protocol rule to the ethertype asked for (unless that is every
- * ethertype). 0 for root, for other kinds, for the default. */
+ * see open.c), because the rule that granted it, or a deny rule for the
+ * caller's packet sockets before it, names it. An interface condition
+ * other than interface=* confines reception to the interface asked for,
+ * a protocol condition to incoming frames of the ethertype asked for
+ * (unless that is every ethertype). 0 for root, other kinds, the
+ * default. */
 #define POLICY_CONFINE_IFINDEX 0x1u
 #define POLICY_CONFINE_PROTOCOL 0x2u
 unsigned policy_confine(const struct policy *pol, const struct identity *who,

@@ -141,7 +141,9 @@ struct hsock_fprog {
 #define HBPF_JEQ_K 0x15     /* BPF_JMP | BPF_JEQ | BPF_K */
 #define HBPF_RET_K 0x06     /* BPF_RET | BPF_K */
 #define HSKF_AD_PROTOCOL (0xfffff000u + 0u) /* SKF_AD_OFF + SKF_AD_PROTOCOL */
+#define HSKF_AD_PKTTYPE (0xfffff000u + 4u)  /* SKF_AD_OFF + SKF_AD_PKTTYPE */
 #define HSKF_AD_IFINDEX (0xfffff000u + 8u)  /* SKF_AD_OFF + SKF_AD_IFINDEX */
+#define HPACKET_OUTGOING 4
 #ifndef SO_ATTACH_FILTER
 #define SO_ATTACH_FILTER 26
 #endif
@@ -150,35 +152,44 @@ struct hsock_fprog {
 #endif
 
 /* A locked socket filter that passes only frames of interface ifindex
- * (POLICY_CONFINE_IFINDEX) and of ethertype proto, host order
- * (POLICY_CONFINE_PROTOCOL). The holder may bind the socket elsewhere
- * but cannot detach, replace or unlock the filter (EPERM): reception
- * stays what the rule granted. */
+ * (POLICY_CONFINE_IFINDEX) and incoming frames of ethertype proto, host
+ * order (POLICY_CONFINE_PROTOCOL: a socket for one ethertype sees no
+ * outgoing frames, one rebound for every ethertype would). The holder
+ * may bind the socket elsewhere but cannot detach, replace or unlock the
+ * filter (EPERM): reception stays what the rule granted. */
 static int confine_packet(int s, unsigned confine, int ifindex, uint16_t proto)
 {
-    struct hsock_filter prog[6];
+    struct hsock_filter prog[8];
+    unsigned char drop_if_equal[8] = {0};
     struct hsock_fprog fprog;
-    unsigned n = 0, tests = 0, i;
+    unsigned n = 0, i;
     int one = 1;
 
     if (confine & POLICY_CONFINE_IFINDEX) {
         prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_IFINDEX};
         prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, (uint32_t)ifindex};
-        tests++;
     }
     if (confine & POLICY_CONFINE_PROTOCOL) {
+        prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_PKTTYPE};
+        drop_if_equal[n] = 1;
+        prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, HPACKET_OUTGOING};
         prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_PROTOCOL};
         prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, proto};
-        tests++;
     }
-    if (tests == 0)
+    if (n == 0)
         return 0;
     prog[n++] = (struct hsock_filter){HBPF_RET_K, 0, 0, 0xffffffffu}; /* all of it */
     prog[n++] = (struct hsock_filter){HBPF_RET_K, 0, 0, 0};           /* nothing */
-    /* each failed test jumps to the last instruction */
-    for (i = 0; i < n; i++)
-        if (prog[i].code == HBPF_JEQ_K)
+    /* a test that fails (or, drop_if_equal, holds) jumps to the last
+     * instruction; otherwise to the next */
+    for (i = 0; i < n; i++) {
+        if (prog[i].code != HBPF_JEQ_K)
+            continue;
+        if (drop_if_equal[i])
+            prog[i].jt = (uint8_t)(n - 1 - (i + 1));
+        else
             prog[i].jf = (uint8_t)(n - 1 - (i + 1));
+    }
     fprog.len = (unsigned short)n;
     fprog.filter = prog;
     if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0 ||

@@ -585,6 +585,21 @@ unsigned policy_confine(const struct policy *pol, const struct identity *who,
     r = first_match(pol, who, req);
     if (r == NULL || !r->allow)
         return 0;
+    /* A deny rule before the grant that could apply to the caller's packet
+     * sockets did not match this request: an interface or an ethertype
+     * the request does not name would have matched it (see value_matches),
+     * so what the request names is pinned, or a later bind could reach
+     * what the rule denies. */
+    for (const struct policy_rule *d = pol->rules; d < r; d++) {
+        if (d->allow || !who_matches(d, who) ||
+            (d->kinds != 0 && !(d->kinds & POLICY_K_PACKET)))
+            continue;
+        if ((d->conds & (1u << POLICY_C_INTERFACE)) && req->ifname[0] != '\0')
+            confine |= POLICY_CONFINE_IFINDEX;
+        if ((d->conds & (1u << POLICY_C_PROTOCOL)) &&
+            ntohs((uint16_t)req->protocol) != ETHERTYPE_ALL)
+            confine |= POLICY_CONFINE_PROTOCOL;
+    }
     if (r->conds & (1u << POLICY_C_INTERFACE)) {
         int any = 0;
         for (uint32_t i = r->first; i < r->first + r->count; i++)

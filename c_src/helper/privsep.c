@@ -198,7 +198,7 @@ int identify_invoker(const struct invocation *inv, struct identity *who)
                     return -ENOMEM;
                 n = HELPER_MAX_GROUPS - 1;
                 if (getgrouplist(pw->pw_name, pw->pw_gid, who->groups, &n) < 0)
-                    return -E2BIG; /* more than the kernel takes */
+                    return -E2BIG; /* more than the helper keeps */
             }
             for (i = 0; i < (size_t)n && who->groups[i] != inv->sudo_gid; i++)
                 ;

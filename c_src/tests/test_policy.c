@@ -80,7 +80,7 @@ static struct procket_request packet(const char *ifname)
     procket_request_init(&r);
     r.family = AF_PACKET;
     r.type = SOCK_RAW;
-    r.protocol = 0x0300;
+    r.protocol = (int)htons(0x0003); /* ETH_P_ALL, as socket(2) takes it */
     (void)snprintf(r.ifname, sizeof(r.ifname), "%s", ifname);
     return r;
 }
@@ -457,6 +457,21 @@ TEST(confinement)
     /* a protocol rule alone confines the ethertype only */
     CHECK_EQ(parse("allow user alice packet protocol=0x88b5\n"), 0);
     CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_PROTOCOL);
+    /* a deny rule before the grant pins what the request names */
+    CHECK_EQ(parse("deny all packet interface=eth1\nallow user alice packet\n"), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX);
+    CHECK_EQ(parse("deny all packet protocol=0x0806\nallow user alice packet\n"), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_PROTOCOL);
+    CHECK_EQ(parse("deny all packet protocol=0x0806 interface=eth1\nallow user alice packet\n"), 0);
+    CHECK(!decide(&a, none));                 /* every interface and ethertype */
+    CHECK_EQ(policy_confine(&pol, &a, &none), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
+    /* ... not one after it, one for others, or one for other kinds */
+    CHECK_EQ(parse("allow user alice packet\ndeny all packet interface=eth1\n"), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &p), 0);
+    CHECK_EQ(parse("deny user 1001 packet interface=eth1\ndeny all tcp interface=eth1\n"
+                   "allow user alice packet\n"), 0);
+    CHECK_EQ(policy_confine(&pol, &a, &p), 0);
     /* denied, the default, other kinds: nothing */
     CHECK_EQ(parse("deny user alice packet interface=veth0\nallow all udp port=53\n"), 0);
     CHECK(!decide(&a, p));
