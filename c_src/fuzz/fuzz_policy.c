@@ -116,22 +116,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rule_or_default;
         memset(&who, 0, sizeof(who));
         who.groups = who.few;
-        if (!policy_decide(&pol, &who, &reqs[i], why, sizeof(why)))
+        if (!policy_decide(&pol, &who, &reqs[i], why, sizeof(why), NULL))
             abort(); /* root */
         who.uid = 1000;
         who.gid = 50;
-        rule_or_default = policy_decide(&pol, &who, &reqs[i], why, sizeof(why));
+        rule_or_default = policy_decide(&pol, &who, &reqs[i], why, sizeof(why), NULL);
         if (reqs[i].netns[0] != '\0' && with_ns == 0 && rule_or_default)
             abort();
         if (pol.n == 0 && rule_or_default != policy_decide(NULL, &who, &reqs[i], why,
-                                                           sizeof(why)))
+                                                           sizeof(why), NULL))
             abort();
         if (!rule_or_default && why[0] == '\0')
             abort(); /* a denial always says why */
         /* confinement: only for granted packet sockets, only known bits */
-        if (rule_or_default) {
-            unsigned c = policy_confine(&pol, &who, &reqs[i]);
-            if ((c & ~(POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL)) != 0 ||
+        {
+            unsigned c = 0;
+            if (policy_decide(&pol, &who, &reqs[i], why, sizeof(why), &c) != rule_or_default ||
+                (!rule_or_default && c != 0) ||
+                (c & ~(POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL)) != 0 ||
                 (c != 0 && reqs[i].family != AF_PACKET) ||
                 ((c & POLICY_CONFINE_IFINDEX) && reqs[i].ifname[0] == '\0'))
                 abort();

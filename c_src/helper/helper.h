@@ -146,21 +146,19 @@ int policy_load(struct policy *pol, const char *path);
  * -errno. */
 int policy_read(int fd, char *buf, size_t max, size_t *have);
 /* 1 if who may have req (pol NULL: no rules, the default), else 0 with
- * the reason in why. Root always may. */
-int policy_decide(const struct policy *pol, const struct identity *who,
-                  const struct procket_request *req, char *why, size_t whylen);
-/* For a packet socket that policy_decide granted: what the descriptor
- * must stay confined to after it is handed over (a locked socket filter,
- * see open.c), because the rule that granted it, or a deny rule for the
- * caller's packet sockets before it, names it. An interface condition
- * other than interface=* confines reception to the interface asked for,
- * a protocol condition to incoming frames of the ethertype asked for
- * (unless that is every ethertype). 0 for root, other kinds, the
- * default. */
+ * the reason in why. Root always may. With confine, also what a granted
+ * packet socket must stay confined to after it is handed over (a locked
+ * socket filter, see open.c), because the rule that granted it, or a deny
+ * rule for the caller's packet sockets before it, names it: an interface
+ * condition other than interface=* confines reception to the interface
+ * asked for, a protocol condition to incoming frames of the ethertype
+ * asked for (unless that is every ethertype). 0 for root, other kinds,
+ * the default, a denial. */
 #define POLICY_CONFINE_IFINDEX 0x1u
 #define POLICY_CONFINE_PROTOCOL 0x2u
-unsigned policy_confine(const struct policy *pol, const struct identity *who,
-                        const struct procket_request *req);
+int policy_decide(const struct policy *pol, const struct identity *who,
+                  const struct procket_request *req, char *why, size_t whylen,
+                  unsigned *confine);
 
 /* audit.c: one line per request to the syslog socket */
 #ifndef PROCKET_LOG_SOCKET

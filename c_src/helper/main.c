@@ -163,8 +163,7 @@ static int check_policy(const struct procket_request *req,
         return 0;
     if (policy_load(&pol, PROCKET_POLICY_FILE) < 0) {
         (void)snprintf(why, whylen, PROCKET_POLICY_FILE " refused");
-    } else if (policy_decide(&pol, who, req, why, whylen)) {
-        *confine = policy_confine(&pol, who, req);
+    } else if (policy_decide(&pol, who, req, why, whylen, confine)) {
         return 0;
     }
     say("policy", "refused for uid %u: %s", (unsigned)who->uid, why);

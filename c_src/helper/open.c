@@ -160,36 +160,33 @@ struct hsock_fprog {
 static int confine_packet(int s, unsigned confine, int ifindex, uint16_t proto)
 {
     struct hsock_filter prog[8];
-    unsigned char drop_if_equal[8] = {0};
     struct hsock_fprog fprog;
-    unsigned n = 0, i;
+    /* the program's length, known before it is written, so that each
+     * test can jump to the last instruction ("nothing") */
+    unsigned len = 2 + (confine & POLICY_CONFINE_IFINDEX ? 2 : 0) +
+                   (confine & POLICY_CONFINE_PROTOCOL ? 4 : 0);
+    unsigned n = 0;
     int one = 1;
+#define TO_DROP ((uint8_t)(len - 2 - n)) /* from prog[n], the next one written */
 
+    if (len == 2)
+        return 0;
     if (confine & POLICY_CONFINE_IFINDEX) {
         prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_IFINDEX};
-        prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, (uint32_t)ifindex};
+        prog[n] = (struct hsock_filter){HBPF_JEQ_K, 0, TO_DROP, (uint32_t)ifindex};
+        n++;
     }
     if (confine & POLICY_CONFINE_PROTOCOL) {
         prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_PKTTYPE};
-        drop_if_equal[n] = 1;
-        prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, HPACKET_OUTGOING};
+        prog[n] = (struct hsock_filter){HBPF_JEQ_K, TO_DROP, 0, HPACKET_OUTGOING};
+        n++;
         prog[n++] = (struct hsock_filter){HBPF_LD_W_ABS, 0, 0, HSKF_AD_PROTOCOL};
-        prog[n++] = (struct hsock_filter){HBPF_JEQ_K, 0, 0, proto};
+        prog[n] = (struct hsock_filter){HBPF_JEQ_K, 0, TO_DROP, proto};
+        n++;
     }
-    if (n == 0)
-        return 0;
+#undef TO_DROP
     prog[n++] = (struct hsock_filter){HBPF_RET_K, 0, 0, 0xffffffffu}; /* all of it */
     prog[n++] = (struct hsock_filter){HBPF_RET_K, 0, 0, 0};           /* nothing */
-    /* a test that fails (or, drop_if_equal, holds) jumps to the last
-     * instruction; otherwise to the next */
-    for (i = 0; i < n; i++) {
-        if (prog[i].code != HBPF_JEQ_K)
-            continue;
-        if (drop_if_equal[i])
-            prog[i].jt = (uint8_t)(n - 1 - (i + 1));
-        else
-            prog[i].jf = (uint8_t)(n - 1 - (i + 1));
-    }
     fprog.len = (unsigned short)n;
     fprog.filter = prog;
     if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0 ||
@@ -200,7 +197,7 @@ static int confine_packet(int s, unsigned confine, int ifindex, uint16_t proto)
 
 /* protocol is the ethertype as socket(2) takes it (network byte order).
  * The socket is made with protocol 0, which receives nothing, so that no
- * frame is queued before the filter (when confined, see policy_confine)
+ * frame is queued before the filter (when confined, see policy_decide)
  * and the binding are in place; bind(2) then sets the ethertype and the
  * interface (0: every interface). */
 static int packet_open(const struct procket_request *req, int prep, unsigned confine,

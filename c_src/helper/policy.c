@@ -434,8 +434,6 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
     case POLICY_C_PORT:
         return is_inet(req) && (uint32_t)req->port >= v->lo &&
                (uint32_t)req->port <= v->hi;
-    case POLICY_C_ADDRESS: /* see addr_cond */
-        return 0;
     case POLICY_C_FAMILY:
         return req->device == PROCKET_DEV_NONE && (uint32_t)req->family == v->lo;
     case POLICY_C_TYPE:
@@ -482,6 +480,13 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
 
 static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+/* ::ffff:a.b.c.d for the IPv4 address a4 */
+static void map4(unsigned char as6[16], const unsigned char *a4)
+{
+    memcpy(as6, v4mapped, sizeof(v4mapped));
+    memcpy(as6 + 12, a4, 4);
+}
+
 /* 1 if one of r's address values holds family's address a; with
  * mapped_only, only IPv6 values within ::ffff:0:0/96 count (::/0 is every
  * IPv6 address, not every IPv4 one). */
@@ -519,8 +524,7 @@ static int addr_cond(const struct policy *pol, const struct policy_rule *r,
     if (!is_inet(req))
         return 0;
     if (req->family == AF_INET) {
-        memcpy(as6, v4mapped, sizeof(v4mapped));
-        memcpy(as6 + 12, a, 4);
+        map4(as6, a);
         return addr_in(pol, r, AF_INET, a, 0) || addr_in(pol, r, AF_INET6, as6, 1);
     }
     if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0)
@@ -528,8 +532,7 @@ static int addr_cond(const struct policy *pol, const struct policy_rule *r,
     v6 = addr_in(pol, r, AF_INET6, a, 0);
     if (memcmp(a, zero, 16) != 0 || !(req->flags & PROCKET_F_DUALSTACK))
         return v6;
-    memcpy(as6, v4mapped, sizeof(v4mapped));
-    memset(as6 + 12, 0, 4);
+    map4(as6, zero);
     v4 = addr_in(pol, r, AF_INET, zero, 0) || addr_in(pol, r, AF_INET6, as6, 1);
     return r->allow ? v6 && v4 : v6 || v4;
 }
@@ -574,16 +577,17 @@ static const struct policy_rule *first_match(const struct policy *pol,
     return NULL;
 }
 
-unsigned policy_confine(const struct policy *pol, const struct identity *who,
-                        const struct procket_request *req)
+/* What the packet socket that allow rule r grants must stay confined to
+ * (see policy_decide). */
+static unsigned confinement(const struct policy *pol, const struct identity *who,
+                            const struct procket_request *req,
+                            const struct policy_rule *r)
 {
-    const struct policy_rule *r;
+    int one_type = ntohs((uint16_t)req->protocol) != ETHERTYPE_ALL;
+    int one_interface = req->ifname[0] != '\0';
     unsigned confine = 0;
 
-    if (who->uid == 0 || req->device != PROCKET_DEV_NONE || req->family != AF_PACKET)
-        return 0;
-    r = first_match(pol, who, req);
-    if (r == NULL || !r->allow)
+    if (req->device != PROCKET_DEV_NONE || req->family != AF_PACKET)
         return 0;
     /* A deny rule before the grant that could apply to the caller's packet
      * sockets did not match this request: an interface or an ethertype
@@ -594,10 +598,9 @@ unsigned policy_confine(const struct policy *pol, const struct identity *who,
         if (d->allow || !who_matches(d, who) ||
             (d->kinds != 0 && !(d->kinds & POLICY_K_PACKET)))
             continue;
-        if ((d->conds & (1u << POLICY_C_INTERFACE)) && req->ifname[0] != '\0')
+        if ((d->conds & (1u << POLICY_C_INTERFACE)) && one_interface)
             confine |= POLICY_CONFINE_IFINDEX;
-        if ((d->conds & (1u << POLICY_C_PROTOCOL)) &&
-            ntohs((uint16_t)req->protocol) != ETHERTYPE_ALL)
+        if ((d->conds & (1u << POLICY_C_PROTOCOL)) && one_type)
             confine |= POLICY_CONFINE_PROTOCOL;
     }
     if (r->conds & (1u << POLICY_C_INTERFACE)) {
@@ -609,20 +612,22 @@ unsigned policy_confine(const struct policy *pol, const struct identity *who,
             confine |= POLICY_CONFINE_IFINDEX;
     }
     /* a grant of every ethertype (ETH_P_ALL) has nothing to confine */
-    if ((r->conds & (1u << POLICY_C_PROTOCOL)) &&
-        ntohs((uint16_t)req->protocol) != ETHERTYPE_ALL)
+    if ((r->conds & (1u << POLICY_C_PROTOCOL)) && one_type)
         confine |= POLICY_CONFINE_PROTOCOL;
     return confine;
 }
 
 int policy_decide(const struct policy *pol, const struct identity *who,
-                  const struct procket_request *req, char *why, size_t whylen)
+                  const struct procket_request *req, char *why, size_t whylen,
+                  unsigned *confine)
 {
     unsigned kind = policy_kind(req);
     const struct policy_rule *r;
 
     if (whylen > 0)
         why[0] = '\0';
+    if (confine != NULL)
+        *confine = 0;
     if (who->uid == 0)
         return 1; /* root needs no helper: nothing to keep from it */
     r = first_match(pol, who, req);
@@ -630,6 +635,8 @@ int policy_decide(const struct policy *pol, const struct identity *who,
         if (!r->allow)
             (void)snprintf(why, whylen, "denied by line %u of " PROCKET_POLICY_FILE,
                            (unsigned)r->line);
+        else if (confine != NULL)
+            *confine = confinement(pol, who, req, r);
         return r->allow;
     }
     if (req->netns[0] != '\0') {

@@ -105,7 +105,7 @@ static struct procket_request in_ns(struct procket_request r, const char *ns)
 static int decide(const struct identity *w, struct procket_request r)
 {
     char why[128];
-    int ok = policy_decide(&pol, w, &r, why, sizeof(why));
+    int ok = policy_decide(&pol, w, &r, why, sizeof(why), NULL);
     CHECK(ok || why[0] != '\0');
     return ok;
 }
@@ -176,16 +176,16 @@ TEST(why_denied)
     char why[128];
 
     CHECK_EQ(parse("deny user alice port=80\n"), 0);
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
     CHECK(strcmp(why, "packet needs a rule") == 0);
     r = udp(600);
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
     CHECK(strcmp(why, "ports 512-1023 need a rule") == 0);
     r = udp(80);
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
     CHECK(strstr(why, "line 1 of") != NULL);
     r = in_ns(udp(53), "lab");
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why)));
+    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
     CHECK(strcmp(why, "a namespace needs a rule") == 0);
 }
 
@@ -427,6 +427,15 @@ TEST(limits)
     CHECK_EQ(parse(text), 1);
 }
 
+/* policy_decide's confinement for w's request r (0 when denied) */
+static unsigned confined(const struct identity *w, const struct procket_request *r)
+{
+    char why[128];
+    unsigned c = 0;
+    (void)policy_decide(&pol, w, r, why, sizeof(why), &c);
+    return c;
+}
+
 /* What a packet grant stays confined to after handover: what the rule
  * that granted it named (an interface but *, an ethertype but all). */
 TEST(confinement)
@@ -442,45 +451,45 @@ TEST(confinement)
                    "allow user alice packet interface=*\n"
                    "allow user alice packet\n"), 0);
     CHECK(decide(&a, p));
-    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
+    CHECK_EQ(confined(&a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
     CHECK(decide(&a, all));                   /* ETH_P_ALL, named: line 2 */
-    CHECK_EQ(policy_confine(&pol, &a, &all), POLICY_CONFINE_IFINDEX);
+    CHECK_EQ(confined(&a, &all), POLICY_CONFINE_IFINDEX);
     CHECK(decide(&a, other));                 /* line 3: any interface */
-    CHECK_EQ(policy_confine(&pol, &a, &other), 0);
+    CHECK_EQ(confined(&a, &other), 0);
     CHECK(decide(&a, none));                  /* line 4: no condition */
-    CHECK_EQ(policy_confine(&pol, &a, &none), 0);
-    CHECK_EQ(policy_confine(&pol, &root, &p), 0);
+    CHECK_EQ(confined(&a, &none), 0);
+    CHECK_EQ(confined(&root, &p), 0);
     /* every ethertype only by naming 0x0003, not by a range around it */
     CHECK_EQ(parse("allow user alice packet protocol=0-0xffff\n"), 0);
     CHECK(!decide(&a, all));
     CHECK(decide(&a, p));
     /* a protocol rule alone confines the ethertype only */
     CHECK_EQ(parse("allow user alice packet protocol=0x88b5\n"), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_PROTOCOL);
+    CHECK_EQ(confined(&a, &p), POLICY_CONFINE_PROTOCOL);
     /* a deny rule before the grant pins what the request names */
     CHECK_EQ(parse("deny all packet interface=eth1\nallow user alice packet\n"), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX);
+    CHECK_EQ(confined(&a, &p), POLICY_CONFINE_IFINDEX);
     CHECK_EQ(parse("deny all packet protocol=0x0806\nallow user alice packet\n"), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_PROTOCOL);
+    CHECK_EQ(confined(&a, &p), POLICY_CONFINE_PROTOCOL);
     CHECK_EQ(parse("deny all packet protocol=0x0806 interface=eth1\nallow user alice packet\n"), 0);
     CHECK(!decide(&a, none));                 /* every interface and ethertype */
-    CHECK_EQ(policy_confine(&pol, &a, &none), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
+    CHECK_EQ(confined(&a, &none), 0);
+    CHECK_EQ(confined(&a, &p), POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL);
     /* ... not one after it, one for others, or one for other kinds */
     CHECK_EQ(parse("allow user alice packet\ndeny all packet interface=eth1\n"), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &p), 0);
+    CHECK_EQ(confined(&a, &p), 0);
     CHECK_EQ(parse("deny user 1001 packet interface=eth1\ndeny all tcp interface=eth1\n"
                    "allow user alice packet\n"), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &p), 0);
+    CHECK_EQ(confined(&a, &p), 0);
     /* denied, the default, other kinds: nothing */
     CHECK_EQ(parse("deny user alice packet interface=veth0\nallow all udp port=53\n"), 0);
     CHECK(!decide(&a, p));
-    CHECK_EQ(policy_confine(&pol, &a, &p), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &other), 0);
-    CHECK_EQ(policy_confine(&pol, &a, &(struct procket_request){0}), 0);
+    CHECK_EQ(confined(&a, &p), 0);
+    CHECK_EQ(confined(&a, &other), 0);
+    CHECK_EQ(confined(&a, &(struct procket_request){0}), 0);
     {
         struct procket_request u = udp(53);
-        CHECK_EQ(policy_confine(&pol, &a, &u), 0);
+        CHECK_EQ(confined(&a, &u), 0);
     }
 }
 
