@@ -51,9 +51,12 @@
 %% fail the first error is returned. Default `["", "sudo -n"]' for the
 %% priv/ helper, `[""]' with `progname'.</dd>
 %% <dt>`{pipe, Path}'</dt>
-%% <dd>Use the path transport: listen on a Unix socket at `Path' (which
-%% must not exist) and run the helper with `-u Path'. Default: no path at
-%% all, a socketpair given to the helper as its standard input.</dd>
+%% <dd>Use the path transport: listen on a Unix socket at `Path' (absolute,
+%% naming a file, which must not exist) and run the helper with `-u Path'.
+%% The socket file is removed on return if it is still the one made
+%% (`procket_open_path()' in `procket.h'); `{error, ebusy}' if `Path'
+%% was changed during the bind. Default: no path at all, a socketpair
+%% given to the helper as its standard input.</dd>
 %% <dt>`{timeout, Milliseconds}'</dt>
 %% <dd>How long to wait for the helper. Default 5000.</dd>
 %% <dt>`{namespace, Name}'</dt>
@@ -85,7 +88,9 @@
 %% `timeout' when it did not answer in time, `econnreset' when it exited
 %% without answering (its message is on the VM's standard error). No
 %% descriptor, file, temporary directory or child process outlives a
-%% failed call.
+%% failed call, except a `{pipe, Path}' socket file that someone else
+%% moved away, or that was made elsewhere because `Path' was changed
+%% during the bind: it is left alone.
 -module(procket).
 
 -export([open/1, open/2, listen/1, listen/2, close/1]).

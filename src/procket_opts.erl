@@ -295,6 +295,7 @@ interface(Name) ->
         andalso binary:first(Bin) =/= $-
         andalso lists:all(fun(C) -> C > $\s andalso C < 16#7f
                                         andalso C =/= $/ andalso C =/= $:
+                                        andalso C =/= $%
                           end, binary_to_list(Bin)),
     Ok orelse erlang:error(badarg),
     Bin.

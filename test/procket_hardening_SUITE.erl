@@ -38,7 +38,16 @@
          not_privileged_generic/1,
          hostile_argv/1, hostile_stdin/1, path_transport_groups/1,
          device_paths/1, device_paths_direct/1, tun_node_checked/1, namespace_paths/1,
-         namespace_no_oracle/1]).
+         namespace_no_oracle/1,
+         mapped_address_rules/1, scope_id_interface/1, altname_interface/1,
+         tun_template_names/1, peer_must_be_caller/1, stopped_helper/1,
+         filecaps_stopped_helper/1, truncated_policy/1,
+         audit_nofile/1, audit_flood/1, audit_interface_names/1]).
+
+%% the test's own interfaces (veth pairs, in ct.sh's network namespace),
+%% with link-local addresses; b0 also has the altname ALTB0
+-define(IFS, [{"a0", "fe80::a0"}, {"b0", "fe80::b0"}]).
+-define(ALTB0, "ALTB0").
 
 -define(NOBODY, 65534).
 -define(CALL_TIMEOUT, 30000).
@@ -61,6 +70,7 @@
 -define(ENOENT, 2).
 -define(EACCES, 13).
 -define(EINVAL, 22).
+-define(EMFILE, 24).
 -define(EPROTO, 71).
 
 -define(NNP_LINE, "procket: not privileged: no_new_privs is set in the calling "
@@ -79,9 +89,13 @@ all() ->
 
 groups() ->
     Devices = [device_paths, device_paths_direct, tun_node_checked, namespace_paths,
-               namespace_no_oracle, hostile_argv, hostile_stdin, path_transport_groups],
+               namespace_no_oracle, hostile_argv, hostile_stdin, path_transport_groups,
+               mapped_address_rules, scope_id_interface, altname_interface,
+               tun_template_names, peer_must_be_caller, stopped_helper, truncated_policy,
+               audit_nofile, audit_flood, audit_interface_names],
     [{filecaps, [], [filecaps_sockets_owned_by_caller, filecaps_keeps_only_needed_cap,
-                     filecaps_missing_capability, filecaps_peer_must_be_caller]},
+                     filecaps_missing_capability, filecaps_peer_must_be_caller,
+                     filecaps_stopped_helper]},
      {ignored, [], [no_new_privs_vm, no_new_privs_direct, nosuid_mount,
                     not_privileged_generic]},
      {hostile, [], [hostile_argv, hostile_stdin]},
@@ -175,8 +189,28 @@ setup(Root, Stage, Config) ->
     ok = file:change_mode(Upper, EtcMode band 8#7777),
     ok = run("mount -t overlay procket_hardening_etc -o lowerdir=/etc,upperdir=" ++ Upper
              ++ ",workdir=" ++ Work ++ " /etc"),
-    Config1 = [{etc_overlay, true} | Config],
+    Config0 = [{etc_overlay, true} | Config],
+    %% /dev as an overlay too: the suite plays the syslog daemon at
+    %% /dev/log, the helper's log socket, whether the machine has one there
+    %% or not, and the real /dev stays as it is
+    DevUpper = filename:join(Stage, "dev-upper"),
+    DevWork = filename:join(Stage, "dev-work"),
+    [ok = make_dir(D, 8#700) || D <- [DevUpper, DevWork]],
+    {ok, #file_info{mode = DevMode}} = file:read_file_info("/dev"),
+    ok = file:change_mode(DevUpper, DevMode band 8#7777),
+    ok = run("mount -t overlay procket_hardening_dev -o lowerdir=/dev,upperdir=" ++ DevUpper
+             ++ ",workdir=" ++ DevWork ++ " /dev"),
+    Config1 = [{dev_overlay, true} | Config0],
+    _ = file:delete("/dev/log"),          % a whiteout in the overlay
     ok = write_policy(?NO_RULES),
+    %% the test's interfaces, in ct.sh's network namespace
+    [ok = run_all(["ip link add " ++ If ++ " type veth peer name " ++ If ++ "p",
+                   "ip link set " ++ If ++ " addrgenmode none",
+                   "ip link set " ++ If ++ " up",
+                   "ip link set " ++ If ++ "p up",
+                   "ip addr add " ++ Addr ++ "/64 dev " ++ If ++ " nodad"])
+     || {If, Addr} <- ?IFS],
+    ok = run("ip link property add dev b0 altname " ++ ?ALTB0),
     %% /run/netns as a tmpfs, with one namespace, a symlink to init's and
     %% a root-only regular file in it
     NetnsCreated = case file:read_file_info("/run/netns") of
@@ -213,6 +247,11 @@ teardown(Config) ->
         true -> ok = run("umount /etc");
         _ -> ok
     end,
+    case ?config(dev_overlay, Config) of
+        true -> ok = run("umount --lazy /dev");     % a process started since may hold it
+        _ -> ok
+    end,
+    [_ = run("ip link del " ++ If) || {If, _} <- ?IFS],
     true = lists:prefix("/tmp/procket_hard.", Stage),
     _ = run("umount " ++ filename:join(Stage, "nosuid")),
     ok = file:del_dir_r(Stage),
@@ -829,7 +868,7 @@ namespace_no_oracle(Config) ->
                             || N <- [?NS, ?NO_NS]],
     ct:log("exists: ~p~n~s~nmissing: ~p~n~s", [R1, T1, R2, T2]),
     #{exit := ?EX_REFUSED, reply := ?EACCES, fds := 0} = R1,
-    R1 = R2,
+    true = maps:remove(lived_ms, R1) =:= maps:remove(lived_ms, R2),
     true = helper_lines(T1) =:= helper_lines(T2),
     ok.
 
@@ -863,6 +902,282 @@ path_transport_groups(Config) ->
         ok = file:write_file("/etc/group", Group)
     end.
 
+%% --- what an independent audit found ----------------------------------
+
+%% A request for an IPv4-mapped address (::ffff:127.0.0.1, dual stack)
+%% is an IPv4 request for every rule: `address=::/0' and `::/64' (every
+%% IPv6 address) do not grant it, port 600 stays refused; a rule naming
+%% 127.0.0.1, or ::ffff:0:0/96, does grant it, and ::/0 still grants ::1.
+mapped_address_rules(Config) ->
+    H = ?config(helper_opts, Config),
+    Mapped = {0, 0, 0, 0, 0, 16#ffff, 16#7f00, 1},
+    Ask = fun(Ip) -> {600, [{protocol, udp}, {ip, Ip}, {ipv6_v6only, false} | H]} end,
+    [begin
+         ok = write_policy("allow user 65534 udp port=600 address=" ++ Rule ++ "\n"),
+         run_rows(Config, [{Rule ++ ": " ++ Label, Ask(Ip), Want}
+                           || {Label, Ip, Want} <- Rows])
+     end || {Rule, Rows} <- [{"::/0", [{"mapped", Mapped, {error, eacces}},
+                                      {"::1", {0, 0, 0, 0, 0, 0, 0, 1}, ok}]},
+                             {"::/64", [{"mapped", Mapped, {error, eacces}}]},
+                             {"127.0.0.1", [{"mapped", Mapped, ok}]},
+                             {"::ffff:0:0/96", [{"mapped", Mapped, ok}]}]],
+    ok.
+
+%% A link-local address's scope id binds the socket to its interface, over
+%% any SO_BINDTODEVICE made before. With UDP and TCP port 601 granted on
+%% a0 only, and raw ICMPv6 denied on b0: a request naming a0 but with
+%% fe80::b0 and b0's scope id is refused (einval) instead of ending up
+%% bound to b0; without a name, the scope id's interface is the one the
+%% policy sees (b0: refused; a0: granted, and the socket is bound to a0).
+scope_id_interface(Config) ->
+    {Cmd, Argv} = ?config(direct_cmd, Config),
+    ok = write_policy("deny user 65534 icmp interface=b0\n"
+                      "allow user 65534 udp tcp port=601 interface=a0\n"),
+    A0 = ifindex("a0"),
+    B0 = ifindex("b0"),
+    Udp = {2, 17, 601},
+    Tcp = {1, 6, 601},
+    Icmp6 = {3, 58, 0},
+    Granted = fun(If) -> #{exit => ?EX_OK, reply => 0, fds => 1, bound => If} end,
+    Refused = fun(E) -> #{exit => ?EX_REFUSED, reply => E, fds => 0} end,
+    Rows = [{"udp a0, fe80::b0 scope b0", Udp, "a0", "fe80::b0", B0, Refused(?EINVAL)},
+            {"tcp a0, fe80::b0 scope b0", Tcp, "a0", "fe80::b0", B0, Refused(?EINVAL)},
+            {"icmp6 a0, fe80::b0 scope b0", Icmp6, "a0", "fe80::b0", B0, Refused(?EINVAL)},
+            {"udp, fe80::b0 scope b0", Udp, "", "fe80::b0", B0, Refused(?EACCES)},
+            {"icmp6, fe80::b0 scope b0", Icmp6, "", "fe80::b0", B0, Refused(?EACCES)},
+            {"udp, fe80::a0 scope a0", Udp, "", "fe80::a0", A0, Granted("a0")},
+            {"udp a0, fe80::a0 scope a0", Udp, "a0", "fe80::a0", A0, Granted("a0")},
+            {"udp a0, fe80::a0", Udp, "a0", "fe80::a0", 0, Granted("a0")},
+            {"icmp6, fe80::a0 scope a0", Icmp6, "", "fe80::a0", A0, Granted("a0")}],
+    run_table(Config, Cmd, Argv,
+              [{Label, #{hex => inet6_req(TPP, If, Addr, Scope)}, [], Want}
+               || {Label, TPP, If, Addr, Scope, Want} <- Rows]).
+
+%% An interface's altname is that interface: a deny rule for b0 holds for
+%% requests naming ALTB0 (UDP, packet and raw sockets), which before were
+%% granted and bound to b0; a0 is still granted; an allow rule naming
+%% ALTB0 grants b0.
+altname_interface(Config) ->
+    H = ?config(helper_opts, Config),
+    ok = write_policy("deny user 65534 udp port=602 interface=b0\n"
+                      "allow user 65534 udp port=602\n"
+                      "deny user 65534 packet interface=b0\n"
+                      "allow user 65534 packet\n"
+                      "deny user 65534 raw interface=b0\n"
+                      "allow user 65534 raw\n"),
+    Udp = fun(If) -> {602, [{protocol, udp}, {interface, If} | H]} end,
+    Packet = fun(If) -> {0, [{family, packet}, {interface, If} | H]} end,
+    Raw = fun(If) -> {0, [{type, raw}, {protocol, 253}, {interface, If} | H]} end,
+    run_rows(Config, [{"udp ALTB0", Udp(?ALTB0), {error, eacces}},
+                      {"udp b0", Udp("b0"), {error, eacces}},
+                      {"udp a0", Udp("a0"), ok},
+                      {"packet ALTB0", Packet(?ALTB0), {error, eacces}},
+                      {"packet a0", Packet("a0"), ok},
+                      {"raw ALTB0", Raw(?ALTB0), {error, eacces}},
+                      {"raw a0", Raw("a0"), ok}]),
+    ok = write_policy("allow user 65534 packet interface=" ?ALTB0 "\n"),
+    run_rows(Config, [{"allowed as ALTB0: packet b0", Packet("b0"), ok},
+                      {"allowed as ALTB0: packet ALTB0", Packet(?ALTB0), ok},
+                      {"allowed as ALTB0: packet a0", Packet("a0"), {error, eacces}}]).
+
+%% A tun name with '%' is a template the kernel fills in (wg%d: wg0), so
+%% a `device=wg0' deny rule could not hold: refused everywhere, from the
+%% VM (badarg), on the command line (64) and on the channel (65, einval).
+tun_template_names(Config) ->
+    {Cmd, Argv} = ?config(direct_cmd, Config),
+    H = ?config(helper_opts, Config),
+    ok = write_policy("deny user 65534 tun device=wg0\nallow user 65534 tun\n"),
+    run_rows(Config, [{"tun wg%d", {0, [{dev, {tun, "wg%d"}} | H]}, badarg},
+                      {"tap %d", {0, [{dev, {tap, "%d"}} | H]}, badarg},
+                      {"tun wg0 (denied)", {0, [{dev, {tun, "wg0"}} | H]}, {error, eacces}}]),
+    P = "/tmp/procket_hard_nobody_listens.sock",
+    Tun = fun(Name) -> req([{1, <<0:32>>}, {2, <<0:32>>}, {3, <<0:32>>}, {4, <<0:16>>},
+                            {7, Name}, {11, <<1:32>>}]) end,
+    run_table(Config, Cmd, Argv,
+              [{"-D tun -I wg%d", #{stdin => "null"}, ["-u", P, "-D", "tun", "-I", "wg%d"],
+                #{exit => ?EX_USAGE}},
+               {"channel: tun wg%d", #{hex => Tun(<<"wg%d">>)}, [],
+                #{exit => ?EX_REQUEST, reply => ?EINVAL, fds => 0}}]),
+    true = string:find(os:cmd("ip link show 2>&1"), "wg0") =:= nomatch,
+    ok.
+
+%% The channel's peer must be the invoking user in every mode: run by uid
+%% 65534 with standard input connected to a socket root listens on, the
+%% helper refuses (exit 68, no reply), setuid and under sudo (where it
+%% used to decide as root).
+peer_must_be_caller(Config) ->
+    {Cmd, Argv} = ?config(direct_cmd, Config),
+    with_root_listener(Config, fun(Path) ->
+        run_table(Config, Cmd, Argv,
+                  [{"stdin connected to root's socket",
+                    #{stdin => "unix:" ++ Path, hex => udp_req(53)}, [],
+                    #{exit => ?EX_PEER, reply => none}}])
+    end).
+
+%% The caller cannot stop a privileged helper: setuid, its real uid is
+%% root until it becomes the caller (as under sudo), so SIGSTOP from uid
+%% 65534 is EPERM, and the helper, waiting for a request that never
+%% comes, ends by its read timeout (exit 66) after 5 s.
+stopped_helper(Config) ->
+    {Cmd, Argv} = ?config(direct_cmd, Config),
+    Child = ?config(group, Config) =:= devices_sudo,    % sudo's child is the helper
+    {Res, Text} = driver(Config, #{stop_ms => 300, stop_child => Child}, Cmd, Argv),
+    ct:log("~p~n~s", [Res, Text]),
+    #{exit := ?EX_CHANNEL, stop := ?EPERM, lived_ms := Lived} = Res,
+    true = Lived < 15000,
+    [] = helpers_running(Config),
+    ok.
+
+%% A file-capability helper runs as the caller, who may signal it: stopped
+%% with SIGSTOP and never continued, it still ends by its watchdog, a
+%% SIGKILL timer, 30 s after it started (SIGALRM would wait for a
+%% SIGCONT forever).
+filecaps_stopped_helper(Config) ->
+    {Res, Text} = driver(Config, #{stop_ms => 300}, ?config(fcap_ep, Config), ["procket"]),
+    ct:log("~p~n~s", [Res, Text]),
+    #{signal := 9, stop := ok, lived_ms := Lived} = Res,
+    true = Lived >= 29000 andalso Lived < 40000,
+    [] = helpers_running(Config),
+    ok.
+
+%% A policy file cut short while being written in place (its last line
+%% lacks the newline) is refused as a whole, with a line that says why:
+%% the part that is there may lack a later deny rule.
+truncated_policy(Config) ->
+    Peer = ?config(peer, Config),
+    Open = [{protocol, udp} | ?config(helper_opts, Config)],
+    ok = write_policy("allow user 65534 udp port=600\n"),
+    ok = peer:call(Peer, procket_hardening_peer, try_open_close, [600, Open], ?CALL_TIMEOUT),
+    ok = write_policy("allow user 65534 udp port=600\ndeny user 65534 udp port=2000-3000"),
+    Mark = err_mark(Config),
+    {error, eacces} = peer:call(Peer, procket_hardening_peer, try_open_close, [600, Open],
+                                ?CALL_TIMEOUT),
+    {error, eacces} = peer:call(Peer, procket_hardening_peer, try_open_close, [2053, Open],
+                                ?CALL_TIMEOUT),
+    E = err_since(Config, Mark),
+    ct:log("~s", [E]),
+    true = has_line(E, "procket: policy: " ?POLICY ": the last line has no newline"),
+    ok.
+
+%% No grant without its audit line, whatever RLIMIT_NOFILE the caller
+%% leaves the helper (soft and hard, 3 to 8 and 16): the log socket is
+%% made before anything is opened, so a descriptor comes back only with
+%% its "granted" line, and where there is no room for both, the request
+%% fails (emfile) before anything is opened. Through this group's install
+%% and, in the setuid group, the file-capability copy, which can never
+%% raise the limit.
+audit_nofile(Config) ->
+    {Cmd, Argv} = ?config(direct_cmd, Config),
+    Installs = [{Cmd, Argv} | [{?config(fcap_ep, Config), ["procket"]}
+                               || ?config(group, Config) =:= devices_setuid]],
+    with_log(fun(Log) ->
+        Rows = [begin
+                    Before = length(procket_test_log:lines(Log)),
+                    {Res, _} = driver(Config, #{hex => udp_req(0), nofile => N}, C, A),
+                    timer:sleep(50),
+                    New = lists:nthtail(Before, procket_test_log:lines(Log)),
+                    Granted = [L || {86, "granted " ++ _ = L} <- New],
+                    ct:log("~s nofile ~b: ~p~n~p", [C, N, Res, New]),
+                    {C, N, Res, length(Granted)}
+                end || {C, A} <- Installs, N <- [3, 4, 5, 6, 8, 16]],
+        Bad = [R || {_, _, Res, G} = R <- Rows,
+                    not (case Res of
+                             #{exit := ?EX_OK, fds := 1} -> G =:= 1;
+                             #{fds := 0} -> G =:= 0;
+                             _ -> false
+                         end)],
+        [] = Bad,
+        %% a limit of 4 leaves room for the log socket only
+        Sudo = os:find_executable("sudo"),
+        [#{exit := ?EX_REFUSED, reply := ?EMFILE} = Res || {C, 4, Res, _} <- Rows, C =/= Sudo],
+        %% and 16 for all of it
+        [#{exit := ?EX_OK, fds := 1} = Res || {_, 16, Res, _} <- Rows],
+        ok
+    end).
+
+%% A flood of grants: 200 at once from the VM, all granted, and 200
+%% "granted" lines (the helper waits for room in the log socket's queue,
+%% which holds net.unix.max_dgram_qlen datagrams, 10 in this network
+%% namespace). With the reader stopped for 3 s, 40 at once: every
+%% request that got a descriptor has its line, and those that found no
+%% room for their line in 1 s got eagain (setuid; under sudo, sudo's own
+%% syslog() blocks until the reader is back).
+audit_flood(Config) ->
+    Peer = ?config(peer, Config),
+    Opts = [{protocol, udp} | ?config(helper_opts, Config)],
+    with_log(fun(Log) ->
+        Results = peer:call(Peer, procket_hardening_peer, open_many, [200, 0, Opts],
+                            ?CALL_TIMEOUT * 4),
+        timer:sleep(200),
+        Granted = [L || {86, "granted " ++ _ = L} <- procket_test_log:lines(Log)],
+        ct:log("200 at once: ~p ok, ~p lines",
+               [length([ok || ok <- Results]), length(Granted)]),
+        {200, 200} = {length([ok || ok <- Results]), length(Granted)},
+        ok = procket_test_log:pause(Log),
+        Self = self(),
+        spawn_link(fun() -> timer:sleep(3000), ok = procket_test_log:resume(Log),
+                            Self ! resumed end),
+        Paused = peer:call(Peer, procket_hardening_peer, open_many, [40, 0, Opts],
+                           ?CALL_TIMEOUT * 4),
+        receive resumed -> ok end,
+        timer:sleep(500),
+        Lines = lists:nthtail(length(Granted), procket_test_log:lines(Log)),
+        Granted2 = [L || {86, "granted " ++ _ = L} <- Lines],
+        Oks = [ok || ok <- Paused],
+        Eagain = [E || {error, eagain} = E <- Paused],
+        ct:log("40 with the reader stopped: ~p ok, ~p eagain, ~p granted lines~n~p",
+               [length(Oks), length(Eagain), length(Granted2), Paused]),
+        40 = length(Oks) + length(Eagain),
+        true = length(Oks) =:= length(Granted2),
+        case ?config(group, Config) of
+            devices_setuid -> true = length(Eagain) > 0;
+            _ -> ok
+        end,
+        ok
+    end).
+
+%% The audit line names the interface a socket is bound to by its name,
+%% whichever name the request used: a packet socket asked for on ALTB0 is
+%% logged as interface=b0.
+audit_interface_names(Config) ->
+    Peer = ?config(peer, Config),
+    ok = write_policy("allow user 65534 packet interface=b0\n"),
+    with_log(fun(Log) ->
+        ok = peer:call(Peer, procket_hardening_peer, try_open_close,
+                       [0, [{family, packet}, {interface, ?ALTB0} | ?config(helper_opts, Config)]],
+                       ?CALL_TIMEOUT),
+        timer:sleep(200),
+        Lines = procket_test_log:lines(Log),
+        ct:log("~p", [Lines]),
+        [{86, "granted uid=65534 gid=65534 packet raw ethertype=0x0003 interface=b0"}] =
+            [L || {_, "granted " ++ _} = L <- Lines],
+        ok
+    end).
+
+%% Runs Fun(Log) with the suite's syslog reader at /dev/log (in the
+%% suite's overlay on /dev).
+with_log(Fun) ->
+    Log = procket_test_log:start("/dev/log"),
+    try
+        Fun(Log)
+    after
+        procket_test_log:stop(Log)
+    end.
+
+%% An interface's index, from `ip' (in this network namespace).
+ifindex(Name) ->
+    [N | _] = string:split(os:cmd("ip -o link show dev " ++ Name), ":"),
+    list_to_integer(string:trim(N)).
+
+%% An inet6 request: {Type, Protocol, Port}, interface ("": none),
+%% address, scope id (0: none).
+inet6_req({Type, Proto, Port}, If, Addr, Scope) ->
+    {ok, Ip} = inet:parse_ipv6strict_address(Addr),
+    A = << <<W:16>> || W <- tuple_to_list(Ip) >>,
+    req([{1, <<10:32>>}, {2, <<Type:32>>}, {3, <<Proto:32>>}, {4, <<Port:16>>}, {5, A}]
+        ++ [{6, <<Scope:32>>} || Scope =/= 0]
+        ++ [{7, list_to_binary(If)} || If =/= ""]).
+
 %% --- the direct caller ------------------------------------------------
 
 %% Runs Cmd with exactly the argv Argv (Argv = [] gives argc 0) through
@@ -880,7 +1195,12 @@ driver(Config, D, Cmd, Argv) ->
              ++ [["--garbage", integer_to_list(G)] || G <- [maps:get(garbage, D, 0)], G > 0]
              ++ [["--record", integer_to_list(R)] || R <- [maps:get(record, D, 0)], R > 0]
              ++ [["--with-fd"] || maps:get(with_fd, D, false)]
-             ++ [["--close"] || maps:get(close, D, false)]),
+             ++ [["--close"] || maps:get(close, D, false)]
+             ++ [["--nofile", integer_to_list(N)] || N <- [maps:get(nofile, D, none)],
+                                                      N =/= none]
+             ++ [["--stop-ms", integer_to_list(M)] || M <- [maps:get(stop_ms, D, none)],
+                                                       M =/= none]
+             ++ [["--stop-child"] || maps:get(stop_child, D, false)]),
     Inner = [Setpriv | Ids] ++ ["--", ?config(driver, Config) | Opts] ++ ["--", Cmd | Argv],
     {Exe, Args} = case maps:get(strace, D, none) of
                       none -> {hd(Inner), tl(Inner)};
@@ -898,17 +1218,25 @@ collect(Port, Acc) ->
         {Port, {data, D}} -> collect(Port, <<Acc/binary, D/binary>>);
         {Port, {exit_status, 0}} -> Acc;
         {Port, {exit_status, S}} -> ct:fail({driver_failed, S, Acc})
-    after 60000 ->
+    after 90000 ->                              % the driver gives up at 65 s
             ct:fail({driver_hung, Acc})
     end.
 
 parse_result(Text) ->
-    case re:run(Text, "driver-result: (exit|signal)=([0-9]+) reply=([0-9]+|none) fds=([0-9]+)",
+    case re:run(Text, "driver-result: (exit|signal)=([0-9]+) reply=([0-9]+|none) fds=([0-9]+)"
+                "(?: bound=([^ ]+))?(?: stop=([a-z0-9]+))? lived_ms=([0-9]+)",
                 [{capture, all_but_first, list}]) of
-        {match, [Kind, N, Reply, Fds]} ->
-            #{list_to_atom(Kind) => list_to_integer(N),
-              reply => case Reply of "none" -> none; _ -> list_to_integer(Reply) end,
-              fds => list_to_integer(Fds)};
+        {match, [Kind, N, Reply, Fds | More]} ->
+            [Bound, Stop, Lived] = More ++ lists:duplicate(3 - length(More), ""),
+            maps:merge(
+              #{list_to_atom(Kind) => list_to_integer(N),
+                reply => case Reply of "none" -> none; _ -> list_to_integer(Reply) end,
+                fds => list_to_integer(Fds), lived_ms => list_to_integer(Lived)},
+              maps:from_list([{bound, Bound} || Bound =/= ""]
+                             ++ [{stop, case Stop of
+                                            "ok" -> ok;
+                                            _ -> list_to_integer(Stop)
+                                        end} || Stop =/= ""]));
         nomatch ->
             ct:fail({no_driver_result, Text})
     end.
@@ -1151,4 +1479,11 @@ run(Cmd) ->
     case os:cmd(Cmd ++ " >/dev/null 2>&1; echo $?") of
         "0\n" -> ok;
         Other -> {error, {Cmd, Other}}
+    end.
+
+run_all([]) -> ok;
+run_all([Cmd | Rest]) ->
+    case run(Cmd) of
+        ok -> run_all(Rest);
+        Error -> Error
     end.

@@ -3,7 +3,7 @@
 %% and never raises, so the suite can compare results row by row.
 -module(procket_hardening_peer).
 
--export([try_open/2, try_open_close/2, close_all/1, fd_targets/0,
+-export([try_open/2, try_open_close/2, open_many/3, close_all/1, fd_targets/0,
          udp_recv/2]).
 
 %% @doc procket:open/2, with badarg (and any other exception) as a value.
@@ -24,6 +24,15 @@ try_open_close(Port, Opts) ->
         Other ->
             Other
     end.
+
+%% @doc N try_open_close/2 calls at once, each in a process of its own:
+%% their results, in the order they were started.
+-spec open_many(pos_integer(), integer(), list()) -> [term()].
+open_many(N, Port, Opts) ->
+    Self = self(),
+    Pids = [spawn(fun() -> Self ! {self(), try_open_close(Port, Opts)} end)
+            || _ <- lists:seq(1, N)],
+    [receive {P, R} -> R end || P <- Pids].
 
 -spec close_all([integer()]) -> [term()].
 close_all(FDs) ->

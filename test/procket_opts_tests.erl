@@ -109,6 +109,8 @@ bad_values_test_() ->
            {53, [{interface, "eth0" ++ [0]}]}, {53, [{interface, ""}]},
            {53, [{interface, "../x"}]}, {53, [{interface, "a b"}]},
            {53, [{interface, "-x"}]}, {53, [{interface, ".."}]},
+           {53, [{interface, "eth%d"}]}, {0, [{dev, {tun, "wg%d"}}]},
+           {0, [{dev, {tap, "%d"}}]},
            {53, [{backlog, -1}]}, {53, [{backlog, 65536}]}],
     [?_assertError(badarg, procket_opts:parse(Port, Opts, ?HELPER))
      || {Port, Opts} <- Bad].

@@ -39,6 +39,14 @@ static int resolve(int who, const char *name, uint32_t *id)
     return 0;
 }
 
+/* interfaces: eth0 (altname e0) is 2, veth0 3; nothing else exists */
+static unsigned ifindex_of(const char *name)
+{
+    if (strcmp(name, "eth0") == 0 || strcmp(name, "e0") == 0)
+        return 2;
+    return strcmp(name, "veth0") == 0 ? 3 : 0;
+}
+
 /* A few requests of every kind. */
 static size_t requests(struct procket_request *r, size_t max)
 {
@@ -54,7 +62,7 @@ static size_t requests(struct procket_request *r, size_t max)
         case 2: q->family = AF_INET6; q->type = SOCK_RAW; q->protocol = IPPROTO_ICMPV6; break;
         case 3: q->type = SOCK_RAW; q->protocol = IPPROTO_RAW; break;
         case 4: q->family = AF_PACKET; q->type = SOCK_RAW; q->protocol = 0x0300;
-                memcpy(q->ifname, "eth0", 5); break;
+                memcpy(q->ifname, "e0", 3); break; /* eth0, by its altname */
         case 5: q->family = AF_UNSPEC; q->type = 0; q->device = PROCKET_DEV_TUN;
                 memcpy(q->ifname, "tun0", 5); break;
         case 6: q->family = AF_UNSPEC; q->type = 0; q->device = PROCKET_DEV_TAP; break;
@@ -116,22 +124,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rule_or_default;
         memset(&who, 0, sizeof(who));
         who.groups = who.few;
-        if (!policy_decide(&pol, &who, &reqs[i], why, sizeof(why), NULL))
+        if (!policy_decide(&pol, &who, &reqs[i], ifindex_of, why, sizeof(why), NULL))
             abort(); /* root */
         who.uid = 1000;
         who.gid = 50;
-        rule_or_default = policy_decide(&pol, &who, &reqs[i], why, sizeof(why), NULL);
+        rule_or_default = policy_decide(&pol, &who, &reqs[i], ifindex_of, why,
+                                        sizeof(why), NULL);
+        /* without the interfaces known: an upper bound */
+        if (rule_or_default && !policy_decide(&pol, &who, &reqs[i], NULL, why,
+                                              sizeof(why), NULL))
+            abort();
         if (reqs[i].netns[0] != '\0' && with_ns == 0 && rule_or_default)
             abort();
-        if (pol.n == 0 && rule_or_default != policy_decide(NULL, &who, &reqs[i], why,
-                                                           sizeof(why), NULL))
+        if (pol.n == 0 && rule_or_default != policy_decide(NULL, &who, &reqs[i], ifindex_of,
+                                                           why, sizeof(why), NULL))
             abort();
         if (!rule_or_default && why[0] == '\0')
             abort(); /* a denial always says why */
         /* confinement: only for granted packet sockets, only known bits */
         {
             unsigned c = 0;
-            if (policy_decide(&pol, &who, &reqs[i], why, sizeof(why), &c) != rule_or_default ||
+            if (policy_decide(&pol, &who, &reqs[i], ifindex_of, why, sizeof(why), &c) !=
+                    rule_or_default ||
                 (!rule_or_default && c != 0) ||
                 (c & ~(POLICY_CONFINE_IFINDEX | POLICY_CONFINE_PROTOCOL)) != 0 ||
                 (c != 0 && reqs[i].family != AF_PACKET) ||

@@ -11,17 +11,26 @@
  *   <85>procket[4712]: denied uid=1000 gid=1000 packet raw ethertype=0x0003
  *       interface=eth0: needs a rule for packet
  *
- * (one line each). No timestamp: the receiver stamps it. The send never
- * waits (a non-blocking datagram) and never fails the request: without a
- * listener, or with a full queue, the line is lost, as the helper cannot
- * do better than say so on stderr. It runs after the privilege drop: the
- * socket is world-writable by convention.
+ * (one line each). No timestamp: the receiver stamps it.
+ *
+ * No grant leaves without its line handed to the log socket. The socket
+ * is made and connected by audit_open(), before anything is opened, so
+ * that no limit on descriptors can leave a granted socket without one;
+ * if it cannot be made, nothing is granted. The line is sent after the
+ * privilege drop; when the receiver's queue is full (a flood of requests,
+ * a stalled daemon) the helper waits up to AUDIT_WAIT_MS for room, then
+ * refuses the grant (EAGAIN). A system that keeps no log (nothing at the
+ * socket's path, or nothing listening there) has nothing to hand the line
+ * to: requests go on unlogged. What the receiver does with a line it took
+ * (journald's rate limit, a full disk) is its own affair.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,13 +111,45 @@ void audit_describe(const struct procket_request *req, char *buf, size_t len)
         add(buf, len, " namespace=%s", req->netns);
 }
 
-void audit(const struct identity *who, const struct procket_request *req,
-           const char *result, const char *why)
+int audit_open(int *fd)
+{
+    struct sockaddr_un sun;
+    int s;
+
+    *fd = -1;
+    s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -errno;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    (void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", PROCKET_LOG_SOCKET);
+    if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        int err = errno;
+        (void)close(s);
+        /* no log kept here: nothing there, or nobody listening */
+        return err == ENOENT || err == ECONNREFUSED ? 0 : -err;
+    }
+    *fd = s;
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int audit(int fd, const struct identity *who, const struct procket_request *req,
+          const char *result, const char *why)
 {
     char line[768], what[400];
-    struct sockaddr_un sun;
-    int s, sev = strcmp(result, "granted") == 0 ? LOG_INFO_SEV : LOG_NOTICE_SEV;
+    int sev = strcmp(result, "granted") == 0 ? LOG_INFO_SEV : LOG_NOTICE_SEV;
+    long long deadline = now_ms() + AUDIT_WAIT_MS;
 
+    if (fd < 0)
+        return 0; /* no log kept */
     if (req != NULL)
         audit_describe(req, what, sizeof(what));
     else
@@ -117,14 +158,19 @@ void audit(const struct identity *who, const struct procket_request *req,
                    LOG_AUTHPRIV_FAC | sev, (long)getpid(), result,
                    (unsigned)who->uid, (unsigned)who->gid, what,
                    why != NULL ? ": " : "", why != NULL ? why : "");
+    for (;;) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        long long left;
 
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    (void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", PROCKET_LOG_SOCKET);
-    s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s < 0)
-        return;
-    if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-        (void)send(s, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)close(s);
+        if (send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return 0;
+        if (errno == ECONNREFUSED || errno == ENOENT)
+            return 0; /* the receiver went away: no log kept any more */
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+        left = deadline - now_ms();
+        if (left <= 0)
+            return -EAGAIN; /* no room in time */
+        (void)poll(&p, 1, (int)left);
+    }
 }

@@ -55,6 +55,8 @@ void say(const char *where, const char *fmt, ...)
 void sanitize(struct invocation *inv);
 
 /* privsep.c */
+/* setresuid(0, 0, 0): for a setuid helper, until become_caller() */
+int hold_real_uid(void);
 int identify_peer(int chan, const struct invocation *inv,
                   struct identity *who);
 int identify_invoker(const struct invocation *inv, struct identity *who);
@@ -139,14 +141,25 @@ const char *policy_kind_name(unsigned kind);
 int policy_parse(struct policy *pol, const char *text, size_t len,
                  policy_resolver resolve, int *bad_line);
 /* Loads path: 0 (also when it does not exist: no rule), or -EACCES when
- * it is refused (said on stderr). */
+ * it is refused (said on stderr); -EMFILE or -ENFILE when no descriptor
+ * was left to read it with (refused too). */
 int policy_load(struct policy *pol, const char *path);
 /* Reads fd to its end into buf (room for max + 1 bytes): 0 and the length
  * in *have, -EFBIG if there is more than max (whatever fstat said), or
  * -errno. */
 int policy_read(int fd, char *buf, size_t max, size_t *have);
+/* The index of the interface that name names (its name or an altname)
+ * in the network namespace the request is made in; 0 if none. */
+typedef unsigned (*policy_ifindex)(const char *name);
+/* if_nametoindex(3), in the helper's current network namespace */
+unsigned policy_ifindex_here(const char *name);
 /* 1 if who may have req (pol NULL: no rules, the default), else 0 with
- * the reason in why. Root always may. With confine, also what a granted
+ * the reason in why. Root always may. An interface= condition holds when
+ * it names the request's interface by any of its names, as ifindex tells;
+ * with ifindex NULL (the interfaces are not known yet: the request's
+ * namespace is not entered) the answer is an upper bound: such a
+ * condition holds in an allow rule and not in a deny rule, so that 0 is
+ * final and 1 must be asked again with ifindex. With confine, also what a granted
  * packet socket must stay confined to after it is handed over (a locked
  * socket filter, see open.c), because the rule that granted it, or a deny
  * rule for the caller's packet sockets before it, names it: an interface
@@ -157,17 +170,27 @@ int policy_read(int fd, char *buf, size_t max, size_t *have);
 #define POLICY_CONFINE_IFINDEX 0x1u
 #define POLICY_CONFINE_PROTOCOL 0x2u
 int policy_decide(const struct policy *pol, const struct identity *who,
-                  const struct procket_request *req, char *why, size_t whylen,
-                  unsigned *confine);
+                  const struct procket_request *req, policy_ifindex ifindex,
+                  char *why, size_t whylen, unsigned *confine);
 
 /* audit.c: one line per request to the syslog socket */
 #ifndef PROCKET_LOG_SOCKET
 #define PROCKET_LOG_SOCKET "/dev/log"
 #endif
-/* result: "granted", "denied", "failed" or "malformed"; req NULL when
- * there is no valid request; why NULL or a short reason. Never fails. */
-void audit(const struct identity *who, const struct procket_request *req,
-           const char *result, const char *why);
+/* How long a line waits for room in a full log socket queue. */
+#define AUDIT_WAIT_MS 1000
+/* Makes and connects the log socket: 0 and the descriptor in *fd, or -1
+ * there when the system keeps no log (nothing at PROCKET_LOG_SOCKET, or
+ * nothing listening); -errno when it cannot be made (then no line could
+ * be sent: nothing may be granted). */
+int audit_open(int *fd);
+/* Sends the line on fd (from audit_open). result: "granted", "denied",
+ * "failed" or "malformed"; req NULL when there is no valid request; why
+ * NULL or a short reason. 0 when the line was handed over (or fd is -1),
+ * -EAGAIN when the queue had no room for AUDIT_WAIT_MS, another -errno
+ * when the send failed. */
+int audit(int fd, const struct identity *who, const struct procket_request *req,
+          const char *result, const char *why);
 /* The request in words ("inet dgram proto=17 port=53 address=0.0.0.0"). */
 void audit_describe(const struct procket_request *req, char *buf, size_t len);
 
@@ -175,7 +198,10 @@ void audit_describe(const struct procket_request *req, char *buf, size_t len);
 int enter_namespace(const char *name);
 uint64_t caps_needed(const struct procket_request *req);
 int prepare_requested(const struct procket_request *req, int *prep);
-/* confine: POLICY_CONFINE_* for a packet socket, else 0 */
-int open_requested(const struct procket_request *req, int prep, unsigned confine, int *fd);
+int resolve_interface(struct procket_request *req, unsigned *ifindex);
+/* confine: POLICY_CONFINE_* for a packet socket, else 0; ifindex: from
+ * resolve_interface() */
+int open_requested(const struct procket_request *req, int prep, unsigned confine,
+                   unsigned ifindex, int *fd);
 
 #endif

@@ -151,23 +151,33 @@ static int connect_back(const char *path, const struct identity *who)
 }
 
 /* The policy (procket.conf(5)) decides; a file that exists but cannot be
- * trusted denies everything (it may have meant to deny). */
+ * trusted denies everything (it may have meant to deny). Asked twice:
+ * before the request's namespace is entered, with its interfaces not
+ * known (a 0 then is final: no namespace is entered, and so none is
+ * probed, for a request that could not be granted in it), and in it,
+ * with the interface the socket will be bound to. */
 static int check_policy(const struct procket_request *req,
-                        const struct identity *who, char *why, size_t whylen,
-                        unsigned *confine)
+                        const struct identity *who, int known, char *why,
+                        size_t whylen, unsigned *confine)
 {
     static struct policy pol; /* large: not on the stack, pages touched as used */
+    static int loaded; /* 1: loaded, or the -errno of policy_load() */
 
     *confine = 0;
     if (who->uid == 0)
         return 0;
-    if (policy_load(&pol, PROCKET_POLICY_FILE) < 0) {
+    if (loaded == 0) {
+        int rc = policy_load(&pol, PROCKET_POLICY_FILE);
+        loaded = rc < 0 ? rc : 1;
+    }
+    if (loaded < 0) {
         (void)snprintf(why, whylen, PROCKET_POLICY_FILE " refused");
-    } else if (policy_decide(&pol, who, req, why, whylen, confine)) {
+    } else if (policy_decide(&pol, who, req, known ? policy_ifindex_here : NULL, why,
+                             whylen, confine)) {
         return 0;
     }
     say("policy", "refused for uid %u: %s", (unsigned)who->uid, why);
-    return -EACCES;
+    return loaded < 0 ? loaded : -EACCES;
 }
 
 int main(int argc, char *argv[])
@@ -179,8 +189,9 @@ int main(int argc, char *argv[])
     unsigned char reply[PROCKET_REPLY_LEN];
     const char *why = NULL;
     char missing[128] = "";
-    int chan = STDIN_FILENO, fd = -1, prep = -1, rc, bad_request = 0, denied = 0;
-    unsigned confine = 0;
+    int chan = STDIN_FILENO, fd = -1, prep = -1, logfd = -1, rc, bad_request = 0,
+        denied = 0;
+    unsigned confine = 0, ifindex = 0;
 
     sanitize(&inv);
 
@@ -234,9 +245,21 @@ int main(int argc, char *argv[])
         rc = 0; /* parsed and validated with the arguments */
     }
 
-    /* What needs a rule gets one, or is refused. */
+    /* The audit line's socket first, before anything is opened: no
+     * descriptor limit can leave a grant without it. */
+    {
+        int lrc = audit_open(&logfd);
+        if (lrc < 0 && rc == 0) {
+            say("audit", "no socket for the audit line (%s); nothing is granted",
+                strerror(-lrc));
+            rc = lrc;
+        }
+    }
+
+    /* What needs a rule gets one, or is refused: first as asked, then, in
+     * the request's namespace, for the interface it will be bound to. */
     if (rc == 0) {
-        rc = check_policy(req, &who, missing, sizeof(missing), &confine);
+        rc = check_policy(req, &who, 0, missing, sizeof(missing), &confine);
         denied = rc < 0;
     }
 
@@ -248,6 +271,16 @@ int main(int argc, char *argv[])
             say("namespace", "%s: %s", req->netns, strerror(-rc));
     }
     if (rc == 0) {
+        rc = resolve_interface(req, &ifindex);
+        if (rc < 0)
+            say("interface", "%s: %s", req->ifname[0] != '\0' ? req->ifname : "scope id",
+                rc == -EINVAL ? "the scope id names another interface" : strerror(-rc));
+    }
+    if (rc == 0) {
+        rc = check_policy(req, &who, 1, missing, sizeof(missing), &confine);
+        denied = rc < 0;
+    }
+    if (rc == 0) {
         rc = prepare_requested(req, &prep);
         if (rc < 0)
             say("prepare", "%s: %s", req->device != PROCKET_DEV_NONE ? "/dev/net/tun" : "socket", strerror(-rc));
@@ -257,7 +290,7 @@ int main(int argc, char *argv[])
     else
         (void)become_caller(&who, 0);
     if (rc == 0)
-        rc = open_requested(req, prep, confine, &fd);
+        rc = open_requested(req, prep, confine, ifindex, &fd);
     else if (prep >= 0)
         (void)close(prep);
     if (drop_all() < 0 || verify_dropped(&who) < 0) {
@@ -265,13 +298,22 @@ int main(int argc, char *argv[])
         return PROCKET_EXIT_PRIVILEGE;
     }
 
-    /* The audit trail, then the reply, unprivileged. */
+    /* The audit trail, then the reply, unprivileged. A grant whose line
+     * could not be handed to the log socket is not made. */
     if (bad_request) {
-        audit(&who, NULL, "malformed", strerror(-rc));
+        (void)audit(logfd, &who, NULL, "malformed", strerror(-rc));
     } else if (denied) {
-        audit(&who, req, "denied", missing);
+        (void)audit(logfd, &who, req, "denied", missing);
+    } else if (rc < 0) {
+        (void)audit(logfd, &who, req, "failed", strerror(-rc));
     } else {
-        audit(&who, req, rc < 0 ? "failed" : "granted", rc < 0 ? strerror(-rc) : NULL);
+        rc = audit(logfd, &who, req, "granted", NULL);
+        if (rc < 0) {
+            say("audit", "the audit line could not be sent (%s); nothing is granted",
+                rc == -EAGAIN ? "the log socket stayed full" : strerror(-rc));
+            (void)close(fd);
+            fd = -1;
+        }
     }
 
     /* Reply. */

@@ -30,7 +30,8 @@ struct opener {
     /* run while still privileged, before the switch to the caller; may
      * leave a descriptor in *prep for open; NULL: nothing to do */
     int (*prepare)(const struct procket_request *req, int *prep);
-    int (*open)(const struct procket_request *req, int prep, unsigned confine, int *fd);
+    int (*open)(const struct procket_request *req, int prep, unsigned confine,
+                unsigned ifindex, int *fd);
 };
 
 static int inet_serves(const struct procket_request *req)
@@ -55,7 +56,44 @@ static int setint(int s, int level, int name, int value)
     return setsockopt(s, level, name, &value, sizeof(value));
 }
 
-static int inet_open(const struct procket_request *req, int prep, unsigned confine, int *fd)
+#ifndef SO_BINDTOIFINDEX
+#define SO_BINDTOIFINDEX 62
+#endif
+
+/* Binds s to the interface ifindex (named ifname) before its bind(2). */
+static int bind_to_interface(int s, unsigned ifindex, const char *ifname)
+{
+    int idx = (int)ifindex;
+
+    if (setsockopt(s, SOL_SOCKET, SO_BINDTOIFINDEX, &idx, sizeof(idx)) == 0)
+        return 0;
+    if (errno != ENOPROTOOPT)
+        return -1;
+    /* before Linux 5.0: by name */
+    return setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname));
+}
+
+/* After bind(2): the socket is bound to the interface the policy decided
+ * on (ifindex; 0: none), or to nothing if none was decided. Whatever the
+ * kernel did with the address (a link-local scope id rebinds, for one),
+ * a socket bound elsewhere is never handed over. */
+static int bound_where_decided(int s, unsigned ifindex, const char *ifname)
+{
+    int idx = -1;
+    socklen_t len = sizeof(idx);
+    char name[PROCKET_IFNAME_MAX + 1] = "";
+
+    if (getsockopt(s, SOL_SOCKET, SO_BINDTOIFINDEX, &idx, &len) == 0)
+        return (unsigned)idx == ifindex ? 0 : -EINVAL;
+    len = sizeof(name) - 1;
+    if (getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, name, &len) < 0)
+        return -errno;
+    name[len < sizeof(name) ? len : sizeof(name) - 1] = '\0';
+    return strcmp(name, ifindex != 0 ? ifname : "") == 0 ? 0 : -EINVAL;
+}
+
+static int inet_open(const struct procket_request *req, int prep, unsigned confine,
+                     unsigned ifindex, int *fd)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -96,16 +134,18 @@ static int inet_open(const struct procket_request *req, int prep, unsigned confi
 
     if (rc == 0 && req->type == SOCK_STREAM)
         rc = setint(s, SOL_SOCKET, SO_REUSEADDR, 1);
-    if (rc == 0 && req->ifname[0] != '\0')
-        rc = setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, req->ifname,
-                        (socklen_t)strlen(req->ifname));
+    if (rc == 0 && ifindex != 0)
+        rc = bind_to_interface(s, ifindex, req->ifname);
     /* A raw socket has no port; bind it only to restrict the address. */
     if (rc == 0 && (req->type != SOCK_RAW || req->addrlen > 0))
         rc = bind(s, (struct sockaddr *)&ss, sslen);
-    if (rc == 0 && req->backlog > 0)
-        rc = listen(s, req->backlog);
-    if (rc < 0) {
+    if (rc < 0)
         rc = -errno;
+    if (rc == 0)
+        rc = bound_where_decided(s, ifindex, req->ifname);
+    if (rc == 0 && req->backlog > 0 && listen(s, req->backlog) < 0)
+        rc = -errno;
+    if (rc < 0) {
         (void)close(s);
         return rc;
     }
@@ -201,7 +241,7 @@ static int confine_packet(int s, unsigned confine, int ifindex, uint16_t proto)
  * and the binding are in place; bind(2) then sets the ethertype and the
  * interface (0: every interface). */
 static int packet_open(const struct procket_request *req, int prep, unsigned confine,
-                       int *fd)
+                       unsigned ifindex, int *fd)
 {
     struct sockaddr_ll sll;
     int s, rc = 0;
@@ -213,11 +253,8 @@ static int packet_open(const struct procket_request *req, int prep, unsigned con
     s = socket(AF_PACKET, req->type | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
-    if (req->ifname[0] != '\0') {
-        sll.sll_ifindex = (int)if_nametoindex(req->ifname);
-        if (sll.sll_ifindex == 0)
-            rc = -ENODEV;
-    } else if (confine & POLICY_CONFINE_IFINDEX) {
+    sll.sll_ifindex = (int)ifindex;
+    if (ifindex == 0 && (confine & POLICY_CONFINE_IFINDEX)) {
         rc = -EINVAL; /* an interface rule matched a request without one */
     }
     if (rc == 0)
@@ -296,11 +333,13 @@ static int device_prepare(const struct procket_request *req, int *prep)
  * (non-blocking). IFF_TUN_EXCL: an existing device, someone else's
  * persistent one included, is never attached to (EBUSY). The device is
  * not persistent: it goes away with the last descriptor. */
-static int device_open(const struct procket_request *req, int prep, unsigned confine, int *fd)
+static int device_open(const struct procket_request *req, int prep, unsigned confine,
+                       unsigned ifindex, int *fd)
 {
     struct ifreq ifr;
 
     (void)confine;
+    (void)ifindex;
     memset(&ifr, 0, sizeof(ifr));
     ifr.ifr_flags = (short)((req->device == PROCKET_DEV_TUN ? IFF_TUN : IFF_TAP) |
                             IFF_TUN_EXCL |
@@ -351,6 +390,54 @@ int enter_namespace(const char *name)
     return rc;
 }
 
+/* ---- the interface a socket will be bound to ---------------------------- */
+
+/* Whether the kernel takes an IPv6 address's interface from the scope id
+ * when binding to it: link-local unicast (fe80::/10), and multicast of
+ * interface-local or link-local scope. */
+static int needs_scope(const unsigned char a[16])
+{
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+        return 1;
+    return a[0] == 0xff && ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2);
+}
+
+/* The interface a socket request will really be bound to, in the network
+ * namespace the helper is in now (the request's): *ifindex, 0 for none,
+ * and req->ifname rewritten to its name, so that the policy and the
+ * audit line see that interface whichever of its names (an altname) the
+ * request used. A link-local address's scope id binds the socket to its
+ * interface: it is that interface when no name is given, and must agree
+ * with the name when one is (EINVAL). ENODEV: no such interface. Devices
+ * (tun, tap) are named, not looked up. */
+int resolve_interface(struct procket_request *req, unsigned *ifindex)
+{
+    char name[IF_NAMESIZE];
+    unsigned idx = 0;
+
+    *ifindex = 0;
+    if (req->device != PROCKET_DEV_NONE)
+        return 0;
+    if (req->ifname[0] != '\0') {
+        idx = if_nametoindex(req->ifname);
+        if (idx == 0)
+            return -ENODEV;
+    }
+    if (req->family == AF_INET6 && req->addrlen == 16 && req->scope_id != 0 &&
+        needs_scope(req->addr)) {
+        if (idx != 0 && idx != req->scope_id)
+            return -EINVAL; /* the scope id names another interface */
+        idx = req->scope_id;
+    }
+    if (idx == 0)
+        return 0;
+    if (if_indextoname(idx, name) == NULL || strlen(name) > PROCKET_IFNAME_MAX)
+        return -ENODEV;
+    memcpy(req->ifname, name, strlen(name) + 1);
+    *ifindex = idx;
+    return 0;
+}
+
 static const struct opener openers[] = {
     {"tun/tap device", device_serves, device_caps, device_prepare, device_open},
     {"packet socket", packet_serves, packet_caps, NULL, packet_open},
@@ -381,10 +468,11 @@ int prepare_requested(const struct procket_request *req, int *prep)
 
 /* Opens what req asks for; the prepared descriptor, if any, is used or
  * closed. */
-int open_requested(const struct procket_request *req, int prep, unsigned confine, int *fd)
+int open_requested(const struct procket_request *req, int prep, unsigned confine,
+                   unsigned ifindex, int *fd)
 {
     const struct opener *o = find(req);
-    int rc = o == NULL ? -EAFNOSUPPORT : o->open(req, prep, confine, fd);
+    int rc = o == NULL ? -EAFNOSUPPORT : o->open(req, prep, confine, ifindex, fd);
 
     if (rc < 0 && prep >= 0)
         (void)close(prep);

@@ -22,7 +22,10 @@
  * A rule matches a request when WHO is the caller (its uid, its primary
  * group, or one of its groups: see procket.conf(5) for where they come
  * from), the kind is listed (or none is), and every condition holds (one
- * value of each list; see value_matches and addr_cond for how).
+ * value of each list; see value_matches and addr_cond for how). Names of
+ * interfaces are compared as the interfaces they name where the request
+ * is made (an altname is its interface), addresses as what they reach
+ * (an IPv4-mapped address is its IPv4 address).
  * A request made inside a named namespace matches only rules with a
  * namespace condition. When no rule matches, the built-in default
  * decides: tcp, udp, sctp, udplite and ip sockets on any port but 512-1023
@@ -39,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -195,7 +199,8 @@ static size_t split(char *line, char **words, size_t max)
 }
 
 /* Interface and device names: 1..15 bytes, none of '/', ':', ',', '=',
- * '*' (an alias is not an interface); namespace names as procket takes
+ * '*' (an alias is not an interface), '%' (a template the kernel fills
+ * in, never a name); namespace names as procket takes
  * them (letters, digits, '_', '-', '.'; not starting with '.' or '-'). */
 static int name_ok(int cond, const char *s, size_t len)
 {
@@ -216,6 +221,7 @@ static int name_ok(int cond, const char *s, size_t len)
         return 0;
     for (size_t i = 0; i < len; i++)
         if (s[i] == '/' || s[i] == ':' || s[i] == ',' || s[i] == '=' || s[i] == '*' ||
+            s[i] == '%' ||
             (unsigned char)s[i] <= ' ' || (unsigned char)s[i] == 0x7f)
             return 0;
     return 1;
@@ -375,6 +381,14 @@ int policy_parse(struct policy *pol, const char *text, size_t len,
     /* not the whole struct: its tables are large and mostly unused */
     pol->n = pol->nvalues = pol->used = 0;
     *bad_line = 0;
+    /* A last line without its newline is a file cut short (written in
+     * place, not replaced by a rename): what is missing may be a deny. */
+    if (len > 0 && text[len - 1] != '\n') {
+        for (size_t i = 0; i < len; i++)
+            *bad_line += text[i] == '\n';
+        *bad_line += 1;
+        return -EINVAL;
+    }
     while (start < len) {
         const char *nl = memchr(text + start, '\n', len - start);
         size_t end = nl != NULL ? (size_t)(nl - text) : len;
@@ -426,9 +440,11 @@ static int is_inet(const struct procket_request *req)
  * without an interface. An allow rule grants every ethertype only by
  * naming 0x0003 itself, not through a range around it. */
 static int value_matches(const struct policy *pol, const struct policy_value *v,
-                         const struct procket_request *req, int allow)
+                         const struct procket_request *req, int allow,
+                         policy_ifindex ifindex)
 {
     const char *have;
+    unsigned idx;
 
     switch (v->cond) {
     case POLICY_C_PORT:
@@ -456,10 +472,17 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
     case POLICY_C_INTERFACE:
         if (req->device != PROCKET_DEV_NONE)
             return 0;
+        /* not known yet (a name not looked up, a scope id that may name
+         * one): what the request could at most be granted */
+        if (ifindex == NULL)
+            return allow;
         if (req->ifname[0] == '\0')
             return !allow && req->family == AF_PACKET;
-        have = req->ifname;
-        break;
+        if (v->any)
+            return 1;
+        /* the same interface, whichever of its names either side uses */
+        idx = ifindex(req->ifname);
+        return idx != 0 && idx == ifindex(pol->pool + v->str);
     case POLICY_C_NAMESPACE:
         if (req->netns[0] == '\0')
             return 0;
@@ -509,8 +532,10 @@ static int addr_in(const struct policy *pol, const struct policy_rule *r, int fa
 }
 
 /* The address condition of r for req. An IPv4-mapped ::ffff:a.b.c.d is
- * the IPv4 address a.b.c.d spelt as IPv6: either spelling matches (an
- * IPv4 request meets IPv6 values only within ::ffff:0:0/96). A
+ * the IPv4 address a.b.c.d spelt as IPv6, and such a request is an IPv4
+ * request for every rule: either spelling of a value matches, and IPv6
+ * values count only within ::ffff:0:0/96 (::/0 is every IPv6 address, not
+ * every IPv4 one), whichever spelling the request uses. A
  * dual-stack :: is two wildcards, :: and 0.0.0.0: an allow rule must
  * hold both, a deny rule holds if it names either. */
 static int addr_cond(const struct policy *pol, const struct policy_rule *r,
@@ -527,8 +552,8 @@ static int addr_cond(const struct policy *pol, const struct policy_rule *r,
         map4(as6, a);
         return addr_in(pol, r, AF_INET, a, 0) || addr_in(pol, r, AF_INET6, as6, 1);
     }
-    if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0)
-        return addr_in(pol, r, AF_INET6, a, 0) || addr_in(pol, r, AF_INET, a + 12, 0);
+    if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0) /* an IPv4 request */
+        return addr_in(pol, r, AF_INET6, a, 1) || addr_in(pol, r, AF_INET, a + 12, 0);
     v6 = addr_in(pol, r, AF_INET6, a, 0);
     if (memcmp(a, zero, 16) != 0 || !(req->flags & PROCKET_F_DUALSTACK))
         return v6;
@@ -539,7 +564,7 @@ static int addr_cond(const struct policy *pol, const struct policy_rule *r,
 
 static int rule_matches(const struct policy *pol, const struct policy_rule *r,
                         const struct identity *who, const struct procket_request *req,
-                        unsigned kind)
+                        unsigned kind, policy_ifindex ifindex)
 {
     if (!who_matches(r, who) || (r->kinds != 0 && !(r->kinds & kind)))
         return 0;
@@ -557,7 +582,7 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
         }
         for (uint32_t i = r->first; i < r->first + r->count && !ok; i++)
             if (pol->values[i].cond == c)
-                ok = value_matches(pol, &pol->values[i], req, r->allow);
+                ok = value_matches(pol, &pol->values[i], req, r->allow, ifindex);
         if (!ok)
             return 0;
     }
@@ -567,12 +592,13 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
 /* The rule that decides req for who, or NULL: the default decides. */
 static const struct policy_rule *first_match(const struct policy *pol,
                                              const struct identity *who,
-                                             const struct procket_request *req)
+                                             const struct procket_request *req,
+                                             policy_ifindex ifindex)
 {
     unsigned kind = policy_kind(req);
 
     for (size_t i = 0; pol != NULL && i < pol->n; i++)
-        if (rule_matches(pol, &pol->rules[i], who, req, kind))
+        if (rule_matches(pol, &pol->rules[i], who, req, kind, ifindex))
             return &pol->rules[i];
     return NULL;
 }
@@ -618,8 +644,8 @@ static unsigned confinement(const struct policy *pol, const struct identity *who
 }
 
 int policy_decide(const struct policy *pol, const struct identity *who,
-                  const struct procket_request *req, char *why, size_t whylen,
-                  unsigned *confine)
+                  const struct procket_request *req, policy_ifindex ifindex,
+                  char *why, size_t whylen, unsigned *confine)
 {
     unsigned kind = policy_kind(req);
     const struct policy_rule *r;
@@ -630,7 +656,7 @@ int policy_decide(const struct policy *pol, const struct identity *who,
         *confine = 0;
     if (who->uid == 0)
         return 1; /* root needs no helper: nothing to keep from it */
-    r = first_match(pol, who, req);
+    r = first_match(pol, who, req, ifindex);
     if (r != NULL) {
         if (!r->allow)
             (void)snprintf(why, whylen, "denied by line %u of " PROCKET_POLICY_FILE,
@@ -661,6 +687,11 @@ int policy_decide(const struct policy *pol, const struct identity *who,
         (void)snprintf(why, whylen, "%s needs a rule", policy_kind_name(kind));
         return 0;
     }
+}
+
+unsigned policy_ifindex_here(const char *name)
+{
+    return if_nametoindex(name);
 }
 
 /* ---- the file ------------------------------------------------------------ */
@@ -710,10 +741,12 @@ int policy_load(struct policy *pol, const char *path)
     pol->n = pol->nvalues = pol->used = 0;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        if (errno == ENOENT)
+        int err = errno;
+        if (err == ENOENT)
             return 0; /* no file: the defaults */
-        say("policy", "%s: %s; every request is refused", path, strerror(errno));
-        return -EACCES;
+        say("policy", "%s: %s; every request is refused", path, strerror(err));
+        /* out of descriptors is said as such: the file may be fine */
+        return err == EMFILE || err == ENFILE ? -err : -EACCES;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
         (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size > POLICY_FILE_MAX) {
@@ -735,6 +768,11 @@ int policy_load(struct policy *pol, const char *path)
         return -EACCES;
     }
     rc = policy_parse(pol, text, have, resolve_name, &bad_line);
+    if (rc < 0 && have > 0 && text[have - 1] != '\n') {
+        say("policy", "%s: the last line has no newline (a file cut short? replace the "
+                      "file with a rename); every request is refused", path);
+        return -EACCES;
+    }
     if (rc < 0) {
         say("policy", "%s:%d: not a rule (see procket.conf(5)); every "
                       "request is refused", path, bad_line);

@@ -63,6 +63,11 @@ static int sys_setresgid(gid_t r, gid_t e, gid_t s)
     return (int)syscall(NR_SETRESGID, (long)r, (long)e, (long)s);
 }
 
+int hold_real_uid(void)
+{
+    return sys_setresuid(0, 0, 0) < 0 ? -errno : 0;
+}
+
 /* capget/capset, version 3: two 32-bit words per set. */
 #define CAP_VERSION_3 0x20080522
 struct cap_header {
@@ -127,6 +132,13 @@ int identify_peer(int chan, const struct invocation *inv,
     if (ruid != 0 && cred.uid != ruid) {
         say("identify_peer", "channel peer uid %u is not the caller %u",
             (unsigned)cred.uid, (unsigned)ruid);
+        return -EPERM;
+    }
+    /* Under sudo likewise: the peer is the user sudo names. (Root running
+     * the helper itself may hand it anyone's channel.) */
+    if (ruid == 0 && inv->sudo && cred.uid != inv->sudo_uid) {
+        say("identify_peer", "channel peer uid %u is not the caller %u (SUDO_UID)",
+            (unsigned)cred.uid, (unsigned)inv->sudo_uid);
         return -EPERM;
     }
     who->uid = cred.uid;

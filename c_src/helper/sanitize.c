@@ -1,7 +1,9 @@
 /*
  * sanitize.c - the helper trusts nothing it inherited.
  *
- * Runs first, while privileged: no core dumps and no ptrace by the caller,
+ * Runs first, while privileged: out of the caller's reach (real uid root
+ * when setuid root) with a SIGKILL watchdog armed, no core dumps and no
+ * ptrace by the caller,
  * the environment wiped, every descriptor but 0, 1 and 2 closed (0, 1 and
  * 2 opened on /dev/null if missing, so nothing the helper opens can land
  * on them), signal mask emptied and the signals it relies on reset, umask and cwd fixed.
@@ -20,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -102,16 +105,53 @@ static void reset_signals(void)
     for (size_t i = 0; i < sizeof(relied_on) / sizeof(relied_on[0]); i++)
         (void)sigaction(relied_on[i], &dfl, NULL);
     (void)signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL anyway */
+    /* the terminal's job control reaches a foreground process whoever
+     * owns it: no stopping the helper from a keyboard */
+    (void)signal(SIGTSTP, SIG_IGN);
+    (void)signal(SIGTTIN, SIG_IGN);
+    (void)signal(SIGTTOU, SIG_IGN);
+}
+
+/* The watchdog: SIGKILL after HELPER_WATCHDOG_S seconds, from a timer of
+ * the kernel's. Unlike alarm(2)'s SIGALRM, SIGKILL also ends a stopped
+ * process: a helper its caller stopped (SIGSTOP, where the caller may
+ * signal it) dies on time all the same, privileges and all. */
+static void arm_watchdog(void)
+{
+    struct sigevent sev;
+    struct itimerspec its;
+    timer_t t;
+
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGKILL;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = HELPER_WATCHDOG_S;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &t) < 0 ||
+        timer_settime(t, 0, &its, NULL) < 0)
+        _exit(PROCKET_EXIT_INTERNAL); /* no bound on its life: do nothing */
 }
 
 void sanitize(struct invocation *inv)
 {
     struct rlimit none = {0, 0};
 
+    /* First of all: out of the caller's reach (setuid: see below), and a
+     * bound on this process's life. */
+    memset(inv, 0, sizeof(*inv));
+    inv->ruid = getuid();
+    /* Setuid root: real and saved uid root too until the switch to the
+     * caller (as under sudo), so that the caller, whose uid was the real
+     * one, cannot signal (stop, kill) a privileged process. */
+    if (inv->ruid != 0 && geteuid() == 0 && hold_real_uid() < 0)
+        _exit(PROCKET_EXIT_INTERNAL);
+    arm_watchdog();
+
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     (void)setrlimit(RLIMIT_CORE, &none);
-    /* room for the channel, the socket and the audit line's socket: a
-     * caller-set RLIMIT_NOFILE must not make a grant go unlogged */
+    /* room for the channel, the socket and the audit line's socket where
+     * the caller left less and the helper may raise it (a grant never
+     * goes unlogged either way: see audit_open()) */
     {
         struct rlimit nf;
         if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < 16) {
@@ -129,8 +169,6 @@ void sanitize(struct invocation *inv)
     /* sudo says who ran it; only believed when the real uid is root, i.e.
      * when sudo (or root itself) started us: nobody else can make the
      * real uid 0. */
-    memset(inv, 0, sizeof(*inv));
-    inv->ruid = getuid();
     if (inv->ruid == 0) {
         unsigned long u, g;
         if (parse_id(getenv("SUDO_UID"), &u) == 0 &&
@@ -149,5 +187,4 @@ void sanitize(struct invocation *inv)
     (void)umask(077);
     if (chdir("/") < 0)
         _exit(PROCKET_EXIT_INTERNAL);
-    (void)alarm(HELPER_WATCHDOG_S);
 }

@@ -244,13 +244,27 @@ PROCKET_API int procket_open(const struct procket_request *req,
                              char *const argv[], int timeout_ms);
 
 /* Like procket_open(), with the path transport: listens on a new Unix
- * socket at path (absolute, and must not exist), runs argv followed by the
- * options from procket_args_format() (so "-u path ..."), accepts the
- * helper's connection, checks with SO_PEERCRED that the peer runs as this
- * process's effective uid (-EPERM if not), and receives the reply. The
- * socket file is always removed. Extra errors: -EINVAL for a relative
- * path, -ENAMETOOLONG for a path
- * that does not fit a sockaddr_un, -EADDRINUSE if path exists. */
+ * socket at path (absolute, naming a file: no trailing '/'; it must not
+ * exist), runs argv followed by the options from procket_args_format()
+ * (so "-u path ..."), accepts the helper's connection, checks with
+ * SO_PEERCRED that the peer runs as this process's effective uid (-EPERM
+ * if not), and receives the reply. The socket file has mode 0600, less
+ * the umask's bits, from the moment it exists; the umask is not changed.
+ * path's directory is opened once, before the bind, and the file is
+ * looked at and removed through it only: before returning, the name
+ * there is removed if it still is the socket file this call made (same
+ * device and inode), and nothing else is ever removed or changed. A
+ * socket file that someone else moved away is left where it went.
+ * Extra errors: -EINVAL for a relative path or one ending in '/';
+ * -ENAMETOOLONG for a path that does not fit a sockaddr_un (107 bytes
+ * and the NUL at most); -EADDRINUSE if path exists; the error opening
+ * the directory or binding in it (-ENOENT, -ENOTDIR, -EACCES, ...);
+ * -EACCES also when the umask takes the owner's write permission (the
+ * helper could not connect; it is not run); -EBUSY when, after the bind,
+ * the directory holds under that name anything but a socket file of
+ * this euid with no group or other permissions (path, or a directory on
+ * it, was changed meanwhile): the helper is not run, and the new socket
+ * file, wherever path led, is left alone. */
 PROCKET_API int procket_open_path(const struct procket_request *req,
                                   char *const argv[], const char *path,
                                   int timeout_ms);

@@ -3,7 +3,8 @@
  *
  * Everything here runs unprivileged, in the caller's process. Every path
  * out of procket_open() and procket_open_path() closes the channel, reaps
- * the child and (for the path transport) removes the socket file.
+ * the child and (for the path transport) removes the socket file, if it
+ * is still where it was made.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -460,12 +461,74 @@ static int exchange_path(const struct procket_request *req,
     return rc;
 }
 
+/* Removes name in the directory dirfd if it still is the socket file
+ * dev/ino, never whatever may have taken its place. (Between the look and
+ * the unlink only someone who may write to that directory could swap the
+ * name, and what they put there they could remove themselves.) */
+static void remove_socket(int dirfd, const char *name, dev_t dev, ino_t ino)
+{
+    struct stat st;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        st.st_dev == dev && st.st_ino == ino)
+        (void)unlinkat(dirfd, name, 0);
+}
+
+/* Binds lsock at path, which is name in the directory dirfd, and
+ * listens; *dev and *ino get the socket file's. Linux makes the file with
+ * the socket's own mode less the umask, so it is private from the start:
+ * no chmod by path, no umask change (the umask is per process). Nothing
+ * is looked at or removed by path, which someone else may redirect:
+ * -EBUSY, leaving the file alone, if after the bind dirfd holds under
+ * name anything but a private socket file of ours (path led elsewhere). */
+static int listen_at(int lsock, const char *path, int dirfd, const char *name,
+                     dev_t *dev, ino_t *ino)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    int rc;
+
+    if (fchmod(lsock, 0600) < 0)
+        return -errno;
+    /* free in dirfd too, so that a socket of ours found there after the
+     * bind is new: no other user can make one (a hard link they make to
+     * one is theirs to lose) */
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return -EADDRINUSE;
+    if (errno != ENOENT)
+        return -errno;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path));
+    if (bind(lsock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        return -errno;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) != 0)
+        return -EBUSY;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    if ((st.st_mode & S_IWUSR) == 0)
+        rc = -EACCES; /* the umask took it: the helper could not connect */
+    else if (listen(lsock, 1) < 0)
+        rc = -errno;
+    else
+        return 0;
+    remove_socket(dirfd, name, *dev, *ino);
+    return rc;
+}
+
 static int open_path(const struct procket_request *req, char *const argv[],
                      const char *path, int timeout_ms)
 {
     struct sockaddr_un sun;
+    char dir[sizeof(sun.sun_path)];
+    const char *name;
+    size_t dirlen;
+    dev_t dev = 0;
+    ino_t ino = 0;
     pid_t pid = 0;
-    int lsock, rc, reaped = 0;
+    int dirfd, lsock, rc, reaped = 0;
     int64_t deadline;
 
     if (argv == NULL || argv[0] == NULL || path == NULL || timeout_ms < 1)
@@ -477,29 +540,39 @@ static int open_path(const struct procket_request *req, char *const argv[],
         return -EINVAL; /* the helper works from "/": relative means elsewhere */
     if (strlen(path) >= sizeof(sun.sun_path))
         return -ENAMETOOLONG;
+    /* The socket file is name in dir ("/" for "/x"). A path ending in '/'
+     * names a directory, never a new file. */
+    name = strrchr(path, '/') + 1;
+    if (name[0] == '\0')
+        return -EINVAL;
+    dirlen = (size_t)(name - path) > 1 ? (size_t)(name - path) - 1 : 1;
+    memcpy(dir, path, dirlen);
+    dir[dirlen] = '\0';
     deadline = now_ms() + timeout_ms;
 
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
-    lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (lsock < 0)
+    /* The directory is pinned before the bind: the file is checked and
+     * removed through it, whatever path leads to later. */
+    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
         return -errno;
-    if (bind(lsock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+    lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lsock < 0) {
         rc = -errno;
-        (void)close(lsock);
+        (void)close(dirfd);
         return rc;
     }
-    /* Only the owner may connect. (umask is per process and the caller
-     * may be threaded, so chmod after bind; SO_PEERCRED below closes the
-     * window in between.) */
-    if (chmod(path, 0600) < 0 || listen(lsock, 1) < 0) {
-        rc = -errno;
-    } else {
-        rc = exchange_path(req, argv, path, lsock, &pid, &reaped, deadline);
+    rc = listen_at(lsock, path, dirfd, name, &dev, &ino);
+    if (rc < 0) {
+        (void)close(lsock);
+        (void)close(dirfd);
+        return rc;
     }
+    /* The mode lets only the owner (and root) connect; SO_PEERCRED
+     * checks who did. */
+    rc = exchange_path(req, argv, path, lsock, &pid, &reaped, deadline);
     (void)close(lsock);
-    (void)unlink(path);
+    remove_socket(dirfd, name, dev, ino);
+    (void)close(dirfd);
     if (pid > 0 && !reaped) {
         if (rc == -ETIMEDOUT)
             (void)procket_reap(pid, 0, NULL);

@@ -74,7 +74,9 @@ void procket_request_init(struct procket_request *req)
 }
 
 /* Interface names: what `ip link` accepts, minus anything that could be
- * mistaken for a path or an option. */
+ * mistaken for a path or an option, and '%': the kernel takes a name with
+ * one ("wg%d") as a template and names the device itself, so no rule
+ * about names could hold. */
 static int ifname_ok(const char *name)
 {
     size_t n = strnlen(name, PROCKET_IFNAME_MAX + 1);
@@ -87,7 +89,7 @@ static int ifname_ok(const char *name)
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
-        if (c <= ' ' || c >= 0x7f || c == '/' || c == ':')
+        if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '%')
             return 0;
     }
     return 1;

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -129,6 +131,112 @@ static int fresh_path(char dir[64], char path[80])
         return -1;
     (void)snprintf(path, 80, "%s/s", dir);
     return 0;
+}
+
+/* Permission bits of path itself (a symlink's own), or -1. */
+static int mode_of(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static int is_type(const char *path, mode_t type)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+/* A file of the test's, mode 0644 whatever the umask. */
+static int make_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd >= 0 && fchmod(fd, 0644) == 0 ? 0 : -1;
+    if (fd >= 0)
+        (void)close(fd);
+    return rc;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+                      struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* rm -rf dir, symlinks not followed. */
+static int remove_tree(const char *dir)
+{
+    return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fake helper: sh runs script with the options the library adds as
+ * "$@" ("$1" is -u, "$2" the socket path). */
+static void fake_helper(char *argv[5], const char *script)
+{
+    argv[0] = (char *)"/bin/sh";
+    argv[1] = (char *)"-c";
+    argv[2] = (char *)script;
+    argv[3] = (char *)"fake";
+    argv[4] = NULL;
+}
+
+/* ---- bind(2), interposed -------------------------------------------- */
+
+/* The library's bind(2) comes here: this program links libprocket.a, and
+ * its own definition wins. When at_bind is set it runs on the socket path
+ * just before (after == 0) and just after (after == 1) the real bind,
+ * where someone racing on the path would strike. */
+static void (*at_bind)(const char *path, int after);
+
+#ifdef __GLIBC__
+#define BIND_ADDR __CONST_SOCKADDR_ARG /* a transparent union with _GNU_SOURCE */
+#else
+#define BIND_ADDR const struct sockaddr *
+#endif
+
+int bind(int fd, BIND_ADDR addr, socklen_t len)
+{
+    const struct sockaddr *sa;
+    const char *path = NULL;
+    int rc, saved;
+
+    memcpy(&sa, &addr, sizeof(sa)); /* the pointer, in either form */
+    if (at_bind != NULL && sa != NULL && sa->sa_family == AF_UNIX)
+        path = ((const struct sockaddr_un *)sa)->sun_path;
+    if (path != NULL)
+        at_bind(path, 0);
+    rc = (int)syscall(SYS_bind, fd, sa, len);
+    saved = errno;
+    if (path != NULL && rc == 0)
+        at_bind(path, 1);
+    errno = saved;
+    return rc;
+}
+
+static int mode_at_bind;
+
+static void mode_after_bind(const char *path, int after)
+{
+    if (after)
+        mode_at_bind = mode_of(path);
+}
+
+/* swap_at_bind moves from to to and puts a symlink to link in its place,
+ * before or after the bind (when); swapped says it did. */
+static struct {
+    int when;
+    const char *from, *to, *link;
+} swap;
+static int swapped;
+
+static void swap_at_bind(const char *path, int after)
+{
+    (void)path;
+    if (after == swap.when)
+        swapped = rename(swap.from, swap.to) == 0 &&
+                  symlink(swap.link, swap.from) == 0;
 }
 
 /* ---- procket_open with the real helper ------------------------------ */
@@ -735,6 +843,227 @@ TEST(open_path_wrong_peer)
     CHECK_EQ(rmdir(dir), 0);
 }
 
+/* The socket file is 0600 from the start, whatever the umask allows,
+ * and still while the helper runs. */
+TEST(open_path_private_from_the_start)
+{
+    struct procket_request r;
+    char dir[64], path[80], file[96], script[512], buf[16] = "";
+    char *fake[5];
+    mode_t old;
+    FILE *f;
+    int fd;
+
+    CHECK_EQ(fresh_path(dir, path), 0);
+    (void)snprintf(file, sizeof(file), "%s/mode", dir);
+    (void)snprintf(script, sizeof(script),
+                   "stat -c %%a \"$2\" >'%s' && exec '%s' \"$@\"", file,
+                   helper);
+    fake_helper(fake, script);
+    req_udp_lo(&r, 0);
+    mode_at_bind = -1;
+    at_bind = mode_after_bind;
+    old = umask(0);
+    fd = procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS);
+    (void)umask(old);
+    at_bind = NULL;
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        (void)close(fd);
+    CHECK_EQ(mode_at_bind, 0600);
+    f = fopen(file, "r");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        (void)!fgets(buf, sizeof(buf), f);
+        (void)fclose(f);
+    }
+    CHECK(strcmp(buf, "600\n") == 0);
+    CHECK(!exists(path));
+    CHECK_EQ(unlink(file), 0);
+
+    /* a umask without the owner's write permission: the helper could not
+     * connect, so it is not run */
+    (void)snprintf(script, sizeof(script), "touch '%s'", file);
+    old = umask(0200);
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS), -EACCES);
+    CHECK_EQ(errno, ERRNO_MARK);
+    (void)umask(old);
+    CHECK(!exists(file));
+    CHECK(!exists(path));
+    CHECK_EQ(rmdir(dir), 0);
+}
+
+/* Someone who can write to the socket's directory moves the socket file
+ * away and puts a symlink to a file of ours in its place: the file is
+ * neither chmodded nor removed, and neither is the symlink. */
+TEST(open_path_symlink_swapped_in)
+{
+    struct procket_request r;
+    char dir[64], path[80], target[96], moved[96], ran[96], script[512];
+    char *fake[5];
+
+    CHECK_EQ(fresh_path(dir, path), 0);
+    (void)snprintf(target, sizeof(target), "%s/target", dir);
+    (void)snprintf(moved, sizeof(moved), "%s/moved", dir);
+    (void)snprintf(ran, sizeof(ran), "%s/ran", dir);
+    CHECK_EQ(make_file(target), 0);
+    req_udp_lo(&r, 0);
+
+    /* while the library waits for the helper; the socket file moved
+     * away is left where it went */
+    (void)snprintf(script, sizeof(script), "mv \"$2\" '%s' && ln -s '%s' \"$2\"",
+                   moved, target);
+    fake_helper(fake, script);
+    CHECK_EQ(procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS),
+             -ECONNRESET);
+    CHECK_EQ(mode_of(target), 0644);
+    CHECK(is_type(path, S_IFLNK));
+    CHECK(is_type(moved, S_IFSOCK));
+    (void)unlink(path);
+    (void)unlink(moved);
+
+    /* right after the bind, before the library looked: -EBUSY, and the
+     * helper is not run */
+    (void)snprintf(script, sizeof(script), "touch '%s'", ran);
+    swap.when = 1;
+    swap.from = path;
+    swap.to = moved;
+    swap.link = target;
+    swapped = 0;
+    at_bind = swap_at_bind;
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS), -EBUSY);
+    CHECK_EQ(errno, ERRNO_MARK);
+    at_bind = NULL;
+    CHECK(swapped);
+    CHECK_EQ(mode_of(target), 0644);
+    CHECK(is_type(path, S_IFLNK));
+    CHECK(is_type(moved, S_IFSOCK));
+    CHECK(!exists(ran));
+    CHECK_EQ(remove_tree(dir), 0);
+}
+
+/* Someone who can write to a directory above the socket's replaces the
+ * socket's directory a with a symlink to b, which holds a file of ours
+ * with the socket's name: that file is neither chmodded nor removed. */
+TEST(open_path_directory_swapped_in)
+{
+    struct procket_request r;
+    char dir[64], ignored[80], a[80], moved[96], path[96], b[80], c[80];
+    char other[96], there[96], sock_moved[112], ran[96], script[512];
+    char *fake[5];
+
+    CHECK_EQ(fresh_path(dir, ignored), 0);
+    (void)snprintf(a, sizeof(a), "%s/a", dir);
+    (void)snprintf(b, sizeof(b), "%s/b", dir);
+    (void)snprintf(c, sizeof(c), "%s/c", dir);
+    (void)snprintf(moved, sizeof(moved), "%s/a.moved", dir);
+    (void)snprintf(path, sizeof(path), "%s/a/s", dir);
+    (void)snprintf(sock_moved, sizeof(sock_moved), "%s/a.moved/s", dir);
+    (void)snprintf(other, sizeof(other), "%s/b/s", dir);
+    (void)snprintf(there, sizeof(there), "%s/c/s", dir);
+    (void)snprintf(ran, sizeof(ran), "%s/ran", dir);
+    CHECK_EQ(mkdir(a, 0700), 0);
+    CHECK_EQ(mkdir(b, 0700), 0);
+    CHECK_EQ(mkdir(c, 0700), 0);
+    CHECK_EQ(make_file(other), 0);
+    req_udp_lo(&r, 0);
+
+    /* while the library waits for the helper: its socket is removed in
+     * the directory it was made in, now a.moved */
+    (void)snprintf(script, sizeof(script), "mv '%s' '%s' && ln -s b '%s'", a,
+                   moved, a);
+    fake_helper(fake, script);
+    CHECK_EQ(procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS),
+             -ECONNRESET);
+    CHECK_EQ(mode_of(other), 0644);
+    CHECK(!exists(sock_moved));
+    (void)unlink(a);
+    CHECK_EQ(rename(moved, a), 0);
+
+    /* right after the bind: the same */
+    (void)snprintf(script, sizeof(script), "true");
+    swap.when = 1;
+    swap.from = a;
+    swap.to = moved;
+    swap.link = "b";
+    swapped = 0;
+    at_bind = swap_at_bind;
+    CHECK_EQ(procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS),
+             -ECONNRESET);
+    at_bind = NULL;
+    CHECK(swapped);
+    CHECK_EQ(mode_of(other), 0644);
+    CHECK(!exists(sock_moved));
+    (void)unlink(a);
+    CHECK_EQ(rename(moved, a), 0);
+
+    /* right before the bind, to the empty c: the socket file is made in
+     * c, where the library cannot tell it is its own. -EBUSY, the helper
+     * is not run, and that file stays */
+    (void)snprintf(script, sizeof(script), "touch '%s'", ran);
+    swap.when = 0;
+    swap.link = "c";
+    swapped = 0;
+    at_bind = swap_at_bind;
+    CHECK_EQ(procket_open_path(&r, fake, path, PROCKET_TIMEOUT_MS), -EBUSY);
+    at_bind = NULL;
+    CHECK(swapped);
+    CHECK(!exists(ran));
+    CHECK(is_type(there, S_IFSOCK));
+    CHECK_EQ(mode_of(other), 0644);
+    CHECK_EQ(remove_tree(dir), 0);
+}
+
+/* Paths at the edges: in "/", at the sun_path limit, not naming a file. */
+TEST(open_path_edges)
+{
+    struct procket_request r;
+    char dir[64], path[80], p[120];
+    int fd;
+
+    CHECK_EQ(fresh_path(dir, path), 0);
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+
+    /* 107 bytes and the NUL: the longest that fits */
+    memset(p, 'x', sizeof(p));
+    memcpy(p, dir, strlen(dir));
+    p[strlen(dir)] = '/';
+    p[107] = '\0';
+    fd = procket_open_path(&r, helper_argv, p, PROCKET_TIMEOUT_MS);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        (void)close(fd);
+    CHECK(!exists(p));
+
+    /* a trailing '/' names a directory: refused, nothing made */
+    (void)snprintf(p, sizeof(p), "%s/", path);
+    CHECK_EQ(procket_open_path(&r, helper_argv, p, PROCKET_TIMEOUT_MS),
+             -EINVAL);
+    CHECK(!exists(path));
+    CHECK_EQ(procket_open_path(&r, helper_argv, "/", PROCKET_TIMEOUT_MS),
+             -EINVAL);
+    (void)snprintf(p, sizeof(p), "%s/.", dir);
+    CHECK_EQ(procket_open_path(&r, helper_argv, p, PROCKET_TIMEOUT_MS),
+             -EADDRINUSE);
+
+    /* a file in "/" */
+    (void)snprintf(p, sizeof(p), "/procket-client.%d", (int)getpid());
+    if (geteuid() == 0) {
+        fd = procket_open_path(&r, helper_argv, p, PROCKET_TIMEOUT_MS);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            (void)close(fd);
+    } else {
+        fprintf(stderr, "  open_path_edges: not root, \"/\" skipped\n");
+    }
+    CHECK(!exists(p));
+    CHECK_EQ(errno, ERRNO_MARK);
+    CHECK_EQ(rmdir(dir), 0);
+}
+
 /* ---- the helper's own signal state ------------------------------------ */
 
 /* Starts the helper with a channel as stdin whose other end (*peer) never
@@ -1046,6 +1375,10 @@ int main(int argc, char *argv[])
     RUN(open_path_ok);
     RUN(open_path_failures);
     RUN(open_path_wrong_peer);
+    RUN(open_path_private_from_the_start);
+    RUN(open_path_symlink_swapped_in);
+    RUN(open_path_directory_swapped_in);
+    RUN(open_path_edges);
     RUN(helper_resets_signals);
     RUN(spawn_channel_is_stdin);
     RUN(spawn_descriptors_and_signals);

@@ -8,7 +8,8 @@
  *   signals       nothing blocked; the dispositions it relies on reset
  *   umask, cwd    077 and /
  *   core limit    0 (a crash leaves no core with privileged memory)
- *   linking       static: no program interpreter (ld.so never runs)
+ *   linking       static: no program interpreter (ld.so never runs);
+ *                 position independent: loaded at a random address
  *
  * and then: with no request it gives up after its read timeout (exit 66),
  * never dies by a signal; with a request it answers and exits 0.
@@ -342,9 +343,20 @@ TEST(state_while_privileged)
     if (pid <= 0)
         return;
     CHECK_EQ(wait_polling(pid), 0);
-    /* still privileged here: the effective uid is root's */
+    /* still privileged here, and out of the caller's reach: the real
+     * and saved uids are root's too, so uid 65534 cannot signal it */
     CHECK_EQ(status_field(pid, "Uid", v, sizeof(v)), 0);
-    CHECK(strncmp(v, "65534\t0\t", 8) == 0);
+    CHECK(strncmp(v, "0\t0\t0\t", 6) == 0);
+    /* its watchdog is a kernel timer that sends SIGKILL, which ends even
+     * a stopped process (timers(5) in proc(5): "signal: 9/...") */
+    {
+        size_t n = read_proc(pid, "timers", buf, sizeof(buf) - 1);
+        CHECK(n != (size_t)-1);
+        if (n != (size_t)-1) {
+            buf[n] = '\0';
+            CHECK(strstr(buf, "signal: 9/") != NULL);
+        }
+    }
     /* the kernel shows the strings the helper was started with: wiped */
     {
         size_t n = read_proc(pid, "environ", buf, sizeof(buf));
@@ -364,6 +376,10 @@ TEST(state_while_privileged)
         CHECK((ign & (1ULL << (SIGTERM - 1))) == 0);
         CHECK((ign & (1ULL << (SIGHUP - 1))) == 0);
         CHECK((ign & (1ULL << (SIGALRM - 1))) == 0);
+        /* no stopping it from the terminal either */
+        CHECK((ign & (1ULL << (SIGTSTP - 1))) != 0);
+        CHECK((ign & (1ULL << (SIGTTIN - 1))) != 0);
+        CHECK((ign & (1ULL << (SIGTTOU - 1))) != 0);
     }
     CHECK_EQ(status_field(pid, "Umask", v, sizeof(v)), 0);
     CHECK(strcmp(v, "0077") == 0);
@@ -482,28 +498,112 @@ TEST(unverified_drop_sends_nothing)
     (void)close(peer);
 }
 
-/* Static: no PT_INTERP program header, so no dynamic loader runs with the
- * caller's environment (CVE-2023-4911 was in ld.so). */
-TEST(statically_linked)
+/* The ELF type of path and whether it has PT_INTERP and PT_DYNAMIC
+ * program headers; 0, or -1 if it is not a readable 64-bit ELF file. */
+struct elf_kind {
+    int type, interp, dynamic;
+};
+
+static int elf_kind(const char *path, struct elf_kind *k)
 {
     Elf64_Ehdr eh;
-    int fd = open(staged, O_RDONLY | O_CLOEXEC), interp = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
 
-    CHECK(fd >= 0);
+    memset(k, 0, sizeof(*k));
     if (fd < 0)
-        return;
-    CHECK(read(fd, &eh, sizeof(eh)) == (ssize_t)sizeof(eh));
-    CHECK(memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64);
+        return -1;
+    if (read(fd, &eh, sizeof(eh)) != (ssize_t)sizeof(eh) ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+        goto out;
+    k->type = eh.e_type;
     for (int i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
             (ssize_t)sizeof(ph))
-            break;
-        interp |= ph.p_type == PT_INTERP;
-        CHECK(ph.p_type != PT_DYNAMIC || eh.e_type == ET_DYN); /* static-pie */
+            goto out;
+        k->interp |= ph.p_type == PT_INTERP;
+        k->dynamic |= ph.p_type == PT_DYNAMIC;
     }
-    CHECK(!interp);
+    rc = 0;
+out:
     (void)close(fd);
+    return rc;
+}
+
+/* Static: no PT_INTERP program header, so no dynamic loader runs with the
+ * caller's environment (CVE-2023-4911 was in ld.so). */
+TEST(statically_linked)
+{
+    struct elf_kind k;
+
+    CHECK_EQ(elf_kind(staged, &k), 0);
+    CHECK(!k.interp);
+    CHECK(!k.dynamic || k.type == ET_DYN); /* static-pie */
+}
+
+/* Where pid has the staged helper's first page (file offset 0) mapped,
+ * from /proc/PID/maps; 0 if nowhere. */
+static unsigned long load_base(pid_t pid)
+{
+    char path[64], line[512];
+    unsigned long base = 0;
+    FILE *f;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long lo, hi, off;
+        int n = 0;
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &lo, &hi, &off, &n) == 3 && n > 0 &&
+            off == 0 && strcmp(line + n, staged) == 0 && (base == 0 || lo < base))
+            base = lo;
+    }
+    (void)fclose(f);
+    return base;
+}
+
+/* A static PIE (ET_DYN, no PT_INTERP): the kernel picks its load address
+ * at each exec. Three setuid runs, each seen in /proc/PID/maps while it
+ * waits for its request: not all at the same address. */
+TEST(position_independent)
+{
+    struct elf_kind k;
+    unsigned long base[3] = {0, 0, 0};
+    char rnd[16] = "";
+    FILE *f;
+
+    CHECK_EQ(elf_kind(staged, &k), 0);
+    CHECK_EQ(k.type, ET_DYN);
+    CHECK(!k.interp);
+    for (int i = 0; i < 3; i++) {
+        int peer = -1, st = 0;
+        pid_t pid = start_hostile(&peer);
+        CHECK(pid > 0);
+        if (pid <= 0)
+            return;
+        CHECK_EQ(wait_polling(pid), 0);
+        base[i] = load_base(pid);
+        CHECK(base[i] != 0);
+        CHECK_EQ(send_udp_request(peer), 0);
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == PROCKET_EXIT_OK);
+        (void)close(peer);
+    }
+    /* with randomization off system-wide every load address is fixed */
+    if ((f = fopen("/proc/sys/kernel/randomize_va_space", "r")) != NULL) {
+        (void)!fgets(rnd, sizeof(rnd), f);
+        (void)fclose(f);
+    }
+    if (rnd[0] == '0') {
+        printf("test_helper_state: load addresses not compared "
+               "(kernel.randomize_va_space is 0)\n");
+        return;
+    }
+    CHECK(base[0] != base[1] || base[1] != base[2]);
+    if (base[0] == base[1] && base[1] == base[2])
+        fprintf(stderr, "  helper loaded at %#lx each time\n", base[0]);
 }
 
 int main(int argc, char *argv[])
@@ -526,6 +626,7 @@ int main(int argc, char *argv[])
     RUN(not_dumpable_under_sudo);
     RUN(unverified_drop_sends_nothing);
     RUN(statically_linked);
+    RUN(position_independent);
     unstage();
     return check_summary("test_helper_state");
 }

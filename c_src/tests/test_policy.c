@@ -36,6 +36,23 @@ static int resolve(int who, const char *name, uint32_t *id)
 
 static struct policy pol;
 
+/* The interfaces where the requests are made: b0 has the altname ALTB0,
+ * eth0 the altname enp0s1; anything else does not exist. */
+static unsigned ifindex_of(const char *name)
+{
+    static const struct {
+        const char *name;
+        unsigned index;
+    } ifs[] = {{"lo", 1},    {"eth0", 2},  {"enp0s1", 2}, {"eth1", 3}, {"veth0", 4},
+               {"veth1", 5}, {"eth9", 6},  {"if#1", 7},   {"#x", 8},   {"if", 9},
+               {"if2", 10},  {"b0", 11},   {"ALTB0", 11}, {"a0", 12}};
+
+    for (size_t i = 0; i < sizeof(ifs) / sizeof(ifs[0]); i++)
+        if (strcmp(ifs[i].name, name) == 0)
+            return ifs[i].index;
+    return 0;
+}
+
 static int parse(const char *text)
 {
     int bad = -1;
@@ -105,7 +122,7 @@ static struct procket_request in_ns(struct procket_request r, const char *ns)
 static int decide(const struct identity *w, struct procket_request r)
 {
     char why[128];
-    int ok = policy_decide(&pol, w, &r, why, sizeof(why), NULL);
+    int ok = policy_decide(&pol, w, &r, ifindex_of, why, sizeof(why), NULL);
     CHECK(ok || why[0] != '\0');
     return ok;
 }
@@ -176,16 +193,16 @@ TEST(why_denied)
     char why[128];
 
     CHECK_EQ(parse("deny user alice port=80\n"), 0);
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
+    CHECK(!policy_decide(&pol, &a, &r, ifindex_of, why, sizeof(why), NULL));
     CHECK(strcmp(why, "packet needs a rule") == 0);
     r = udp(600);
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
+    CHECK(!policy_decide(&pol, &a, &r, ifindex_of, why, sizeof(why), NULL));
     CHECK(strcmp(why, "ports 512-1023 need a rule") == 0);
     r = udp(80);
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
+    CHECK(!policy_decide(&pol, &a, &r, ifindex_of, why, sizeof(why), NULL));
     CHECK(strstr(why, "line 1 of") != NULL);
     r = in_ns(udp(53), "lab");
-    CHECK(!policy_decide(&pol, &a, &r, why, sizeof(why), NULL));
+    CHECK(!policy_decide(&pol, &a, &r, ifindex_of, why, sizeof(why), NULL));
     CHECK(strcmp(why, "a namespace needs a rule") == 0);
 }
 
@@ -277,7 +294,8 @@ TEST(mapped_and_dual_stack)
     CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:192.0.2.9")));
     CHECK_EQ(parse("deny all address=::/0\n"), 0);       /* IPv6, not IPv4 */
     CHECK(decide(&a, udp(53)));
-    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:127.0.0.1")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 53, "::ffff:127.0.0.1"))); /* IPv4 too */
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 53, "::1")));
     CHECK_EQ(parse("allow user alice udp port=600 address=192.0.2.7\n"), 0);
     CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "::ffff:192.0.2.7")));
     CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 600, "::ffff:192.0.2.8")));
@@ -304,6 +322,66 @@ TEST(mapped_and_dual_stack)
     CHECK(decide(&a, dual));
     CHECK_EQ(parse("allow user alice udp port=600 address=0.0.0.0/0,::/0\n"), 0);
     CHECK(decide(&a, dual));
+}
+
+/* A mapped request is an IPv4 request for every rule: IPv6 prefixes
+ * short of ::ffff:0:0/96 (::/0, ::/64) neither grant nor deny it. */
+TEST(mapped_is_ipv4_for_every_rule)
+{
+    struct identity a = alice();
+    struct procket_request mapped = inet(SOCK_DGRAM, 0, 600, "::ffff:10.0.0.1");
+
+    mapped.flags = PROCKET_F_DUALSTACK;
+    CHECK_EQ(parse("allow user alice udp port=600 address=::/0\n"), 0);
+    CHECK(!decide(&a, mapped));
+    CHECK(!decide(&a, inet(SOCK_DGRAM, 0, 600, "::ffff:10.0.0.1")));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "2001:db8::1")));
+    CHECK_EQ(parse("allow user alice udp port=600 address=::/64\n"), 0);
+    CHECK(!decide(&a, mapped));
+    CHECK(decide(&a, inet(SOCK_DGRAM, 0, 600, "::1")));
+    CHECK_EQ(parse("allow user alice udp port=600 address=::ffff:0:0/96\n"), 0);
+    CHECK(decide(&a, mapped));
+    CHECK_EQ(parse("allow user alice udp port=600 address=10.0.0.0/8\n"), 0);
+    CHECK(decide(&a, mapped));
+    CHECK_EQ(parse("allow user alice udp port=600 address=::ffff:0:0/95\n"), 0);
+    CHECK(!decide(&a, mapped));
+    CHECK_EQ(parse("deny all address=::/0\nallow user alice udp port=600\n"), 0);
+    CHECK(decide(&a, mapped));
+}
+
+/* An interface is matched whichever of its names (an altname) the rule
+ * or the request uses; without the interfaces known (no ifindex: the
+ * request's namespace not entered yet) the answer is an upper bound:
+ * never 0 where the real answer is 1. */
+TEST(interfaces_by_any_name)
+{
+    struct identity a = alice();
+    struct procket_request r = udp(602), alt = packet("ALTB0");
+    char why[128];
+
+    (void)snprintf(r.ifname, sizeof(r.ifname), "ALTB0");
+    CHECK_EQ(parse("deny user alice udp port=602 interface=b0\n"
+                   "allow user alice udp port=602\n"), 0);
+    CHECK(!decide(&a, r));
+    CHECK(policy_decide(&pol, &a, &r, NULL, why, sizeof(why), NULL)); /* bound */
+    (void)snprintf(r.ifname, sizeof(r.ifname), "a0");
+    CHECK(decide(&a, r));
+    CHECK_EQ(parse("allow user alice packet interface=b0\n"), 0);
+    CHECK(decide(&a, alt));
+    CHECK(decide(&a, packet("b0")));
+    CHECK(!decide(&a, packet("a0")));
+    CHECK(!decide(&a, packet("nosuch")));
+    CHECK(policy_decide(&pol, &a, &alt, NULL, why, sizeof(why), NULL));
+    CHECK_EQ(parse("allow user alice packet interface=enp0s1\n"), 0);
+    CHECK(decide(&a, packet("eth0")));
+    /* a scope id may name an interface: not known without ifindex */
+    CHECK_EQ(parse("allow user alice udp port=601 interface=a0\n"), 0);
+    r = inet(SOCK_DGRAM, 0, 601, "fe80::a0");
+    r.scope_id = 12;
+    CHECK(policy_decide(&pol, &a, &r, NULL, why, sizeof(why), NULL));
+    CHECK(!decide(&a, r)); /* the helper names the interface first */
+    (void)snprintf(r.ifname, sizeof(r.ifname), "a0");
+    CHECK(decide(&a, r));
 }
 
 TEST(interfaces_namespaces_devices)
@@ -386,6 +464,7 @@ TEST(bad_lines)
         "allow all =x", "deny", "allow all family=unix", "allow all family=",
         "allow all type=seqpacket", "allow all protocol=65536", "allow all protocol=0x",
         "allow all protocol=0xg", "allow all protocol=0x10000", "allow all type=raw type=dgram",
+        "allow all tun device=wg%d", "allow all interface=eth%d",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[256];
@@ -400,6 +479,12 @@ TEST(bad_lines)
     CHECK_EQ(pol.n, 1);
     /* a NUL inside a line */
     CHECK_EQ(policy_parse(&pol, "allow all tcp\0x\n", 16, resolve, &(int){0}), -EINVAL);
+    /* a file cut short: its last line has no newline */
+    CHECK_EQ(parse("allow all tcp\ndeny user alice"), 2);
+    CHECK_EQ(pol.n, 0);
+    CHECK_EQ(parse("allow all tcp"), 1);
+    CHECK_EQ(parse("allow all tcp\n# a comment"), 2);
+    CHECK_EQ(parse("\n"), 0);
 }
 
 TEST(limits)
@@ -432,7 +517,7 @@ static unsigned confined(const struct identity *w, const struct procket_request 
 {
     char why[128];
     unsigned c = 0;
-    (void)policy_decide(&pol, w, r, why, sizeof(why), &c);
+    (void)policy_decide(&pol, w, r, ifindex_of, why, sizeof(why), &c);
     return c;
 }
 
@@ -623,6 +708,8 @@ int main(void)
     RUN(first_match);
     RUN(addresses);
     RUN(mapped_and_dual_stack);
+    RUN(mapped_is_ipv4_for_every_rule);
+    RUN(interfaces_by_any_name);
     RUN(interfaces_namespaces_devices);
     RUN(families_types_protocols);
     RUN(bad_lines);

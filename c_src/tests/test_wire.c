@@ -184,7 +184,7 @@ TEST(validate_rejects_each_bad_field)
 {
     struct procket_request r;
     static const char *const bad_ifnames[] = {
-        ".", "..", "-x", "a b", "a/b", "a:b", "a\tb", "a\x7f", "a\x80",
+        ".", "..", "-x", "a b", "a/b", "a:b", "a\tb", "a\x7f", "a\x80", "wg%d", "%",
         "\x01"};
 
     errno = ERRNO_MARK;

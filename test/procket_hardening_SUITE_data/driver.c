@@ -6,7 +6,8 @@
  * client code, so this speaks the wire format itself.
  *
  *   driver [--stdin MODE] [--hex HEX] [--garbage BYTES] [--record N]
- *          [--with-fd] [--close] [--wait-ms MS] -- PATH [ARGV0 ARG...]
+ *          [--with-fd] [--close] [--wait-ms MS] [--nofile N] [--stop-ms MS]
+ *          -- PATH [ARGV0 ARG...]
  *
  * MODE: chan (default: an AF_UNIX SOCK_SEQPACKET socketpair, as the
  * library makes), closed, null, file:PATH, tcp:PORT (a connection to
@@ -18,25 +19,40 @@
  * closes the driver's end at once. PATH is executed with exactly the
  * argv after it: with none at all, argc is 0.
  *
+ * --nofile N starts the helper with RLIMIT_NOFILE N (soft and hard).
+ * --stop-ms MS sends the helper SIGSTOP after MS milliseconds, as the
+ * driver's user may or may not be allowed to, and then never continues
+ * it; the helper must end by itself (the driver gives up after 60 s and
+ * kills it, if it may). With --stop-child the signal goes to PATH's
+ * child instead (PATH is sudo, the helper its child).
+ *
  * The helper's standard error is the driver's own, so its lines come
  * first; then, once the helper has been reaped, the driver prints
  *   driver-result: exit=N|signal=N reply=ERRNO|none fds=K
- * (reply: the errno of the helper's reply on the channel; fds: how many
- * descriptors came with it, closed at once).
+ *       [bound=IFNAME|-] [stop=ok|ERRNO] lived_ms=T
+ * (one line; reply: the errno of the helper's reply on the channel; fds:
+ * how many descriptors came with it, closed at once; bound: the
+ * interface the first of them is bound to, for a socket; stop: what
+ * kill(SIGSTOP) gave; lived_ms: from the fork to the reaping).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -102,12 +118,95 @@ static void garbage(unsigned char *b, size_t len, unsigned *seed)
         b[0] = 0xff; /* not 'P' */
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The interface socket fd is bound to: SO_BINDTODEVICE, or for a packet
+ * socket the one its address names; "-" for none. */
+static void bound_name(int fd, char *out, size_t len)
+{
+    struct sockaddr_ll sll;
+    socklen_t sl = sizeof(sll);
+    char name[IF_NAMESIZE + 1] = "";
+    socklen_t nl = IF_NAMESIZE;
+
+    snprintf(out, len, "-");
+    if (getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, &nl) == 0 && nl > 0 &&
+        name[0] != '\0') {
+        name[nl < IF_NAMESIZE ? nl : IF_NAMESIZE] = '\0';
+        snprintf(out, len, "%s", name);
+        return;
+    }
+    memset(&sll, 0, sizeof(sll));
+    if (getsockname(fd, (struct sockaddr *)&sll, &sl) == 0 && sll.sll_family == AF_PACKET &&
+        sll.sll_ifindex > 0 && if_indextoname((unsigned)sll.sll_ifindex, name) != NULL)
+        snprintf(out, len, "%s", name);
+}
+
+/* A child of pid (from /proc/N/stat), waited for up to 2 s; or pid. */
+static pid_t child_of(pid_t pid)
+{
+    long long end = now_ms() + 2000;
+
+    do {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        pid_t found = 0;
+
+        while (d != NULL && (e = readdir(d)) != NULL && found == 0) {
+            char path[300], buf[512], *p;
+            FILE *f;
+            int ppid;
+            if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                continue;
+            snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+            if ((f = fopen(path, "r")) == NULL)
+                continue;
+            if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL &&
+                sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == pid)
+                found = (pid_t)atoi(e->d_name);
+            fclose(f);
+        }
+        if (d != NULL)
+            closedir(d);
+        if (found != 0)
+            return found;
+        usleep(10000);
+    } while (now_ms() < end);
+    return pid;
+}
+
+/* Waits up to ms for pid; 0 and its status, or -1 if it still runs. */
+static int reap_within(pid_t pid, long ms, int *status)
+{
+    long long end = now_ms() + ms;
+
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            die("waitpid");
+        if (now_ms() >= end)
+            return -1;
+        usleep(20000);
+    }
+}
+
 int main(int argc, char *argv[])
 {
     const char *mode = "chan", *hex = NULL;
     long garbage_total = 0, record = 4096, wait_ms = 10000;
-    int with_fd = 0, close_now = 0, i, sv[2] = {-1, -1}, child_in = -1;
-    int ours = -1, fds = 0, reply = -1, status;
+    int with_fd = 0, close_now = 0, stop_child = 0, i, sv[2] = {-1, -1}, child_in = -1;
+    int ours = -1, fds = 0, reply = -1, status, stop_err = -1;
+    long nofile = -1, stop_ms = -1;
+    long long started;
+    char bound[IF_NAMESIZE + 1] = "";
     pid_t pid;
 
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -121,6 +220,12 @@ int main(int argc, char *argv[])
             record = atol(argv[++i]);
         else if (strcmp(argv[i], "--wait-ms") == 0 && i + 1 < argc)
             wait_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--nofile") == 0 && i + 1 < argc)
+            nofile = atol(argv[++i]);
+        else if (strcmp(argv[i], "--stop-ms") == 0 && i + 1 < argc)
+            stop_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--stop-child") == 0)
+            stop_child = 1;
         else if (strcmp(argv[i], "--with-fd") == 0)
             with_fd = 1;
         else if (strcmp(argv[i], "--close") == 0)
@@ -177,11 +282,17 @@ int main(int argc, char *argv[])
     if (strcmp(mode, "closed") != 0 && child_in < 0)
         die(mode);
 
+    started = now_ms();
     pid = fork();
     if (pid < 0)
         die("fork");
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
+        if (nofile >= 0) {
+            struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                _exit(124);
+        }
         if (child_in < 0)
             close(0);
         else if (dup2(child_in, 0) < 0)
@@ -193,6 +304,10 @@ int main(int argc, char *argv[])
         close(child_in);
     signal(SIGPIPE, SIG_IGN);
 
+    if (stop_ms >= 0) {
+        usleep((useconds_t)stop_ms * 1000);
+        stop_err = kill(stop_child ? child_of(pid) : pid, SIGSTOP) == 0 ? 0 : errno;
+    }
     if (ours >= 0 && close_now) {
         close(ours);
         ours = -1;
@@ -259,21 +374,36 @@ int main(int argc, char *argv[])
                     int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
                     int got[8];
                     memcpy(got, CMSG_DATA(h), sizeof(int) * (size_t)k);
+                    if (k > 0 && fds == 0)
+                        bound_name(got[0], bound, sizeof(bound));
                     for (int j = 0; j < k; j++)
                         close(got[j]);
                     fds += k;
                 }
         }
     }
-    if (waitpid(pid, &status, 0) < 0)
-        die("waitpid");
+    if (reap_within(pid, 60000, &status) < 0) {
+        fprintf(stderr, "driver: the helper still runs after 60 s\n");
+        kill(pid, SIGKILL);
+        if (reap_within(pid, 5000, &status) < 0) {
+            printf("driver-result: alive\n");
+            return 0;
+        }
+    }
     if (WIFEXITED(status))
         printf("driver-result: exit=%d", WEXITSTATUS(status));
     else
         printf("driver-result: signal=%d", WTERMSIG(status));
     if (reply >= 0)
-        printf(" reply=%d fds=%d\n", reply, fds);
+        printf(" reply=%d fds=%d", reply, fds);
     else
-        printf(" reply=none fds=%d\n", fds);
+        printf(" reply=none fds=%d", fds);
+    if (bound[0] != '\0')
+        printf(" bound=%s", bound);
+    if (stop_err == 0)
+        printf(" stop=ok");
+    else if (stop_err > 0)
+        printf(" stop=%d", stop_err);
+    printf(" lived_ms=%lld\n", now_ms() - started);
     return 0;
 }
