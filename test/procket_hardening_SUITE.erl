@@ -211,6 +211,9 @@ setup(Root, Stage, Config) ->
                    "ip addr add " ++ Addr ++ "/64 dev " ++ If ++ " nodad"])
      || {If, Addr} <- ?IFS],
     ok = run("ip link property add dev b0 altname " ++ ?ALTB0),
+    %% the kernel's default queue of a datagram Unix socket (systemd sets
+    %% 512), in this network namespace only: audit_flood fills it
+    ok = run("sysctl -q -w net.unix.max_dgram_qlen=10"),
     %% /run/netns as a tmpfs, with one namespace, a symlink to init's and
     %% a root-only regular file in it
     NetnsCreated = case file:read_file_info("/run/netns") of
@@ -1097,8 +1100,8 @@ audit_nofile(Config) ->
 
 %% A flood of grants: 200 at once from the VM, all granted, and 200
 %% "granted" lines (the helper waits for room in the log socket's queue,
-%% which holds net.unix.max_dgram_qlen datagrams, 10 in this network
-%% namespace). With the reader stopped for 3 s, 40 at once: every
+%% which holds net.unix.max_dgram_qlen datagrams, set to 10 in this
+%% network namespace). With the reader stopped for 3 s, 40 at once: every
 %% request that got a descriptor has its line, and those that found no
 %% room for their line in 1 s got eagain (setuid; under sudo, sudo's own
 %% syslog() blocks until the reader is back).
