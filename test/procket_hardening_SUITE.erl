@@ -42,7 +42,8 @@
          mapped_address_rules/1, scope_id_interface/1, altname_interface/1,
          tun_template_names/1, peer_must_be_caller/1, stopped_helper/1,
          filecaps_stopped_helper/1, truncated_policy/1,
-         audit_nofile/1, audit_flood/1, audit_interface_names/1]).
+         audit_nofile/1, audit_flood/1, audit_interface_names/1,
+         full_stderr/1, pending_tstp/1]).
 
 %% the test's own interfaces (veth pairs, in ct.sh's network namespace),
 %% with link-local addresses; b0 also has the altname ALTB0
@@ -98,7 +99,7 @@ groups() ->
                      filecaps_stopped_helper]},
      {ignored, [], [no_new_privs_vm, no_new_privs_direct, nosuid_mount,
                     not_privileged_generic]},
-     {hostile, [], [hostile_argv, hostile_stdin]},
+     {hostile, [], [hostile_argv, hostile_stdin, full_stderr, pending_tstp]},
      {devices_setuid, [], Devices},
      {devices_sudo, [], Devices}].
 
@@ -1157,6 +1158,34 @@ audit_interface_names(Config) ->
         ok
     end).
 
+%% Standard error left a full pipe cannot hold the setuid helper in
+%% write(2), privileged and before its audit line: it writes without
+%% waiting (a line that does not fit is lost), answers at once, and the
+%% refusal is logged.
+full_stderr(Config) ->
+    ok = write_policy("deny user 65534 udp port=5353\n"),
+    with_log(fun(Log) ->
+        {Res, Text} = driver(Config, #{hex => udp_req(5353), stderr_full => true},
+                             ?config(setuid, Config), ["procket"]),
+        timer:sleep(100),
+        Lines = procket_test_log:lines(Log),
+        ct:log("~p~n~s~n~p", [Res, Text, Lines]),
+        #{exit := ?EX_REFUSED, reply := ?EACCES, lived_ms := Lived} = Res,
+        true = Lived < 3000,
+        [_] = [L || {85, "denied uid=65534 " ++ _ = L} <- Lines],
+        ok
+    end).
+
+%% A SIGTSTP the caller left pending behind a blocked mask does not stop
+%% the privileged helper when it empties its mask: it is ignored first.
+pending_tstp(Config) ->
+    {Res, Text} = driver(Config, #{hex => udp_req(53), pending_tstp => true},
+                         ?config(setuid, Config), ["procket"]),
+    ct:log("~p~n~s", [Res, Text]),
+    #{exit := ?EX_OK, reply := 0, fds := 1, lived_ms := Lived} = Res,
+    true = Lived < 3000,
+    ok.
+
 %% Runs Fun(Log) with the suite's syslog reader at /dev/log (in the
 %% suite's overlay on /dev).
 with_log(Fun) ->
@@ -1203,7 +1232,9 @@ driver(Config, D, Cmd, Argv) ->
                                                       N =/= none]
              ++ [["--stop-ms", integer_to_list(M)] || M <- [maps:get(stop_ms, D, none)],
                                                        M =/= none]
-             ++ [["--stop-child"] || maps:get(stop_child, D, false)]),
+             ++ [["--stop-child"] || maps:get(stop_child, D, false)]
+             ++ [["--stderr-full"] || maps:get(stderr_full, D, false)]
+             ++ [["--pending-tstp"] || maps:get(pending_tstp, D, false)]),
     Inner = [Setpriv | Ids] ++ ["--", ?config(driver, Config) | Opts] ++ ["--", Cmd | Argv],
     {Exe, Args} = case maps:get(strace, D, none) of
                       none -> {hd(Inner), tl(Inner)};

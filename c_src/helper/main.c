@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,6 +25,28 @@
 #ifndef PROCKET_VERSION
 #define PROCKET_VERSION "unknown"
 #endif
+
+#define HRWF_NOWAIT 0x8L /* RWF_NOWAIT, <linux/fs.h> */
+
+/* One write (lines from concurrent helpers do not interleave) that never
+ * waits: standard error is the caller's, who could leave it a full pipe
+ * to hold a privileged helper in write(2) (and past its audit line).
+ * RWF_NOWAIT for this write only (O_NONBLOCK would change the caller's
+ * open file too); where the file does not take it (a terminal), only if
+ * poll(2) says there is room. A line that would wait is dropped. */
+static void write_nowait(int fd, const char *buf, size_t len)
+{
+    struct iovec iov = {(void *)buf, len};
+    struct pollfd p = {fd, POLLOUT, 0};
+
+    /* pwritev2(2) at the current position (-1), as a system call: the
+     * static build's C library may lack the wrapper */
+    if (syscall(SYS_pwritev2, (long)fd, &iov, 1L, -1L, 0L, HRWF_NOWAIT) >= 0 ||
+        errno != EOPNOTSUPP)
+        return;
+    if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))
+        (void)!write(fd, buf, len);
+}
 
 void say(const char *where, const char *fmt, ...)
 {
@@ -36,8 +60,7 @@ void say(const char *where, const char *fmt, ...)
         (void)vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
     (void)strncat(line, "\n", sizeof(line) - strlen(line) - 1);
-    /* one write: lines from concurrent helpers do not interleave */
-    (void)!write(STDERR_FILENO, line, strlen(line));
+    write_nowait(STDERR_FILENO, line, strlen(line));
 }
 
 static void usage(FILE *out)

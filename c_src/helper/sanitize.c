@@ -78,18 +78,21 @@ static void fill_std_fds(void)
 }
 
 /* Signal mask emptied; the signals the helper relies on back to SIG_DFL;
- * SIGPIPE ignored.
+ * SIGPIPE and the terminal's stop signals ignored.
  *
  * Of the dispositions a caller can set, only "ignored" survives execve(2):
  * a caught signal reverts to SIG_DFL with its flags and mask cleared
  * (execve(2), signal(7)). An ignored signal can only make the helper
  * harder to stop; the helper's own bounds must not depend on the caller,
- * so SIGALRM (the alarm(2) that ends a stuck run), the signals that stop
- * a process on request (HUP, INT, QUIT, TERM, USR1, USR2) and those that
- * enforce resource limits (XCPU, XFSZ) are reset. Faults (SEGV, BUS, ILL,
- * FPE, SYS) need nothing: the kernel delivers them even when ignored.
- * A fixed list, not all 64: one call each, where resetting every signal
- * took ~60 us of a run (bench/README.md). */
+ * so the signals that end a process on request (ALRM, HUP, INT, QUIT,
+ * TERM, USR1, USR2) and those that enforce resource limits (XCPU, XFSZ)
+ * are reset. Faults (SEGV, BUS, ILL, FPE, SYS) need nothing: the kernel
+ * delivers them even when ignored. The terminal's TSTP, TTIN and TTOU
+ * reach a foreground process whoever owns it, and would stop a privileged
+ * helper: ignored, and that before the mask is emptied, which discards
+ * one the caller left pending behind a blocked mask. A fixed list, not
+ * all 64: one call each, where resetting every signal took ~60 us of a
+ * run (bench/README.md). */
 static void reset_signals(void)
 {
     static const int relied_on[] = {SIGALRM, SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
@@ -97,6 +100,9 @@ static void reset_signals(void)
     struct sigaction dfl;
     sigset_t empty;
 
+    (void)signal(SIGTSTP, SIG_IGN);
+    (void)signal(SIGTTIN, SIG_IGN);
+    (void)signal(SIGTTOU, SIG_IGN);
     (void)sigemptyset(&empty);
     (void)sigprocmask(SIG_SETMASK, &empty, NULL);
     memset(&dfl, 0, sizeof(dfl));
@@ -105,17 +111,15 @@ static void reset_signals(void)
     for (size_t i = 0; i < sizeof(relied_on) / sizeof(relied_on[0]); i++)
         (void)sigaction(relied_on[i], &dfl, NULL);
     (void)signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL anyway */
-    /* the terminal's job control reaches a foreground process whoever
-     * owns it: no stopping the helper from a keyboard */
-    (void)signal(SIGTSTP, SIG_IGN);
-    (void)signal(SIGTTIN, SIG_IGN);
-    (void)signal(SIGTTOU, SIG_IGN);
 }
 
 /* The watchdog: SIGKILL after HELPER_WATCHDOG_S seconds, from a timer of
  * the kernel's. Unlike alarm(2)'s SIGALRM, SIGKILL also ends a stopped
  * process: a helper its caller stopped (SIGSTOP, where the caller may
- * signal it) dies on time all the same, privileges and all. */
+ * signal it) dies on time all the same, privileges and all. (It counts
+ * from here: a setuid helper stopped by its caller between execve(2) and
+ * this, while the real uid is still the caller's, stays stopped, having
+ * done nothing, until continued; see procket(8).) */
 static void arm_watchdog(void)
 {
     struct sigevent sev;

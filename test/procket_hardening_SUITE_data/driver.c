@@ -7,6 +7,7 @@
  *
  *   driver [--stdin MODE] [--hex HEX] [--garbage BYTES] [--record N]
  *          [--with-fd] [--close] [--wait-ms MS] [--nofile N] [--stop-ms MS]
+ *          [--stop-child] [--stderr-full] [--pending-tstp]
  *          -- PATH [ARGV0 ARG...]
  *
  * MODE: chan (default: an AF_UNIX SOCK_SEQPACKET socketpair, as the
@@ -25,6 +26,8 @@
  * it; the helper must end by itself (the driver gives up after 60 s and
  * kills it, if it may). With --stop-child the signal goes to PATH's
  * child instead (PATH is sudo, the helper its child).
+ * --stderr-full gives the helper a full pipe as standard error (its lines
+ * are lost). --pending-tstp starts it with SIGTSTP blocked and pending.
  *
  * The helper's standard error is the driver's own, so its lines come
  * first; then, once the helper has been reaped, the driver prints
@@ -205,6 +208,7 @@ int main(int argc, char *argv[])
     int with_fd = 0, close_now = 0, stop_child = 0, i, sv[2] = {-1, -1}, child_in = -1;
     int ours = -1, fds = 0, reply = -1, status, stop_err = -1;
     long nofile = -1, stop_ms = -1;
+    int stderr_full = 0, pending_tstp = 0, errpipe[2] = {-1, -1};
     long long started;
     char bound[IF_NAMESIZE + 1] = "";
     pid_t pid;
@@ -226,6 +230,10 @@ int main(int argc, char *argv[])
             stop_ms = atol(argv[++i]);
         else if (strcmp(argv[i], "--stop-child") == 0)
             stop_child = 1;
+        else if (strcmp(argv[i], "--stderr-full") == 0)
+            stderr_full = 1;
+        else if (strcmp(argv[i], "--pending-tstp") == 0)
+            pending_tstp = 1;
         else if (strcmp(argv[i], "--with-fd") == 0)
             with_fd = 1;
         else if (strcmp(argv[i], "--close") == 0)
@@ -282,6 +290,16 @@ int main(int argc, char *argv[])
     if (strcmp(mode, "closed") != 0 && child_in < 0)
         die(mode);
 
+    if (stderr_full) {
+        char junk[4096];
+        memset(junk, 'x', sizeof(junk));
+        if (pipe2(errpipe, O_CLOEXEC) < 0)
+            die("pipe");
+        fcntl(errpipe[1], F_SETFL, O_NONBLOCK);
+        while (write(errpipe[1], junk, sizeof(junk)) > 0)
+            ;
+        fcntl(errpipe[1], F_SETFL, 0); /* full, and blocking */
+    }
     started = now_ms();
     pid = fork();
     if (pid < 0)
@@ -293,11 +311,25 @@ int main(int argc, char *argv[])
             if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                 _exit(124);
         }
+        if (stderr_full && dup2(errpipe[1], 2) < 0)
+            _exit(125);
+        if (pending_tstp) {
+            sigset_t set;
+            /* a process group of its own, whose parent (the driver) is in
+             * another of the same session: not orphaned, so the kernel
+             * does stop it on SIGTSTP */
+            setpgid(0, 0);
+            sigemptyset(&set);
+            sigaddset(&set, SIGTSTP);
+            sigprocmask(SIG_BLOCK, &set, NULL);
+            raise(SIGTSTP);
+        }
         if (child_in < 0)
             close(0);
         else if (dup2(child_in, 0) < 0)
             _exit(125);
         execve(path, hargv, environ);
+        fprintf(stderr, "driver: execve: %s\n", strerror(errno));
         _exit(127);
     }
     if (child_in >= 0 && child_in != ours)
