@@ -190,6 +190,7 @@ step eunit eunit_run
 step rebar3-compile rebar3_compile
 step common-test ct_run
 step common-test-socket ct_socket_run
+step common-test-vm "$ROOT/scripts/ct-vm.sh"
 step common-test-hardening "$ROOT/scripts/ct-hardening.sh"
 
 echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"

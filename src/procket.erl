@@ -348,12 +348,12 @@ write(FD, Buf) -> procket_socket:write(FD, Buf).
 writev(FD, Bufs) -> procket_socket:writev(FD, Bufs).
 
 %% @doc ioctl(2) on a dirty I/O scheduler; see {@link procket_socket:ioctl/3}.
--spec ioctl(sock(), non_neg_integer() | atom(), binary() | integer()) ->
+-spec ioctl(sock(), 0..16#ffffffff | atom(), binary() | integer()) ->
           {ok, binary()} | {error, sock_posix() | unsupported}.
 ioctl(FD, Request, Arg) -> procket_socket:ioctl(FD, Request, Arg).
 
 %% @doc ioctl(2) with its return value; see {@link procket_socket:ioctl/4}.
--spec ioctl(sock(), non_neg_integer() | atom(), binary() | integer(),
+-spec ioctl(sock(), 0..16#ffffffff | atom(), binary() | integer(),
             non_neg_integer()) ->
           {ok, integer(), binary()} | {error, sock_posix() | unsupported}.
 ioctl(FD, Request, Arg, OutSize) -> procket_socket:ioctl(FD, Request, Arg, OutSize).
@@ -391,7 +391,7 @@ family(Family) -> procket_socket:family(Family).
 
 %% @doc The platform's `struct sockaddr' header; see
 %% {@link procket_socket:sockaddr_common/2}.
--spec sockaddr_common(atom() | integer(), 0..255) -> <<_:16>>.
+-spec sockaddr_common(atom() | 0..65535, 0..255) -> <<_:16>>.
 sockaddr_common(Family, Length) -> procket_socket:sockaddr_common(Family, Length).
 
 %% @doc The size of `sun_path'; see {@link procket_socket:unix_path_max/0}.
@@ -447,7 +447,7 @@ errno_id(Errno) -> procket_socket:errno_id(Errno).
 ntohl(I) -> procket_socket:ntohl(I).
 
 %% @doc Network to host byte order, 16 bits; see {@link procket_socket:ntohs/1}.
--spec ntohs(<<_:16>> | <<_:32>> | 0..16#ffffffff) -> 0..16#ffff.
+-spec ntohs(<<_:16>> | <<_:32>> | 0..16#ffff) -> 0..16#ffff.
 ntohs(I) -> procket_socket:ntohs(I).
 
 %% @doc Padding to a word boundary; see {@link procket_socket:wordalign/1}.

@@ -8,10 +8,13 @@
 %%
 %% What a socket delivers depends on its kind: an IPv4 raw socket gives
 %% the IP header too, an ICMP datagram socket and any ICMPv6 socket give
-%% the ICMP message only. {@link parse/3} takes the kind.
+%% the ICMP message only. {@link parse/3} takes the kind;
+%% {@link reply_size/3} says how large a receive buffer must be for a
+%% reply to arrive whole, and {@link echo_reply/4} accepts only whole
+%% replies.
 -module(procket_icmp).
 
--export([echo_request/4, parse/3, checksum/1]).
+-export([echo_request/4, parse/3, echo_reply/4, reply_size/3, checksum/1]).
 
 -export_type([family/0, kind/0, message/0]).
 
@@ -32,6 +35,12 @@
 -define(ECHO_REQUEST6, 128).
 -define(ECHO_REPLY6, 129).
 -define(IS_U16(X), (is_integer(X) andalso X >= 0 andalso X =< 16#ffff)).
+-define(IS_FAMILY(F), (F =:= inet orelse F =:= inet6)).
+-define(IS_KIND(K), (K =:= raw orelse K =:= dgram)).
+%% the ICMP echo header: type, code, checksum, identifier, sequence number
+-define(ECHO_HEADER, 8).
+%% the longest IPv4 header: IHL 15, 40 bytes of options
+-define(IP4_HEADER_MAX, 60).
 
 %% @doc An echo request for `Family' with identifier `Id', sequence
 %% number `Seq' and `Payload'. Raises badarg for values out of range.
@@ -62,11 +71,9 @@ parse(inet, dgram, <<_:64, _/binary>> = Icmp) ->
         0 -> {ok, message(Icmp, ?ECHO_REQUEST4, ?ECHO_REPLY4)};
         _ -> {error, malformed}
     end;
-parse(inet6, Kind, <<_:64, _/binary>> = Icmp) when Kind =:= raw; Kind =:= dgram ->
+parse(inet6, Kind, <<_:64, _/binary>> = Icmp) when ?IS_KIND(Kind) ->
     {ok, message(Icmp, ?ECHO_REQUEST6, ?ECHO_REPLY6)};
-parse(Family, Kind, Bin) when (Family =:= inet orelse Family =:= inet6),
-                              (Kind =:= raw orelse Kind =:= dgram),
-                              is_binary(Bin) ->
+parse(Family, Kind, Bin) when ?IS_FAMILY(Family), ?IS_KIND(Kind), is_binary(Bin) ->
     {error, malformed};
 parse(_, _, _) ->
     erlang:error(badarg).
@@ -77,6 +84,44 @@ message(<<Rep, 0, _:16, Id:16, Seq:16, Payload/binary>>, _, Rep) ->
     {echo_reply, Id, Seq, Payload};
 message(<<Type, Code, _:16, Body/binary>>, _, _) ->
     {other, Type, Code, Body}.
+
+%% @doc The echo reply in what a socket of `Family' and `Kind' received,
+%% for requests with `Size' bytes of payload: `{ok, Id, Seq}' if `Packet'
+%% is an echo reply whose payload has exactly `Size' bytes. One of another
+%% length is `{error, size}': the reply to another request, or one cut
+%% short by a receive buffer smaller than {@link reply_size/3} (an IPv4
+%% reply cut short fails its checksum first: `{error, malformed}', as
+%% {@link parse/3} gives it). Any other message is `{error, other}'.
+-spec echo_reply(family(), kind(), binary(), non_neg_integer()) ->
+          {ok, Id :: 0..16#ffff, Seq :: 0..16#ffff}
+        | {error, size | other | malformed}.
+echo_reply(Family, Kind, Packet, Size) when is_integer(Size), Size >= 0 ->
+    case parse(Family, Kind, Packet) of
+        {ok, {echo_reply, Id, Seq, Payload}} when byte_size(Payload) =:= Size ->
+            {ok, Id, Seq};
+        {ok, {echo_reply, _, _, _}} ->
+            {error, size};
+        {ok, _} ->
+            {error, other};
+        {error, malformed} = Error ->
+            Error
+    end;
+echo_reply(_, _, _, _) ->
+    erlang:error(badarg).
+
+%% @doc The most bytes a socket of `Family' and `Kind' delivers for the
+%% echo reply to a request with `Size' bytes of payload: the ICMP message
+%% (8 bytes of header and the payload), after an IPv4 header of up to 60
+%% bytes on an IPv4 raw socket. A receive buffer of this size holds the
+%% reply whole.
+-spec reply_size(family(), kind(), non_neg_integer()) -> pos_integer().
+reply_size(inet, raw, Size) when is_integer(Size), Size >= 0 ->
+    ?IP4_HEADER_MAX + ?ECHO_HEADER + Size;
+reply_size(Family, Kind, Size) when ?IS_FAMILY(Family), ?IS_KIND(Kind),
+                                    is_integer(Size), Size >= 0 ->
+    ?ECHO_HEADER + Size;
+reply_size(_, _, _) ->
+    erlang:error(badarg).
 
 %% @doc The Internet checksum (RFC 1071) of `Bin': the ones' complement
 %% of the ones' complement sum of its 16-bit words (an odd last byte is

@@ -149,7 +149,7 @@ sock_fd(_Handle) -> ?NIF_STUB.
 sock_close(_Handle) -> ?NIF_STUB.
 
 %% @doc The closer's close(2), on a dirty I/O scheduler.
--spec sock_finalize(reference()) -> ok | sock_error().
+-spec sock_finalize(reference()) -> ok | closing | sock_error().
 sock_finalize(_Handle) -> ?NIF_STUB.
 
 %% @doc enif_select for one readiness message to the caller.

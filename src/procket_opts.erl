@@ -333,7 +333,9 @@ commands(Progname, Exec, Helper) ->
     Prefixes = case {Progname, Exec} of
                    {undefined, undefined} -> ?DEFAULT_EXEC;
                    {_, undefined} -> [""];
-                   {_, L} when is_list(L), L =/= [] -> L;
+                   {_, [_ | _] = L} ->
+                       is_proper_list(L) orelse erlang:error(badarg),
+                       L;
                    _ -> erlang:error(badarg)
                end,
     Base = case Progname of

@@ -15,7 +15,9 @@
 %% hosts go out together, so N hosts take about as long as one.
 %%
 %% Replies are matched on the source address and the sequence number (and,
-%% on raw sockets, which see every ICMP message, the identifier). The
+%% on raw sockets, which see every ICMP message, the identifier), and
+%% count only when whole: their payload as long as the request's. The
+%% socket's receive buffers hold the largest reply the size implies. The
 %% round-trip time is measured in the VM, from just before the send to the
 %% arrival of the reply message.
 -module(procket_ping).
@@ -38,7 +40,7 @@
 %% <dt>`interval'</dt><dd>Milliseconds between rounds (default 1000).</dd>
 %% <dt>`timeout'</dt><dd>Milliseconds to wait for replies after the
 %% last request (default 1000).</dd>
-%% <dt>`size'</dt><dd>Payload bytes (default 56).</dd>
+%% <dt>`size'</dt><dd>Payload bytes (default 56, at most 65000).</dd>
 %% <dt>`family'</dt><dd>For host names: which address to look up
 %% (default `inet').</dd>
 %% <dt>`socket'</dt><dd>`dgram': an ICMP datagram socket only; `raw': a
@@ -59,6 +61,13 @@
 
 -define(DEFAULTS, #{count => 1, interval => 1000, timeout => 1000, size => 56,
                     family => inet, socket => auto, procket => []}).
+%% the longest timeout `receive ... after' takes, in milliseconds
+-define(AFTER_MAX, 16#ffffffff).
+%% gen_udp's default recbuf (SO_RCVBUF), the least procket_ping sets,
+%% and the most it may set (an int; the kernel caps it at
+%% net.core.rmem_max)
+-define(RECBUF_MIN, 8192).
+-define(RECBUF_MAX, 16#7fffffff).
 
 %% @doc `ping(Hosts, [])'.
 -spec ping(host() | [host()]) -> result() | [{host(), result()}].
@@ -67,7 +76,7 @@ ping(Hosts) ->
 
 %% @doc Pings one host (returns its {@type result()}) or a list of hosts
 %% (returns `[{Host, Result}]' in the same order), all concurrently.
-%% Raises badarg for bad options.
+%% Raises badarg for bad options or hosts, an improper list among them.
 -spec ping(host() | [host()], [option()]) -> result() | [{host(), result()}].
 ping(Hosts, Options) when is_list(Options) ->
     Opts = options(Options, ?DEFAULTS),
@@ -82,11 +91,15 @@ ping(Hosts, Options) when is_list(Options) ->
 ping(_, _) ->
     erlang:error(badarg).
 
-%% A string is a host name, not a list of hosts.
-is_host_list([]) -> true;
+%% A string is a host name, not a list of hosts; an improper list of
+%% hosts is badarg.
 is_host_list([H | _]) when is_integer(H) -> false;
-is_host_list(L) when is_list(L) -> true;
+is_host_list(L) when is_list(L) -> is_proper_list(L) orelse erlang:error(badarg);
 is_host_list(_) -> false.
+
+is_proper_list([_ | T]) -> is_proper_list(T);
+is_proper_list([]) -> true;
+is_proper_list(_) -> false.
 
 options([], Acc) ->
     Acc;
@@ -103,6 +116,7 @@ options([{family, F} | T], Acc) when F =:= inet; F =:= inet6 ->
 options([{socket, S} | T], Acc) when S =:= auto; S =:= dgram; S =:= raw ->
     options(T, Acc#{socket := S});
 options([{procket, L} | T], Acc) when is_list(L) ->
+    is_proper_list(L) orelse erlang:error(badarg),
     options(T, Acc#{procket := L});
 options(_, _) ->
     erlang:error(badarg).
@@ -113,7 +127,11 @@ resolve(IP, _) when is_tuple(IP) ->
         false -> erlang:error(badarg)
     end;
 resolve(Name, #{family := Family}) when is_list(Name); is_binary(Name) ->
-    Text = unicode:characters_to_list(Name),
+    %% a name as a list is a string: flat and proper
+    Text = case is_binary(Name) orelse io_lib:char_list(Name) of
+               true -> unicode:characters_to_list(Name);
+               false -> erlang:error(badarg)
+           end,
     is_list(Text) orelse erlang:error(badarg),
     case inet:parse_address(Text) of
         {ok, IP} -> {ok, IP};
@@ -127,13 +145,16 @@ family(IP) when tuple_size(IP) =:= 8 -> inet6.
 
 %% --- one call: sockets, rounds, replies ------------------------------
 
--record(sock, {family, kind, port, fd}).
+%% size: the payload bytes of the requests, which a whole reply carries
+-record(sock, {family, kind, port, fd, size}).
 
 run(Resolved, Opts) ->
     Indexed = lists:zip(lists:seq(1, length(Resolved)), Resolved),
     Targets = [{I, IP} || {I, {ok, IP}} <- Indexed],
     Families = lists:usort([family(IP) || {_, IP} <- Targets]),
-    Socks = [{F, open_socket(F, Opts)} || F <- Families],
+    Socks = [{F, open_socket(F, Hosts, Opts)}
+             || F <- Families,
+                Hosts <- [length([IP || {_, IP} <- Targets, family(IP) =:= F])]],
     try
         Usable = maps:from_list([{F, S} || {F, {ok, S}} <- Socks]),
         Id = erlang:unique_integer([positive]) band 16#ffff,
@@ -198,24 +219,30 @@ collect(_, _, Stats, Pending, _) when map_size(Pending) =:= 0 ->
     {Stats, Pending};
 collect(Socks, Id, Stats, Pending, Deadline) ->
     Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    %% `after' takes at most ?AFTER_MAX ms: a longer wait goes in steps
     receive
         {udp, Port, From, _, Packet} ->
             T1 = erlang:monotonic_time(microsecond),
             case [S || S <- maps:values(Socks), S#sock.port =:= Port] of
-                [#sock{family = F, kind = K}] ->
-                    {Stats1, Pending1} = match(F, K, Id, From, Packet, T1, Stats, Pending),
+                [Sock] ->
+                    {Stats1, Pending1} = match(Sock, Id, From, Packet, T1, Stats, Pending),
                     collect(Socks, Id, Stats1, Pending1, Deadline);
                 [] ->
                     collect(Socks, Id, Stats, Pending, Deadline)
             end
-    after Left ->
-            {Stats, Pending}
+    after min(Left, ?AFTER_MAX) ->
+            case Left > ?AFTER_MAX of
+                true -> collect(Socks, Id, Stats, Pending, Deadline);
+                false -> {Stats, Pending}
+            end
     end.
 
-match(Family, Kind, Id, From, Packet, T1, Stats, Pending) ->
-    case procket_icmp:parse(Family, Kind, Packet) of
+%% Only a whole reply counts (procket_icmp:echo_reply/4).
+match(#sock{family = Family, kind = Kind, size = Size}, Id, From, Packet, T1,
+      Stats, Pending) ->
+    case procket_icmp:echo_reply(Family, Kind, Packet, Size) of
         %% a datagram socket's identifier is the kernel's, not ours
-        {ok, {echo_reply, RId, Seq, _}} when Kind =:= dgram; RId =:= Id ->
+        {ok, RId, Seq} when Kind =:= dgram; RId =:= Id ->
             case maps:take({Family, Seq}, Pending) of
                 {{I, From, T0}, Pending1} ->
                     Stats1 = maps:update_with(
@@ -234,14 +261,15 @@ payload(Size) ->
 
 %% --- sockets ---------------------------------------------------------
 
-open_socket(Family, #{socket := Kind} = Opts) ->
+%% A socket for the requests to Hosts hosts of Family.
+open_socket(Family, Hosts, #{socket := Kind} = Opts) ->
     case Kind of
-        dgram -> dgram_socket(Family);
-        raw -> raw_socket(Family, Opts);
+        dgram -> dgram_socket(Family, Hosts, Opts);
+        raw -> raw_socket(Family, Hosts, Opts);
         auto ->
-            case dgram_socket(Family) of
+            case dgram_socket(Family, Hosts, Opts) of
                 {ok, _} = Ok -> Ok;
-                {error, _} -> raw_socket(Family, Opts)
+                {error, _} -> raw_socket(Family, Hosts, Opts)
             end
     end.
 
@@ -250,25 +278,35 @@ proto(inet6) -> 'ipv6-icmp'.
 
 %% An ICMP datagram socket, made by the VM itself: allowed when the
 %% caller's group is in net.ipv4.ping_group_range.
-dgram_socket(Family) ->
+dgram_socket(Family, Hosts, #{size := Size}) ->
     case procket:socket(Family, dgram, proto(Family)) of
-        {ok, FD} -> adopt(Family, dgram, FD);
+        {ok, FD} -> adopt(Family, dgram, FD, Hosts, Size);
         {error, _} = Error -> Error
     end.
 
-raw_socket(Family, #{procket := Extra}) ->
+raw_socket(Family, Hosts, #{procket := Extra, size := Size}) ->
     case procket:open(0, [{family, Family}, {type, raw}, {protocol, proto(Family)}
                           | Extra]) of
-        {ok, FD} -> adopt(Family, raw, FD);
+        {ok, FD} -> adopt(Family, raw, FD, Hosts, Size);
         {error, _} = Error -> Error
     end.
 
 %% gen_udp reads and writes the ICMP socket for us: {active, true}
-%% messages, no polling.
-adopt(Family, Kind, FD) ->
-    case gen_udp:open(0, [{fd, FD}, binary, Family, {active, true}]) of
+%% messages, no polling. Its defaults (8192 bytes each) are too small for
+%% large replies: `buffer' is what one read takes (a longer datagram comes
+%% cut short) and `recbuf' what the kernel queues (SO_RCVBUF; it drops a
+%% reply that finds the queue full). So `buffer' is the largest reply,
+%% and `recbuf' holds the replies of a round from all hosts at once and,
+%% on a raw socket, the requests to local addresses, which it receives
+%% too.
+adopt(Family, Kind, FD, Hosts, Size) ->
+    Buffer = procket_icmp:reply_size(Family, Kind, Size),
+    Recbuf = min(max(?RECBUF_MIN, 2 * Hosts * Buffer), ?RECBUF_MAX),
+    case gen_udp:open(0, [{fd, FD}, binary, Family, {active, true},
+                          {recbuf, Recbuf}, {buffer, Buffer}]) of
         {ok, Port} ->
-            {ok, #sock{family = Family, kind = Kind, port = Port, fd = FD}};
+            {ok, #sock{family = Family, kind = Kind, port = Port, fd = FD,
+                       size = Size}};
         {error, _} = Error ->
             _ = procket:close(FD),
             Error

@@ -55,27 +55,50 @@
 %% <li>recv, recvfrom, recvmsg, sendto, sendmsg always add MSG_DONTWAIT
 %% (and the send calls MSG_NOSIGNAL): they return `{error, eagain}' rather
 %% than wait, also on a descriptor in blocking mode;</li>
-%% <li>read, write, writev, accept and connect on an integer descriptor in
-%% blocking mode (and read/write on regular files and block devices, where
-%% O_NONBLOCK has no effect) move to a dirty I/O scheduler and block there,
-%% as the call would in C;</li>
-%% <li>ioctl always runs on a dirty I/O scheduler;</li>
+%% <li>read, write and writev on a descriptor in blocking mode (and on
+%% regular files and block devices, where O_NONBLOCK has no effect) move to
+%% a dirty I/O scheduler and block there, as the call would in C; on a
+%% non-blocking one they use RWF_NOWAIT, so a process that clears
+%% O_NONBLOCK meanwhile cannot make them wait;</li>
+%% <li>accept, connect and ioctl always run on a dirty I/O scheduler;</li>
 %% <li>a call blocked on a dirty I/O scheduler holds it until the call
 %% returns; the VM has few of them (10 by default, `+SDio') and uses them
 %% for file I/O too, so prefer non-blocking descriptors (all procket makes
 %% are) and handles, which never block;</li>
-%% <li>a handle's descriptor is closed on a dirty I/O scheduler by
-%% {@link close_handle/1} when it lingers (SO_LINGER), and by a short-lived
-%% thread when the close comes from the owner's exit.</li>
+%% <li>a lingering socket (SO_LINGER with any `l_onoff': a negative
+%% `l_linger' never ends) is closed by a thread of its own; {@link
+%% close_handle/1} waits for it in `receive', holding no scheduler.</li>
+%% </ul>
+%%
+%% == What procket refuses ==
+%% <ul>
+%% <li>An integer descriptor procket did not give out (`procket:open/2',
+%% {@link socket/3}, {@link accept/1,2}, `procket:dev/1,2', or received by
+%% {@link recvmsg/5} with SCM_RIGHTS or SCM_PIDFD, or a pidfd from
+%% `getsockopt(SO_PEERPIDFD)'), or one closed since: `{error, ebadf}' for
+%% every call, so the VM's own descriptors are never touched; a handle's
+%% number: `{error, ebusy}'. The same for descriptors sent with
+%% SCM_RIGHTS. A close/1 while a call works on the descriptor takes
+%% effect when that call returns.</li>
+%% <li>ioctl requests other than those whose layout procket knows
+%% (`ioc_rules' in c_src/nif/procket_sock.c; SIOCGIFCONF gets a buffer
+%% procket makes and returns the ifreq array): `{error, enotsup}', as for
+%% requests that arm SIGIO or carry an address.</li>
+%% <li>Socket options whose value holds an address or that return a
+%% descriptor procket cannot account for, and MSG_ZEROCOPY:
+%% `{error, enotsup}'.</li>
 %% </ul>
 %%
 %% == Bounds ==
 %% Sizes are checked, and a value out of range raises `error:badarg':
 %% reads and receives up to 64 MiB (`Size'), socket addresses up to 1024
 %% bytes, control data up to 64 KiB, socket option values up to 64 KiB,
-%% ioctl arguments and results up to 64 KiB, writev up to 1024 binaries
-%% per call (more is a partial write, `{ok, N}'). A term of the wrong type
-%% is `badarg' as well; a failing system call is `{error, Posix}'.
+%% ioctl arguments and results up to 64 KiB, ioctl request numbers up to
+%% 16#ffffffff, writev up to 1024 binaries per call (a partial writev
+%% would send a datagram cut short). Integers put into a fixed-size field
+%% must fit it (the family of {@link sockaddr_common/2}, the argument of
+%% {@link ntohs/1}). A term of the wrong type is `badarg' as well; a
+%% failing system call is `{error, Posix}'.
 %%
 %% == Names ==
 %% Families, types and protocols are atoms (`inet', `dgram', `udp') or
@@ -100,7 +123,9 @@
 %% <li>ioctl: the buffer handed to the kernel has at least the size the
 %% request encodes plus 4 KiB of zeros, so a request that writes more than
 %% the argument holds cannot overwrite VM memory; an integer argument must
-%% fit a C int (it is passed as a value, never as a pointer); ioctl/3
+%% fit a C int and is never an address (a value for requests that take
+%% one, else a native int in the buffer); only known requests (above);
+%% ioctl/3
 %% still returns `{ok, Result}', {@link ioctl/4} also returns ioctl(2)'s
 %% return value. `alloc/1', `buf/1' and `memcpy/2' (raw pointers) are not
 %% provided.</li>
@@ -120,7 +145,9 @@
 %% and return its descriptor (the old ones opened a character device
 %% under `/dev' by name and left TUNSETIFF to the caller); a device
 %% path is `{error, eacces}' and never opened.</li>
-%% <li>`ntohs/1' takes a 16-bit binary (and, as before, a 32-bit one).</li>
+%% <li>`ntohs/1' takes a 16-bit binary (and, as before, a 32-bit one);
+%% an integer must fit 16 bits (the old one kept the low 16 bits of any
+%% integer).</li>
 %% <li>Sizes are bounded (above); the old functions took any size.</li>
 %% <li>Descriptors from `procket:open/2' are in blocking mode (the old
 %% ones were non-blocking): receive and send calls still never wait, but
@@ -171,6 +198,13 @@
 -type cmsg() :: {Level :: integer() | atom(), Type :: integer() | atom(),
                  Data :: binary()}.
 -type timeout_ms() :: non_neg_integer() | infinity.
+%% Milliseconds, any number of them (waits longer than `receive ... after'
+%% takes are made in steps), or `infinity'.
+
+%% the most binaries writev/2 takes (IOV_MAX on Linux and the BSDs)
+-define(WRITEV_MAX, 1024).
+%% the longest timeout `receive ... after' takes, in milliseconds
+-define(AFTER_MAX, 16#ffffffff).
 
 %%% ------------------------------------------------------------------
 %%% The BSD socket interface
@@ -347,11 +381,14 @@ write(FD, Bufs) when is_list(Bufs) ->
 write(_, _) ->
     erlang:error(badarg).
 
-%% @doc writev(2) of a list of binaries (up to 1024 per call): `ok' when
-%% all was written, `{ok, N}' for a partial write.
+%% @doc writev(2) of a list of binaries: `ok' when all was written,
+%% `{ok, N}' for a partial write. At most 1024 binaries per call (IOV_MAX
+%% on Linux); more raise `badarg', as writing only the first 1024 would
+%% send a datagram cut short.
 -spec writev(socket(), [binary()]) -> ok | {ok, non_neg_integer()} | {error, posix()}.
 writev(FD, Bufs) when is_list(Bufs) ->
     Size = iolist_size(Bufs),
+    length(Bufs) =< ?WRITEV_MAX orelse erlang:error(badarg, [FD, Bufs]),
     case procket_nif:sock_writev(FD, Bufs) of
         {ok, Size} -> ok;
         Other -> Other
@@ -362,10 +399,11 @@ writev(_, _) ->
 %% @doc ioctl(2). `Arg' is a binary (the structure the request takes) or
 %% an integer passed as the value (a C int). `Result' is the binary after
 %% the call, of the size of `Arg' (`<<>>' for an integer). `Request' is an
-%% integer or a name ({@link ioctl_request/0}). Runs on a dirty I/O
+%% integer of 32 bits (the kernel drops any higher bits, so a larger one
+%% is `badarg') or a name ({@link ioctl_request/0}). Runs on a dirty I/O
 %% scheduler. Be careful: a request that takes a pointer inside its
 %% structure reads or writes wherever that pointer points.
--spec ioctl(socket(), non_neg_integer() | atom(), binary() | integer()) ->
+-spec ioctl(socket(), 0..16#ffffffff | atom(), binary() | integer()) ->
           {ok, binary()} | {error, posix() | unsupported}.
 ioctl(FD, Request, Arg) ->
     Out = case Arg of
@@ -381,14 +419,20 @@ ioctl(FD, Request, Arg) ->
 %% their result that way) and `OutSize' bytes of the argument buffer
 %% afterwards, which may be more than `Arg' holds: ``ioctl(FD, 'FIONREAD',
 %% <<>>, 4)'' gives `{ok, 0, <<N:32/native>>}'. With an integer `Arg',
-%% `OutSize' must be 0.
--spec ioctl(socket(), non_neg_integer() | atom(), binary() | integer(),
+%% `OutSize' must be 0. `Request' is as for {@link ioctl/3}.
+-spec ioctl(socket(), 0..16#ffffffff | atom(), binary() | integer(),
             non_neg_integer()) ->
           {ok, integer(), binary()} | {error, posix() | unsupported}.
 ioctl(FD, Request, Arg, OutSize) ->
     case lookup(ioctl, Request) of
-        undefined -> {error, unsupported};
-        Req -> procket_nif:sock_ioctl(FD, Req, Arg, OutSize)
+        undefined ->
+            {error, unsupported};
+        %% the kernel takes the request as 32 bits: the upper bits of a
+        %% larger number would be dropped, making it another request
+        Req when Req >= 0, Req =< 16#ffffffff ->
+            procket_nif:sock_ioctl(FD, Req, Arg, OutSize);
+        _ ->
+            erlang:error(badarg, [FD, Request, Arg, OutSize])
     end.
 
 %% @doc setsockopt(2). `Level' and `Optname' are integers or C names
@@ -472,13 +516,18 @@ family(Other) ->
 
 %% @doc The platform's start of a `struct sockaddr' for `Family', of
 %% total length `Length': on Linux the 16-bit family in native byte order,
-%% on the BSDs a length byte and a family byte.
--spec sockaddr_common(atom() | integer(), 0..255) -> <<_:16>>.
+%% on the BSDs a length byte and a family byte. An integer `Family' must
+%% fit the family field (0..65535 on Linux, 0..255 on the BSDs), else
+%% `badarg', as for `Length' above 255.
+-spec sockaddr_common(atom() | 0..65535, 0..255) -> <<_:16>>.
 sockaddr_common(Family0, Length) when is_integer(Length), Length >= 0, Length =< 255 ->
     Family = case Family0 of
                  _ when is_integer(Family0) -> Family0;
                  _ -> family(Family0)
              end,
+    FamilyMax = (1 bsl (8 * info(sa_family_size))) - 1,
+    (Family >= 0 andalso Family =< FamilyMax)
+        orelse erlang:error(badarg, [Family0, Length]),
     case info(sa_len) of
         1 -> <<Length:8, Family:8>>;
         _ -> <<Family:16/native>>
@@ -572,15 +621,15 @@ ntohl(Other) ->
     erlang:error(badarg, [Other]).
 
 %% @doc A 16-bit integer from network to host byte order; the argument is
-%% an integer, a 2-byte binary, or (as the older procket took) a 4-byte
-%% binary whose low 16 bits count.
--spec ntohs(<<_:16>> | <<_:32>> | 0..16#ffffffff) -> 0..16#ffff.
+%% an integer of 16 bits, a 2-byte binary, or (as the older procket took)
+%% a 4-byte binary whose low 16 bits count.
+-spec ntohs(<<_:16>> | <<_:32>> | 0..16#ffff) -> 0..16#ffff.
 ntohs(<<I:16>>) ->
     ntohs(I);
 ntohs(<<I:32>>) ->
     ntohs(I band 16#ffff);
-ntohs(I) when is_integer(I), I >= 0, I =< 16#ffffffff ->
-    <<N:16>> = <<(I band 16#ffff):16/native>>,
+ntohs(I) when is_integer(I), I >= 0, I =< 16#ffff ->
+    <<N:16>> = <<I:16/native>>,
     N;
 ntohs(Other) ->
     erlang:error(badarg, [Other]).
@@ -632,13 +681,25 @@ close_handle(Handle) ->
         ok ->
             ok;
         finalize ->
-            procket_nif:sock_finalize(Handle);
+            finalize(Handle);
         wait ->
             receive
-                {'$procket_close', Handle} -> procket_nif:sock_finalize(Handle)
+                {'$procket_close', Handle} -> finalize(Handle)
             end;
         {error, _} = Error ->
             Error
+    end.
+
+%% A lingering close(2) runs on a thread of the NIF's, which says when it
+%% returned: waited for here, in receive, on no scheduler.
+finalize(Handle) ->
+    case procket_nif:sock_finalize(Handle) of
+        closing ->
+            receive
+                {'$procket_closed', Handle} -> ok
+            end;
+        Other ->
+            Other
     end.
 
 %% @doc Makes `Pid' the owner of a handle: the handle is closed when
@@ -686,21 +747,15 @@ cancel_select(Handle, Mode, Ref) ->
     end.
 
 %% @doc Waits until the handle is readable (`read') or writable
-%% (`write'), at most `Timeout' milliseconds: `ok' or `{error, timeout}'.
-%% The caller sleeps in `receive' meanwhile.
+%% (`write'), at most `Timeout' milliseconds (any non-negative integer, or
+%% `infinity'): `ok' or `{error, timeout}'. The caller sleeps in `receive'
+%% meanwhile.
 -spec wait(handle(), read | write, timeout_ms()) -> ok | {error, posix() | timeout}.
 wait(Handle, Mode, Timeout) ->
     check_timeout(Timeout),
     case select(Handle, Mode) of
-        {ok, Ref} ->
-            receive
-                {select, Handle, Ref, _} -> ok
-            after Timeout ->
-                cancel_select(Handle, Mode, Ref),
-                {error, timeout}
-            end;
-        {error, _} = Error ->
-            Error
+        {ok, Ref} -> await(Handle, Mode, Ref, Timeout);
+        {error, _} = Error -> Error
     end.
 
 %% @doc {@link recvfrom/2} that waits for data, at most `Timeout'
@@ -736,6 +791,7 @@ accept_wait(Handle, Timeout) ->
 -spec connect_wait(handle(), binary(), timeout_ms()) ->
           ok | {error, posix() | timeout | unsupported}.
 connect_wait(Handle, Sockaddr, Timeout) ->
+    check_timeout(Timeout),
     case connect(Handle, Sockaddr) of
         {error, einprogress} ->
             case wait(Handle, write, Timeout) of
@@ -758,6 +814,24 @@ sendto_wait(Handle, Buf, Flags, Sockaddr, Timeout) ->
 %%% ------------------------------------------------------------------
 %%% Internal
 %%% ------------------------------------------------------------------
+
+%% `receive ... after' takes at most ?AFTER_MAX milliseconds: a longer
+%% timeout is waited for in steps of that.
+await(Handle, Mode, Ref, Timeout) ->
+    receive
+        {select, Handle, Ref, _} -> ok
+    after after_ms(Timeout) ->
+        case Timeout of
+            _ when is_integer(Timeout), Timeout > ?AFTER_MAX ->
+                await(Handle, Mode, Ref, Timeout - ?AFTER_MAX);
+            _ ->
+                cancel_select(Handle, Mode, Ref),
+                {error, timeout}
+        end
+    end.
+
+after_ms(infinity) -> infinity;
+after_ms(Timeout) -> min(Timeout, ?AFTER_MAX).
 
 retry(Fun, Handle, Mode, Deadline) ->
     case Fun() of

@@ -86,3 +86,60 @@ parse_v6_test_() ->
                    procket_icmp:parse(inet6, dgram, <<128, 0, 0:16, 5:16, 6:16>>)),
      ?_assertMatch({ok, {other, 1, 4, _}},
                    procket_icmp:parse(inet6, dgram, <<1, 4, 0:16, 0:32>>))].
+
+%% A reply of 60 + 8 + Size bytes on an IPv4 raw socket: an IPv4 header
+%% with 40 bytes of options (NOPs).
+reply4_max_header(Reply) ->
+    <<4:4, 15:4, 0, (60 + byte_size(Reply)):16, 0:32, 64, 1, 0:16,
+      127, 0, 0, 1, 127, 0, 0, 1, (binary:copy(<<1>>, 40))/binary, Reply/binary>>.
+
+%% (Plain tests, not generators: a failure message then shows sizes, not
+%% the large binaries.)
+reply_size_test() ->
+    Reply4 = reply4(1, 2, <<0:(65000 * 8)>>),
+    ?assertEqual(60 + 8 + 65000, procket_icmp:reply_size(inet, raw, 65000)),
+    ?assertEqual(8 + 65000, procket_icmp:reply_size(inet, dgram, 65000)),
+    ?assertEqual(8 + 65000, procket_icmp:reply_size(inet6, raw, 65000)),
+    ?assertEqual(8, procket_icmp:reply_size(inet6, dgram, 0)),
+    %% the largest reply fits exactly
+    ?assertEqual(byte_size(reply4_max_header(Reply4)),
+                 procket_icmp:reply_size(inet, raw, 65000)),
+    ?assertEqual(byte_size(Reply4), procket_icmp:reply_size(inet, dgram, 65000)),
+    ?assertError(badarg, procket_icmp:reply_size(inet, raw, -1)),
+    ?assertError(badarg, procket_icmp:reply_size(inet, stream, 1)),
+    ?assertError(badarg, procket_icmp:reply_size(packet, raw, 1)),
+    ?assertError(badarg, procket_icmp:reply_size(inet6, dgram, 1.0)).
+
+%% Only a whole reply is one: its payload as long as the request's. A
+%% reply cut short (by a receive buffer smaller than reply_size/3, as
+%% gen_udp's default of 8192 bytes for a 9000-byte payload) is refused:
+%% IPv6 by its length, IPv4 by its checksum already.
+echo_reply_test() ->
+    Size = 9000,
+    Payload = <<0:(Size * 8 - 16), "xy">>,
+    Reply4 = reply4(7, 8, Payload),
+    Raw4 = reply4_max_header(Reply4),
+    Reply6 = <<129, 0, 16#beef:16, 7:16, 8:16, Payload/binary>>,
+    Cut = fun(Bin, N) -> binary:part(Bin, 0, N) end,
+    E = fun procket_icmp:echo_reply/4,
+    ?assertEqual({ok, 7, 8}, E(inet, dgram, Reply4, Size)),
+    ?assertEqual({ok, 7, 8}, E(inet, raw, Raw4, Size)),
+    ?assertEqual({ok, 7, 8}, E(inet6, dgram, Reply6, Size)),
+    ?assertEqual({ok, 7, 8}, E(inet6, raw, Reply6, Size)),
+    ?assertEqual({ok, 7, 8}, E(inet6, raw, <<129, 0, 0:16, 7:16, 8:16>>, 0)),
+    %% cut short
+    ?assertEqual({error, size}, E(inet6, dgram, Cut(Reply6, 8192), Size)),
+    ?assertEqual({error, size}, E(inet6, raw, Cut(Reply6, 8 + Size - 1), Size)),
+    ?assertEqual({error, malformed}, E(inet, dgram, Cut(Reply4, 8192), Size)),
+    ?assertEqual({error, malformed}, E(inet, raw, Cut(Raw4, 8192), Size)),
+    %% a reply to a request of another size
+    ?assertEqual({error, size}, E(inet, dgram, Reply4, Size + 1)),
+    ?assertEqual({error, size}, E(inet6, raw, Reply6, Size - 1)),
+    %% not a reply
+    Request = procket_icmp:echo_request(inet, 7, 8, Payload),
+    ?assertEqual({error, other}, E(inet, dgram, Request, Size)),
+    ?assertEqual({error, other}, E(inet6, dgram, <<1, 4, 0:16, 0:32>>, 0)),
+    ?assertEqual({error, malformed}, E(inet6, dgram, <<129, 0>>, 0)),
+    ?assertError(badarg, E(inet, dgram, Reply4, -1)),
+    ?assertError(badarg, E(inet, dgram, Reply4, foo)),
+    ?assertError(badarg, E(inet, stream, Reply4, Size)).

@@ -81,7 +81,8 @@ commands_test_() ->
      ?_assertError(badarg, C([{progname, "a\nb"}])),
      ?_assertError(badarg, C([{progname, "a" ++ [0] ++ "b"}])),
      ?_assertError(badarg, C([{exec, []}])),
-     ?_assertError(badarg, C([{exec, "sudo"}]))].
+     ?_assertError(badarg, C([{exec, "sudo"}])),
+     ?_assertError(badarg, C([{exec, ["", "sudo" | doas]}]))].
 
 pipe_and_timeout_test_() ->
     P = fun(Opts) -> plan(53, Opts) end,

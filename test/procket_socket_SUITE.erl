@@ -34,6 +34,22 @@ init_per_suite(Config) ->
 end_per_suite(_Config) ->
     ok.
 
+%% A copy of the VM's descriptor VmFd, sent by OTP's socket with
+%% SCM_RIGHTS and received by procket:recvmsg: procket's.
+received_copy(VmFd) ->
+    Name = iolist_to_binary(["procket-socket-suite-", os:getpid()]),
+    {ok, R} = procket:socket(local, dgram, 0),
+    ok = procket:bind(R, <<(procket:sockaddr_common(local, 0))/binary, 0, Name/binary>>),
+    {ok, O} = socket:open(local, dgram, default),
+    ok = socket:sendmsg(O, #{addr => #{family => local, path => <<0, Name/binary>>},
+                             iov => [<<"fd">>],
+                             ctrl => [#{level => socket, type => rights,
+                                        data => <<VmFd:32/native>>}]}),
+    ok = socket:close(O),
+    {ok, <<"fd">>, _, [{1, 1, <<FD:32/native>>}], _} = procket:recvmsg(R, 10, 0, 64, 110),
+    ok = procket:close(R),
+    FD.
+
 %%% ------------------------------------------------------------------
 %%% cases
 %%% ------------------------------------------------------------------
@@ -141,13 +157,16 @@ icmp_dgram_ping(_Config) ->
     end.
 
 %% A tun device made with ioctl(TUNSETIFF) on /dev/net/tun (opened by the
-%% VM's raw file driver, in blocking mode); TUNGETIFF through ioctl/4; a
-%% read of the blocking descriptor runs on a dirty I/O scheduler until the
-%% kernel routes a datagram into the device.
+%% VM's raw file driver, in blocking mode, and given to procket with
+%% SCM_RIGHTS: the VM's own descriptor is not procket's); TUNGETIFF
+%% through ioctl/4; a read of the blocking descriptor runs on a dirty I/O
+%% scheduler until the kernel routes a datagram into the device.
 tun_ioctl_read(_Config) ->
     {ok, File} = file:open("/dev/net/tun", [read, write, raw, binary]),
     try
-        <<FD:32/native>> = prim_file:get_handle(File),
+        <<VmFd:32/native>> = prim_file:get_handle(File),
+        {error, ebadf} = procket:ioctl(VmFd, 'TUNGETIFF', <<>>, 40),
+        FD = received_copy(VmFd),
         IffTun = 16#0001,
         IffNoPi = 16#1000,
         Ifreq = <<"pktest%d", 0:(8 * 8), (IffTun bor IffNoPi):16/native, 0:(22 * 8)>>,
@@ -172,7 +191,8 @@ tun_ioctl_read(_Config) ->
                      ct:fail(no_packet)
                  end,
         {_, _} = binary:match(Packet, Payload),
-        ok = procket:close(U)
+        ok = procket:close(U),
+        ok = procket:close(FD)
     after
         ok = file:close(File)
     end.

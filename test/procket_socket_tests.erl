@@ -231,6 +231,25 @@ portability_test() ->
     ?assertError(badarg, procket:wordalign(foo)),
     ?assertError(badarg, procket:wordalign(1, 0)).
 
+%% An integer that does not fit its field is badarg, not cut down to it.
+fixed_width_test() ->
+    ?assertEqual(<<65535:16/native>>, procket:sockaddr_common(65535, 16)),
+    ?assertEqual(<<0:16>>, procket:sockaddr_common(0, 0)),
+    ?assertError(badarg, procket:sockaddr_common(70000, 16)),
+    ?assertError(badarg, procket:sockaddr_common(65536, 16)),
+    ?assertError(badarg, procket:sockaddr_common(-1, 16)),
+    ?assertError(badarg, procket:sockaddr_common(inet, -1)),
+    ?assertError(badarg, procket:sockaddr_common(2.0, 16)),
+    ?assertError(badarg, procket_socket:sockaddr_common(1 bsl 64, 16)),
+    ?assertEqual(16#ffff, procket:ntohs(16#ffff)),
+    ?assertEqual(0, procket:ntohs(0)),
+    ?assertError(badarg, procket:ntohs(16#10000)),
+    ?assertError(badarg, procket:ntohs(16#10102)),
+    ?assertError(badarg, procket:ntohs(16#ffffffff)),
+    ?assertError(badarg, procket:ntohs(-1)),
+    ?assertError(badarg, procket:ntohl(1 bsl 32)),
+    ?assertError(badarg, procket:setsockopt(bad_fd(), 'SOL_SOCKET', 'SO_DEBUG', 1 bsl 31)).
+
 byte_order_test() ->
     case little() of
         true ->
@@ -531,8 +550,10 @@ read_write_test() ->
     ok = procket:write(C, [<<"de">>, <<"f">>]),                 % a list: writev
     ok = procket:writev(C, [<<"g">>, <<>>, <<"hi">>]),
     ?assertEqual({ok, <<"abcdefghi">>}, procket:read(S, 100)),
-    %% more than IOV_MAX binaries: a partial write
-    ?assertEqual({ok, 1024}, procket:writev(C, lists:duplicate(1100, <<"x">>))),
+    %% more than IOV_MAX binaries: badarg (a partial writev of a datagram
+    %% would send it truncated); exactly 1024 is written whole
+    ?assertError(badarg, procket:writev(C, lists:duplicate(1025, <<"x">>))),
+    ?assertEqual(ok, procket:writev(C, lists:duplicate(1024, <<"x">>))),
     {ok, Got} = procket:read(S, 2000),
     ?assertEqual(1024, byte_size(Got)),
     %% end of stream
@@ -548,6 +569,23 @@ read_write_test() ->
     ?assertError(badarg, procket:writev(S, [foo])),
     ?assertError(badarg, procket:writev(S, <<"not a list">>)),
     ok = close_all([S]).
+
+%% More than 1024 binaries raise badarg and write nothing: writing the
+%% first 1024 would send a datagram cut short. write/2 of a list is
+%% writev/2.
+writev_limit_test() ->
+    {S, Addr} = udp(),
+    {ok, C} = procket:socket(inet, dgram, udp),
+    ok = procket:connect(C, Addr),
+    ?assertError(badarg, procket:writev(C, lists:duplicate(1025, <<"x">>))),
+    ?assertError(badarg, procket:write(C, lists:duplicate(1025, <<"x">>))),
+    ?assertError(badarg, procket:writev(C, lists:duplicate(5000, <<>>))),
+    ?assertEqual({error, eagain}, procket:recvfrom(S, 2000)),
+    ok = procket:writev(C, lists:duplicate(1024, <<"y">>)),
+    {ok, H} = procket:handle(S),
+    ?assertEqual({ok, binary:copy(<<"y">>, 1024)}, procket:recvfrom_wait(H, 2000, 2000)),
+    ok = procket:close_handle(H),
+    ok = procket:close(C).
 
 %% A descriptor in blocking mode: read, write, accept and connect move to a
 %% dirty I/O scheduler and block there. More blocked readers than normal
@@ -600,12 +638,17 @@ set_sock_nonblock_test() ->
     ok = procket:close(S).
 
 %% read and write of a regular file run on a dirty scheduler (O_NONBLOCK
-%% means nothing there); the descriptor comes from a raw file handle
+%% means nothing there). The VM's own descriptor of a raw file handle is
+%% not procket's (ebadf); passed with SCM_RIGHTS (by OTP's socket) and
+%% received by procket:recvmsg, its copy is.
 regular_file_test() ->
     Path = "/tmp/procket-socket-test-" ++ os:getpid(),
     ok = file:write_file(Path, <<"file contents">>),
     {ok, File} = file:open(Path, [read, write, raw, binary]),
-    <<FD:32/native>> = prim_file:get_handle(File),
+    <<VmFd:32/native>> = prim_file:get_handle(File),
+    ?assertEqual({error, ebadf}, procket:read(VmFd, 5)),
+    ?assertEqual({error, ebadf}, procket:write(VmFd, <<"x">>)),
+    FD = received_copy(VmFd),
     ?assertEqual({ok, <<"file ">>}, procket:read(FD, 5)),
     ?assertEqual(ok, procket:write(FD, <<"C">>)),
     ?assertEqual(ok, procket:writev(FD, [<<"ON">>, <<"T">>])),
@@ -613,8 +656,25 @@ regular_file_test() ->
     ?assertEqual({ok, <<>>}, procket:read(FD, 100)),
     ?assertEqual({error, enotsock}, procket:recvfrom(FD, 10)),
     ok = file:close(File),
+    ok = procket:close(FD),
     ?assertEqual({ok, <<"file CONTents">>}, file:read_file(Path)),
     ok = file:delete(Path).
+
+%% A copy of the VM's descriptor VmFd, sent by OTP's socket with
+%% SCM_RIGHTS and received by procket:recvmsg: procket's.
+received_copy(VmFd) ->
+    {R, RAddr} = unix_dgram(),
+    {ok, O} = socket:open(local, dgram, default),
+    <<_:16, Path/binary>> = RAddr,            % sockaddr_un: an abstract name
+    ok = socket:sendmsg(O, #{addr => #{family => local, path => Path},
+                             iov => [<<"fd">>],
+                             ctrl => [#{level => socket, type => rights,
+                                        data => <<VmFd:32/native>>}]}),
+    ok = socket:close(O),
+    {ok, <<"fd">>, _, [{1, 1, <<FD:32/native>>}], _} =
+        procket:recvmsg(R, 10, 0, 64, 110),
+    ok = procket:close(R),
+    FD.
 
 %%% ------------------------------------------------------------------
 %%% ioctl
@@ -635,11 +695,34 @@ ioctl_test() ->
     Ifreq = <<"lo", 0:(38 * 8)>>,
     {ok, <<"lo", 0:112, Index:32/native, _/binary>>} = procket:ioctl(S, 'SIOCGIFINDEX', Ifreq),
     ?assertEqual(1, Index),
-    %% an integer argument is a value: FIOCLEX ignores it, FIONBIO takes a
-    %% pointer (0 is not one)
+    %% an integer argument to a request that takes a structure is a native
+    %% int in procket's buffer, never an address: FIONBIO 1
     ?assertEqual({ok, <<>>}, procket:ioctl(S, 'FIOCLEX', 0)),
     ?assertEqual({ok, 0, <<>>}, procket:ioctl(S, 'FIOCLEX', 0, 0)),
-    ?assertEqual({error, efault}, procket:ioctl(S, 'FIONBIO', 0)),
+    ?assertEqual({ok, <<>>}, procket:ioctl(S, 'FIONBIO', 1)),
+    ?assert(nonblocking(S)),
+    ?assertEqual({ok, 0, <<1:32/native>>}, procket:ioctl(S, 'FIONBIO', 1, 4)),
+    %% SIOCGIFCONF: procket makes the buffer; the result is the ifreq array
+    %% (40 bytes each on 64-bit Linux), lo among them; a pointer in the
+    %% caller's ifconf is not used
+    {ok, Ifs} = procket:ioctl(S, 'SIOCGIFCONF', <<4096:32/native, 0:32, 16#400000:64/native>>),
+    ?assert(byte_size(Ifs) >= 40),
+    ?assertMatch(<<"lo", 0, _/binary>>, Ifs),
+    {ok, Ifs2} = procket:ioctl(S, 'SIOCGIFCONF', 0),
+    ?assertEqual(Ifs, Ifs2),
+    ?assertError(badarg, procket:ioctl(S, 'SIOCGIFCONF', -1)),
+    ?assertError(badarg, procket:ioctl(S, 'SIOCGIFCONF', 64 * 1024 + 1)),
+    %% refused: requests that arm signals, return descriptors or carry
+    %% addresses procket does not marshal; anything not on the list
+    [?assertEqual({error, enotsup}, procket:ioctl(S, R, <<1:32/native>>))
+     || R <- ['FIOASYNC', 'FIOSETOWN', 'SIOCSPGRP', 'SIOCETHTOOL', 'SIOCADDRT',
+              'SIOCBRADDBR', 'TUNGETDEVNETNS', 'TUNATTACHFILTER', 'SIOCGHWTSTAMP',
+              16#89ff]],
+    ?assertEqual({error, enotsup}, procket:ioctl(S, 'FIOASYNC', 1)),
+    %% a request that takes a value: a binary must hold exactly a native int
+    ?assertError(badarg, procket:ioctl(S, 'TUNSETPERSIST', <<1:64>>)),
+    %% request numbers are 32 bits: more is badarg, never truncated
+    ?assertError(badarg, procket:ioctl(S, (1 bsl 32) + 16#541B, <<0:32>>)),
     %% errors
     ?assertEqual({error, enodev}, procket:ioctl(S, 'SIOCGIFINDEX', <<"nosuchif0", 0:(31 * 8)>>)),
     ?assertEqual({error, ebadf}, procket:ioctl(bad_fd(), 'FIONREAD', <<0:32>>)),
@@ -649,10 +732,25 @@ ioctl_test() ->
     ?assertError(badarg, procket:ioctl(S, 'FIONREAD', <<0:(65 * 1024 * 8)>>)),
     ?assertError(badarg, procket:ioctl(S, 'FIONREAD', 1 bsl 40)),       % not an int
     ?assertError(badarg, procket:ioctl(S, 'FIONREAD', <<>>, 64 * 1024 + 1)),
-    ?assertError(badarg, procket:ioctl(S, 'FIOCLEX', 0, 4)),      % integer: no result
+    ?assertEqual({ok, 0, <<0:32>>}, procket:ioctl(S, 'FIOCLEX', 0, 4)), % the int back
+    ?assertError(badarg, procket:ioctl(S, 'TUNSETPERSIST', 0, 4)),  % a value: no result
     ?assertError(badarg, procket:ioctl(S, -1, <<>>)),
     ?assertError(badarg, procket:ioctl(S, 'FIONREAD', foo)),
     ok = close_all([S, C]).
+
+%% The kernel takes a request number as 32 bits: one with higher bits set
+%% would be another request ((1 bsl 32) + FIONREAD would be FIONREAD), so
+%% it is badarg; 16#ffffffff is a request like any other.
+ioctl_request_range_test() ->
+    {S, _} = udp(),
+    FIONREAD = procket:ioctl_request('FIONREAD'),
+    ?assertError(badarg, procket:ioctl(S, (1 bsl 32) + FIONREAD, <<0:32>>)),
+    ?assertError(badarg, procket:ioctl(S, (1 bsl 32) + FIONREAD, <<>>, 4)),
+    ?assertError(badarg, procket:ioctl(S, 1 bsl 64, <<>>, 4)),
+    ?assertError(badarg, procket_socket:ioctl(S, 1 bsl 32, <<>>)),
+    ?assertMatch({error, _}, procket:ioctl(S, 16#ffffffff, <<>>)),   % enotty on Linux
+    ?assertEqual({ok, 0, <<0:32>>}, procket:ioctl(S, FIONREAD, <<>>, 4)),
+    ok = procket:close(S).
 
 %%% ------------------------------------------------------------------
 %%% setsockopt, getsockopt, getsockname, getpeername
@@ -1001,7 +1099,8 @@ wait_helpers_test() ->
     ?assertError(badarg, procket:recvfrom_wait(HR, 10, 0, 2000, 100)),
     ?assertError(badarg, procket:recvfrom_wait(HR, 10, 0, 0, -5)),
     ?assertError(badarg, procket:wait(HR, read, 1.5)),
-    ?assertError(badarg, procket:accept_wait(L, 10)),        % an integer: no select
+    %% the integer of a handle's descriptor: the handle's (ebusy)
+    ?assertEqual({error, ebusy}, procket:accept_wait(L, 10)),
     ?assertError(badarg, procket:connect_wait(HC, foo, 10)),
     ?assertError(badarg, procket:sendto_wait(HW, foo, 0, RAddr, 10)),
     ?assertError(badarg, procket:read_wait(HA, -1, 10)),
@@ -1016,6 +1115,81 @@ wait_helpers_test() ->
     ?assertEqual({error, ebadf}, procket:sendto_wait(HW, <<"x">>, 0, RAddr, 100)),
     ?assertEqual({error, ebadf}, procket:accept_wait(HL, 100)),
     ?assertEqual({error, ebadf}, procket:connect_wait(HC, Addr, 100)),
+    flush().
+
+%% Timeouts of 2^32 ms and more (beyond what `receive ... after' takes)
+%% and infinity: every helper waits, and returns once the descriptor is
+%% ready (50 ms later here). A bad timeout is badarg, also for
+%% connect_wait/3 when the connection completes at once.
+huge_timeout_test_() ->
+    {timeout, 60, fun huge_timeout/0}.
+
+huge_timeout() ->
+    Later = fun(F) -> spawn_link(fun() -> timer:sleep(50), F() end) end,
+    {U, UAddr} = udp(),
+    {UC, _} = udp(),
+    {ok, HU} = procket:handle(U),
+    {L, LAddr} = tcp_listener(),
+    {ok, HL} = procket:handle(L),
+    {R, RAddr} = unix_dgram(),
+    {W, _} = unix_dgram(),
+    {ok, HW} = procket:handle(W),
+    Fill = fun F() -> case procket:sendto(HW, <<"f">>, 0, RAddr) of
+                          ok -> F();
+                          {error, eagain} -> ok
+                      end end,
+    Send = fun(Data) -> Later(fun() -> ok = procket:sendto(UC, Data, 0, UAddr) end) end,
+    T0 = erlang:monotonic_time(millisecond),
+    lists:foreach(
+      fun(T) ->
+              Send(<<"w">>),
+              ?assertEqual(ok, procket:wait(HU, read, T)),
+              ?assertEqual({ok, <<"w">>}, procket:recvfrom(HU, 10)),
+              Send(<<"r3">>),
+              ?assertEqual({ok, <<"r3">>}, procket:recvfrom_wait(HU, 10, T)),
+              Send(<<"r5">>),
+              ?assertMatch({ok, <<"r5">>, _}, procket:recvfrom_wait(HU, 10, 0, 16, T)),
+              Send(<<"rd">>),
+              ?assertEqual({ok, <<"rd">>}, procket:read_wait(HU, 10, T)),
+              Later(fun() -> {ok, C} = procket:socket(inet, stream, tcp),
+                             _ = procket:connect(C, LAddr),
+                             timer:sleep(200),
+                             ok = procket:close(C)
+                    end),
+              {ok, A} = procket:accept_wait(HL, T),
+              ok = procket:close(A),
+              {ok, C2} = procket:socket(inet, stream, tcp),
+              {ok, HC2} = procket:handle(C2),
+              ?assertEqual(ok, procket:connect_wait(HC2, LAddr, T)),
+              ok = procket:close_handle(HC2),
+              ok = procket:close(accept_retry(HL, 200)),
+              ok = Fill(),
+              Later(fun() -> {ok, _} = procket:recvfrom(R, 10) end),
+              ?assertEqual(ok, procket:sendto_wait(HW, <<"x">>, 0, RAddr, T))
+      end, [16#ffffffff, 1 bsl 32, 1 bsl 40, 1 bsl 70, infinity]),
+    ?assert(erlang:monotonic_time(millisecond) - T0 < 30000),
+    %% bad timeouts
+    [?assertError(badarg, F(T))
+     || T <- [-1, 1.5, 4294967296.0, -(1 bsl 40), foo],
+        F <- [fun(X) -> procket:wait(HU, read, X) end,
+              fun(X) -> procket:recvfrom_wait(HU, 10, X) end,
+              fun(X) -> procket:recvfrom_wait(HU, 10, 0, 16, X) end,
+              fun(X) -> procket:read_wait(HU, 10, X) end,
+              fun(X) -> procket:accept_wait(HL, X) end,
+              fun(X) -> procket:sendto_wait(HW, <<"x">>, 0, RAddr, X) end]],
+    %% an AF_UNIX stream connect completes at once: the timeout is checked
+    %% all the same
+    {ok, UL} = procket:socket(local, stream, 0),
+    ULAddr = sun(),
+    ok = procket:bind(UL, ULAddr),
+    ok = procket:listen(UL, 4),
+    {ok, UC2} = procket:socket(local, stream, 0),
+    {ok, HUC2} = procket:handle(UC2),
+    ?assertError(badarg, procket:connect_wait(HUC2, ULAddr, -1)),
+    ?assertError(badarg, procket:connect_wait(HUC2, ULAddr, 1.5)),
+    ?assertEqual(ok, procket:connect_wait(HUC2, ULAddr, 1 bsl 40)),
+    [ok = procket:close_handle(X) || X <- [HU, HL, HW, HUC2]],
+    ok = close_all([UC, R, UL]),
     flush().
 
 %% SO_LINGER: close_handle closes on a dirty scheduler; the owner's exit
@@ -1255,3 +1429,77 @@ close_once_test() ->
     {ok, FD} = procket:socket(inet, dgram, 0),
     ok = procket:close(FD),
     ?assertEqual({error, ebadf}, procket:close(FD)).
+
+%%% ------------------------------------------------------------------
+%%% what procket refuses to pass on (the VM's safety)
+%%% ------------------------------------------------------------------
+
+%% Socket options whose value holds an address the kernel would read or
+%% write (a filter program, a zero-copy target), and MSG_ZEROCOPY (the
+%% kernel would read the binary after the call): enotsup.
+refused_options_test() ->
+    {C, S} = tcp_pair(),
+    {U, UAddr} = udp(),
+    ?assertEqual({error, enotsup},
+                 procket:getsockopt(C, 'IPPROTO_TCP', 35, <<0:(64 * 8)>>)),
+    ?assertEqual({error, enotsup},
+                 procket:setsockopt(C, 'IPPROTO_TCP', 35, <<0:(64 * 8)>>)),
+    ?assertEqual({error, enotsup},
+                 procket:setsockopt(U, 'SOL_SOCKET', 26, <<1:16/native, 0:48, 16#400000:64/native>>)),
+    ?assertEqual({error, enotsup},
+                 procket:setsockopt(U, 'SOL_SOCKET', 51, <<1:16/native, 0:48, 16#400000:64/native>>)),
+    ?assertEqual({error, enotsup}, procket:sendto(U, <<"z">>, 16#4000000, UAddr)),
+    ?assertEqual({error, enotsup}, procket:sendmsg(U, <<"z">>, 16#4000000, [], UAddr)),
+    %% what is not on that list is passed on
+    ok = procket:setsockopt(U, 'SOL_SOCKET', 'SO_PRIORITY', 1),
+    ok = close_all([C, S, U]).
+
+%% A descriptor the kernel hands back outside SCM_RIGHTS is procket's to
+%% close too: 1,001 SO_PEERPIDFD pidfds, each closed with close/1, leave
+%% the VM's descriptor count where it was.
+peer_pidfd_test() ->
+    {C, S} = unix_pair(),
+    Before = length(element(2, file:list_dir("/proc/self/fd"))),
+    Pidfds = [case procket:getsockopt(C, 'SOL_SOCKET', 77, <<0:32>>) of
+                  {ok, <<P:32/native>>} -> P;
+                  {error, enoprotoopt} -> none                % kernel < 6.5
+              end || _ <- lists:seq(1, 1001)],
+    [?assertEqual(ok, procket:close(P)) || P <- Pidfds, P =/= none],
+    After = length(element(2, file:list_dir("/proc/self/fd"))),
+    ?assertEqual(Before, After),
+    ok = close_all([C, S]).
+
+%% SCM_RIGHTS in sendmsg: only descriptors of procket's; the VM's own
+%% (here a gen_udp port's socket) are ebadf and nothing is sent.
+sendmsg_vm_fd_test() ->
+    {R, RAddr} = unix_dgram(),
+    {W, _} = unix_dgram(),
+    {ok, U} = gen_udp:open(0, [binary, {active, false}, {ip, {127, 0, 0, 1}}]),
+    {ok, UFd} = inet:getfd(U),
+    ?assertEqual({error, ebadf},
+                 procket:sendmsg(W, <<"x">>, 0, [{1, 1, <<UFd:32/native>>}], RAddr)),
+    ?assertEqual({error, eagain}, procket:recvfrom(R, 10)),
+    {ok, Own} = procket:socket(inet, dgram, 0),
+    ?assertEqual(ok, procket:sendmsg(W, <<"y">>, 0, [{1, 1, <<Own:32/native>>}], RAddr)),
+    {ok, <<"y">>, _, [{1, 1, <<Got:32/native>>}], _} = procket:recvmsg(R, 10, 0, 64, 110),
+    ok = gen_udp:close(U),
+    ok = close_all([R, W, Own, Got]).
+
+%% close/1 while another process's call works on the same integer
+%% descriptor: the close is deferred to the end of that call, so the
+%% number is never freed (and reused) under it.
+close_during_call_test() ->
+    {C, S} = unix_pair(),
+    make_blocking(S),
+    Self = self(),
+    Reader = spawn_link(fun() -> Self ! {read, procket:read(S, 10)} end),
+    timer:sleep(100),                              % blocked on a dirty scheduler
+    ?assertEqual(ok, procket:close(S)),
+    ?assert(fd_open(S)),                           % still the reader's
+    ?assertEqual({error, ebadf}, procket:read(S, 10)),  % but gone for new calls
+    ?assertEqual({error, ebadf}, procket:close(S)),
+    ok = procket:write(C, <<"wake">>),
+    receive {read, R} -> ?assertEqual({ok, <<"wake">>}, R) after 5000 -> error(no_read) end,
+    ?assert(wait_until(fun() -> not fd_open(S) end, 100)),
+    unlink(Reader),
+    ok = procket:close(C).

@@ -8,15 +8,20 @@
  *
  * Scheduler rules: no call here blocks a normal scheduler.
  *  - recv/send family: MSG_DONTWAIT is always added, so they never wait.
- *  - read, write, writev, accept, connect: on a descriptor in blocking
- *    mode (and for read/write also on regular files and block devices,
- *    where O_NONBLOCK means nothing) the call moves itself to a dirty I/O
- *    scheduler with enif_schedule_nif. A handle's descriptor is kept
- *    non-blocking instead: procket sets O_NONBLOCK again if it was cleared.
- *  - ioctl always runs on a dirty I/O scheduler (a request may do anything).
- *  - close(2) of a handle's socket with SO_LINGER set runs on a dirty I/O
- *    scheduler (close_handle) or, when the close comes from a callback
- *    (owner exit, garbage collection), on a short-lived detached thread.
+ *  - read, write, writev: on a descriptor in blocking mode (and on regular
+ *    files and block devices, where O_NONBLOCK means nothing) the call
+ *    moves itself to a dirty I/O scheduler with enif_schedule_nif; on a
+ *    non-blocking one RWF_NOWAIT keeps it from waiting even if O_NONBLOCK
+ *    is cleared between the look and the call. A handle's descriptor is
+ *    kept non-blocking: procket sets O_NONBLOCK again if it was cleared.
+ *  - accept, connect, ioctl always run on a dirty I/O scheduler.
+ *  - close(2) of a lingering socket (any l_onoff) runs on a thread of its
+ *    own; close_handle waits for its message.
+ *
+ * The VM's safety: an integer descriptor must be one procket gave out
+ * (int_begin); ioctl passes on known requests only (ioc_rules); socket
+ * options that carry addresses are refused (sockopt_refused). See
+ * src/procket_socket.erl, "What procket refuses".
  *
  * Bounds: read/recv sizes up to PK_IO_MAX, addresses PK_SOCKADDR_MAX,
  * control data PK_CTRL_MAX, socket options PK_OPT_MAX, ioctl arguments
@@ -80,10 +85,25 @@
 #ifndef IOV_MAX
 #define IOV_MAX 1024
 #endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#ifndef SOL_SCTP
+#define SOL_SCTP 132
+#endif
 
 static ErlNifResourceType *pk_rt;
 static ERL_NIF_TERM a_ok, a_error, a_undefined, a_true, a_false, a_wait,
-    a_finalize, a_close_msg, a_open, a_closing, a_closed, a_fd, a_owner,
+    a_finalize, a_close_msg, a_closed_msg, a_open, a_closing, a_closed, a_fd, a_owner,
     a_state, a_selected, a_not_owner, a_select, a_ready_input,
     a_ready_output, a_read, a_write;
 
@@ -143,6 +163,8 @@ typedef union {
     unsigned char bytes[PK_SOCKADDR_MAX];
 } pk_sockaddr;
 
+static void close_owned(int fd);
+
 /* ---- the descriptors procket gave out ------------------------------------ */
 
 /* close/1 and handle/1 take an integer, and the VM has descriptors of its
@@ -156,7 +178,9 @@ static ErlNifMutex *reg_mtx; /* guards iss and reg_bits */
 struct pk_issued {
     dev_t dev;
     ino_t ino;
+    unsigned busy;         /* calls in flight on the integer descriptor */
     unsigned char used;
+    unsigned char closing; /* close/1 came while busy: the last call closes */
 };
 static struct pk_issued *iss;
 static size_t iss_len;
@@ -188,6 +212,7 @@ int procket_sock_issue(int fd)
     iss[fd].dev = st.st_dev;
     iss[fd].ino = st.st_ino;
     iss[fd].used = 1;
+    iss[fd].closing = 0;
 out:
     enif_mutex_unlock(reg_mtx);
     return rc;
@@ -278,20 +303,39 @@ int procket_sock_close_fd(int fd)
 
     if (fd < 0 || reg_mtx == NULL)
         return EBADF;
+    int deferred = 0;
+
     enif_mutex_lock(reg_mtx);
     if (idx < reg_len && ((reg_bits[idx] >> (fd % 8)) & 1))
         rc = EBUSY; /* a handle's: closed through the handle only */
-    else if (!issued_locked(fd))
+    else if (!issued_locked(fd) || iss[fd].closing)
         rc = EBADF;
-    else {
+    else if (iss[fd].busy > 0) {
+        /* a call is working on it: the number must not be freed (and
+         * reused, perhaps by the VM) under it; the last call closes it */
+        iss[fd].closing = 1;
+        deferred = 1;
+        rc = 0;
+    } else {
         iss[fd].used = 0;
         rc = 0;
     }
     enif_mutex_unlock(reg_mtx);
-    /* the entry is gone: a concurrent close/1 of the same number fails */
-    if (rc == 0 && close(fd) < 0 && errno != EINTR)
-        rc = errno;
+    /* the entry is gone: a concurrent close/1 of the same number fails; a
+     * lingering socket is closed on a thread (close/1 returns at once) */
+    if (rc == 0 && !deferred)
+        close_owned(fd);
     return rc;
+}
+
+/* With reg_mtx held: whether fd is a descriptor of procket's, given out
+ * (and still the same file) or owned by a handle. */
+static int procket_fd_locked(int fd)
+{
+    size_t idx = (size_t)fd / 8;
+
+    return (fd >= 0 && idx < reg_len && ((reg_bits[idx] >> (fd % 8)) & 1)) ||
+           issued_locked(fd);
 }
 
 /* ---- closing without blocking a scheduler ------------------------------- */
@@ -301,54 +345,137 @@ static int lingers(int fd)
     struct linger l;
     socklen_t len = sizeof(l);
 
+    /* any l_onoff: a negative l_linger reads back from {1, -1}, which
+     * the kernel takes as a linger without end */
     return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 &&
-           len == sizeof(l) && l.l_onoff && l.l_linger > 0;
+           len == sizeof(l) && l.l_onoff != 0;
 }
+
+/* A close(2) on a thread of its own, for a lingering socket: close(2)
+ * may wait out the linger (without end, for a negative l_linger), and no
+ * scheduler, normal or dirty, may wait with it. With a message, it is
+ * sent to `to' once close(2) returned. */
+struct closer {
+    int fd;
+    ErlNifPid to;
+    ErlNifEnv *env; /* NULL: no message */
+    ERL_NIF_TERM msg;
+};
 
 static void *closer_main(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
+    struct closer *c = arg;
 
-    reg_del(fd);
-    (void)close(fd);
+    reg_del(c->fd);
+    (void)close(c->fd);
+    if (c->env != NULL) {
+        (void)enif_send(NULL, &c->to, c->env, c->msg);
+        enif_free_env(c->env);
+    }
+    enif_free(c);
     atomic_fetch_sub(&pk_closers, 1);
     return NULL;
+}
+
+/* 0 when a thread closes fd (and then sends msg, a term of env, to `to',
+ * if to is not NULL), -1 when none could be started. */
+static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_TERM msg)
+{
+    pthread_attr_t attr;
+    pthread_t tid;
+    struct closer *c = enif_alloc(sizeof(*c));
+    int started = 0;
+
+    if (c == NULL)
+        return -1;
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    if (to != NULL) {
+        c->to = *to;
+        if ((c->env = enif_alloc_env()) == NULL) {
+            enif_free(c);
+            return -1;
+        }
+        c->msg = enif_make_copy(c->env, msg);
+    }
+    (void)env;
+    if (pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        (void)pthread_attr_setstacksize(&attr, 64 * 1024);
+        atomic_fetch_add(&pk_closers, 1);
+        if (pthread_create(&tid, &attr, closer_main, c) == 0)
+            started = 1;
+        else
+            atomic_fetch_sub(&pk_closers, 1);
+        (void)pthread_attr_destroy(&attr);
+    }
+    if (started)
+        return 0;
+    if (c->env != NULL)
+        enif_free_env(c->env);
+    enif_free(c);
+    return -1;
 }
 
 /* A handle's descriptor leaves the registry, then close(2). In that order:
  * close(2) frees the number at once even when it then waits out a linger,
  * and the number, reused, must be free to become a handle's. Until the
  * close nothing can claim it (reg_add and close/1 find no issued entry:
- * the handle took it). On a normal scheduler (a callback) a lingering socket is closed by a detached
- * thread, as close(2) may wait up to the linger time; if no thread can be
- * started, the linger is turned off so that close(2) returns at once (the
- * kernel still sends the queued data). */
+ * the handle took it). A lingering socket is closed by a detached thread
+ * (on any scheduler: a negative l_linger waits without end); if no
+ * thread can be started, the linger is turned off so that close(2)
+ * returns at once (the kernel still sends the queued data). */
 static void close_owned(int fd)
 {
-    if (!on_dirty_scheduler() && lingers(fd)) {
-        pthread_attr_t attr;
-        pthread_t tid;
-        int started = 0;
-
-        if (pthread_attr_init(&attr) == 0) {
-            (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            (void)pthread_attr_setstacksize(&attr, 64 * 1024);
-            atomic_fetch_add(&pk_closers, 1);
-            if (pthread_create(&tid, &attr, closer_main, (void *)(intptr_t)fd) == 0)
-                started = 1;
-            else
-                atomic_fetch_sub(&pk_closers, 1);
-            (void)pthread_attr_destroy(&attr);
-        }
-        if (started)
+    if (lingers(fd)) {
+        struct linger off = {0, 0};
+        if (close_on_thread(fd, NULL, NULL, 0) == 0)
             return;
-        {
-            struct linger off = {0, 0};
-            (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
-        }
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
     }
     reg_del(fd);
     (void)close(fd); /* Linux: the descriptor is gone even on EINTR */
+}
+
+/* ---- calls on integer descriptors ------------------------------------- */
+
+/* A call on the integer descriptor fd starts: 0, or EBADF when procket
+ * did not give it out (the VM's own descriptors: its poll set, signal
+ * pipe, the sockets of its ports; or a number reused since) or close/1
+ * was called on it, EBUSY when a handle owns it (use the handle). While
+ * the call runs, close/1 leaves the number allocated (see
+ * procket_sock_close_fd), so it cannot become someone else's under it. */
+static int int_begin(int fd)
+{
+    size_t idx = (size_t)fd / 8;
+    int rc = 0;
+
+    enif_mutex_lock(reg_mtx);
+    if (idx < reg_len && ((reg_bits[idx] >> (fd % 8)) & 1))
+        rc = EBUSY;
+    else if (!issued_locked(fd) || iss[fd].closing)
+        rc = EBADF;
+    else
+        iss[fd].busy++;
+    enif_mutex_unlock(reg_mtx);
+    return rc;
+}
+
+static void int_end(int fd)
+{
+    int close_now;
+
+    enif_mutex_lock(reg_mtx);
+    if ((size_t)fd < iss_len && iss[fd].busy > 0)
+        iss[fd].busy--;
+    close_now = (size_t)fd < iss_len && iss[fd].closing && iss[fd].busy == 0;
+    if (close_now) {
+        iss[fd].used = 0;
+        iss[fd].closing = 0;
+    }
+    enif_mutex_unlock(reg_mtx);
+    if (close_now)
+        close_owned(fd); /* a lingering socket is not closed inline here */
 }
 
 /* ---- handles ---------------------------------------------------------- */
@@ -548,17 +675,22 @@ static void pk_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mo
 struct pk_op {
     int fd;
     struct pk_sock *s; /* NULL for an integer descriptor */
+    int held;          /* an integer descriptor, counted by int_begin */
 };
 
-enum { OP_OK, OP_BADARG, OP_CLOSED, OP_DIRTY };
+enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY };
 #define CHECK_BLOCKING 1 /* move to a dirty scheduler if fd blocks */
 #define CHECK_FILE 2     /* ... or is a regular file or block device */
+#define CHECK_DIRTY 4    /* always on a dirty scheduler */
 
 static void op_end(ErlNifEnv *env, struct pk_op *op)
 {
     if (op->s != NULL)
         sock_release(env, op->s);
+    else if (op->held)
+        int_end(op->fd);
     op->s = NULL;
+    op->held = 0;
 }
 
 static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks)
@@ -566,9 +698,14 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
     void *obj;
 
     op->s = NULL;
+    op->held = 0;
     if (enif_get_int(env, t, &op->fd)) {
+        int rc;
         if (op->fd < 0)
             return OP_BADARG;
+        if ((rc = int_begin(op->fd)) != 0)
+            return rc == EBUSY ? OP_BUSY : OP_CLOSED;
+        op->held = 1;
     } else if (enif_get_resource(env, t, pk_rt, &obj)) {
         struct pk_sock *s = obj;
         enif_mutex_lock(s->mtx);
@@ -584,6 +721,10 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
         return OP_BADARG;
     }
 
+    if ((checks & CHECK_DIRTY) && !on_dirty_scheduler()) {
+        op_end(env, op);
+        return OP_DIRTY;
+    }
     if (checks != 0 && !on_dirty_scheduler()) {
         int fl = fcntl(op->fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK)) {
@@ -616,6 +757,8 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
             return enif_make_badarg(env);                                     \
         case OP_CLOSED:                                                       \
             return error_tuple(env, EBADF);                                   \
+        case OP_BUSY:                                                         \
+            return error_tuple(env, EBUSY);                                   \
         case OP_DIRTY:                                                        \
             return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND,   \
                                      self, argc, argv);                       \
@@ -671,7 +814,7 @@ ERL_NIF_TERM procket_sock_connect(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
 
     if (!get_bin(env, argv[1], PK_SOCKADDR_MAX, &sa))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING, procket_sock_connect,
+    OP_BEGIN(env, argv[0], &op, CHECK_DIRTY, procket_sock_connect,
              "sock_connect", argc, argv);
     rc = connect(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
                  (socklen_t)sa.size);
@@ -706,7 +849,7 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 
     if (!get_size(env, argv[1], PK_SOCKADDR_MAX, &salen))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING, procket_sock_accept,
+    OP_BEGIN(env, argv[0], &op, CHECK_DIRTY, procket_sock_accept,
              "sock_accept", argc, argv);
     len = (socklen_t)salen;
     do {
@@ -798,6 +941,8 @@ ERL_NIF_TERM procket_sock_sendto(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         !enif_get_int(env, argv[2], &flags) ||
         !get_bin(env, argv[3], PK_SOCKADDR_MAX, &sa))
         return enif_make_badarg(env);
+    if (flags & MSG_ZEROCOPY) /* the kernel would read the binary later */
+        return error_tuple(env, EOPNOTSUPP);
     OP_BEGIN(env, argv[0], &op, 0, procket_sock_sendto, "sock_sendto", argc, argv);
     do {
         n = sendto(op.fd, buf.data, buf.size, flags | MSG_DONTWAIT | MSG_NOSIGNAL,
@@ -836,7 +981,8 @@ static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg)
         p = enif_make_new_binary(env, len, &bin);
         if (len > 0)
             memcpy(p, data, len);
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        if (c->cmsg_level == SOL_SOCKET &&
+            (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_PIDFD)) {
             size_t i;
             for (i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
                 int fd;
@@ -979,6 +1125,25 @@ static int get_cmsgs(ErlNifEnv *env, ERL_NIF_TERM list, void **ctrl, size_t *len
     return 1;
 }
 
+/* With reg_mtx held: whether every descriptor in msg's SCM_RIGHTS
+ * messages is procket's. */
+static int cmsg_fds_ours(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        size_t len;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        len = c->cmsg_len > CMSG_LEN(0) ? c->cmsg_len - CMSG_LEN(0) : 0;
+        for (size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i, sizeof(fd));
+            if (!procket_fd_locked(fd))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 /* sock_sendmsg(FD, Buf, Flags, Ctrl, Sockaddr) -> {ok, Sent} | {error, _} */
 ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -996,6 +1161,8 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         !enif_get_int(env, argv[2], &flags) ||
         !get_bin(env, argv[4], PK_SOCKADDR_MAX, &sa))
         return enif_make_badarg(env);
+    if (flags & MSG_ZEROCOPY) /* the kernel would read the binary later */
+        return error_tuple(env, EOPNOTSUPP);
     rc = get_cmsgs(env, argv[3], &ctrl, &ctrllen);
     if (rc == 0)
         return enif_make_badarg(env);
@@ -1007,6 +1174,9 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     case OP_CLOSED:
         enif_free(ctrl);
         return error_tuple(env, EBADF);
+    case OP_BUSY:
+        enif_free(ctrl);
+        return error_tuple(env, EBUSY);
     default:
         enif_free(ctrl);
         return enif_make_badarg(env);
@@ -1020,16 +1190,56 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     msg.msg_namelen = (socklen_t)sa.size;
     msg.msg_control = ctrl;
     msg.msg_controllen = ctrllen;
-    do {
-        n = sendmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    /* Descriptors sent with SCM_RIGHTS must be procket's too: not the
+     * VM's own, which a peer could then write to. Checked and sent with
+     * the registry locked (the send does not wait), so that none is
+     * closed and reused in between. */
+    enif_mutex_lock(reg_mtx);
+    if (ctrl != NULL && !cmsg_fds_ours(&msg)) {
+        n = -1;
+        errno = EBADF;
+    } else {
+        do {
+            n = sendmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+    }
     err = errno;
+    enif_mutex_unlock(reg_mtx);
     op_end(env, &op);
     enif_free(ctrl);
     if (n < 0)
         return error_tuple(env, err);
     return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
 }
+
+/* read(2), write(2) and writev(2) for read/2, write/2 and writev/2. On a
+ * dirty scheduler (where the call moved because the descriptor was in
+ * blocking mode) they may block, as in C. On a normal scheduler the
+ * descriptor was non-blocking when op_begin looked, but another process
+ * may have cleared O_NONBLOCK since: RWF_NOWAIT makes this one call
+ * non-blocking whatever the flag says (sockets, pipes, tun devices take
+ * it). A file that does not gives EOPNOTSUPP, and the call moves to a
+ * dirty scheduler. */
+static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
+{
+    ssize_t r;
+
+    do {
+        if (on_dirty_scheduler())
+            r = writing ? writev(fd, iov, n) : readv(fd, iov, n);
+        else
+            r = writing ? pwritev2(fd, iov, n, -1, RWF_NOWAIT)
+                        : preadv2(fd, iov, n, -1, RWF_NOWAIT);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+#define RW_RESCHEDULE(env, n, err, self, name, argc, argv)                      \
+    do {                                                                      \
+        if ((n) < 0 && (err) == EOPNOTSUPP && !on_dirty_scheduler())          \
+            return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND,   \
+                                     self, argc, argv);                       \
+    } while (0)
 
 /* sock_read(FD, Size) -> {ok, Buf} | {error, Posix} */
 ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -1048,13 +1258,15 @@ ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         op_end(env, &op);
         return error_tuple(env, ENOMEM);
     }
-    do {
-        n = read(op.fd, buf.data, size);
-    } while (n < 0 && errno == EINTR);
+    {
+        struct iovec iov = {buf.data, size};
+        n = rw(op.fd, &iov, 1, 0);
+    }
     err = errno;
     op_end(env, &op);
     if (n < 0) {
         enif_release_binary(&buf);
+        RW_RESCHEDULE(env, n, err, procket_sock_read, "sock_read", argc, argv);
         return error_tuple(env, err);
     }
     if ((size_t)n < size && !enif_realloc_binary(&buf, (size_t)n)) {
@@ -1076,18 +1288,21 @@ ERL_NIF_TERM procket_sock_write(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_write,
              "sock_write", argc, argv);
-    do {
-        n = write(op.fd, buf.data, buf.size);
-    } while (n < 0 && errno == EINTR);
+    {
+        struct iovec iov = {buf.data, buf.size};
+        n = rw(op.fd, &iov, 1, 1);
+    }
     err = errno;
     op_end(env, &op);
+    RW_RESCHEDULE(env, n, err, procket_sock_write, "sock_write", argc, argv);
     if (n < 0)
         return error_tuple(env, err);
     return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
 }
 
 /* sock_writev(FD, [binary()]) -> {ok, Written} | {error, Posix}; at most
- * IOV_MAX binaries are written per call (a partial write otherwise). */
+ * IOV_MAX binaries (more: badarg; for a datagram socket a partial writev
+ * would send a truncated datagram). */
 ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifIOVec vec, *iovec = &vec;
@@ -1097,29 +1312,125 @@ ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     int err;
 
     if (!enif_is_list(env, argv[1]) ||
-        !enif_inspect_iovec(env, IOV_MAX, argv[1], &tail, &iovec))
+        !enif_inspect_iovec(env, IOV_MAX, argv[1], &tail, &iovec) ||
+        !enif_is_empty_list(env, tail))
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_writev,
              "sock_writev", argc, argv);
-    do {
-        n = writev(op.fd, (const struct iovec *)iovec->iov, iovec->iovcnt);
-    } while (n < 0 && errno == EINTR);
+    n = rw(op.fd, (const struct iovec *)iovec->iov, (int)iovec->iovcnt, 1);
     err = errno;
     op_end(env, &op);
+    RW_RESCHEDULE(env, n, err, procket_sock_writev, "sock_writev", argc, argv);
     if (n < 0)
         return error_tuple(env, err);
     return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
 }
 
+/* ---- ioctl: the requests procket passes on ----------------------------- */
+
+/* What an ioctl request's argument is. The kernel takes the argument as a
+ * value, or as the address of a structure; some structures hold further
+ * addresses (SIOCGIFCONF's buffer, SIOCETHTOOL's ifr_data, SIOCADDRT's
+ * rt_dev) that the kernel reads or writes, and some requests arm signals
+ * (FIOASYNC, FIOSETOWN, SIOCSPGRP: SIGIO would kill the VM) or return
+ * descriptors (TUNGETDEVNETNS). procket passes on only the requests below,
+ * whose layout it knows: an address procket chose, never the caller, goes
+ * to the kernel. Any other request is EOPNOTSUPP. */
+enum { IOC_BUF = 1, IOC_VAL, IOC_IFCONF };
+
+static const struct {
+    unsigned long req;
+    unsigned char kind;
+} ioc_rules[] = {
+#ifdef __linux__
+    /* a pointer to procket's buffer: structures of plain data */
+    {FIONREAD, IOC_BUF},       {FIONBIO, IOC_BUF},        {FIOCLEX, IOC_BUF},
+    {FIONCLEX, IOC_BUF},       {SIOCOUTQ, IOC_BUF},       {SIOCATMARK, IOC_BUF},
+    {SIOCGSTAMP, IOC_BUF},     {SIOCGSTAMPNS, IOC_BUF},   {SIOCGIFNAME, IOC_BUF},
+    {SIOCGIFINDEX, IOC_BUF},   {SIOCGIFFLAGS, IOC_BUF},   {SIOCSIFFLAGS, IOC_BUF},
+    {SIOCGIFADDR, IOC_BUF},    {SIOCSIFADDR, IOC_BUF},    {SIOCDIFADDR, IOC_BUF},
+    {SIOCGIFDSTADDR, IOC_BUF}, {SIOCSIFDSTADDR, IOC_BUF}, {SIOCGIFBRDADDR, IOC_BUF},
+    {SIOCSIFBRDADDR, IOC_BUF}, {SIOCGIFNETMASK, IOC_BUF}, {SIOCSIFNETMASK, IOC_BUF},
+    {SIOCGIFMETRIC, IOC_BUF},  {SIOCSIFMETRIC, IOC_BUF},  {SIOCGIFMTU, IOC_BUF},
+    {SIOCSIFMTU, IOC_BUF},     {SIOCSIFNAME, IOC_BUF},    {SIOCGIFHWADDR, IOC_BUF},
+    {SIOCSIFHWADDR, IOC_BUF},  {SIOCSIFHWBROADCAST, IOC_BUF},
+    {SIOCADDMULTI, IOC_BUF},   {SIOCDELMULTI, IOC_BUF},   {SIOCGIFPFLAGS, IOC_BUF},
+    {SIOCSIFPFLAGS, IOC_BUF},  {SIOCGIFTXQLEN, IOC_BUF},  {SIOCSIFTXQLEN, IOC_BUF},
+    {SIOCGIFMAP, IOC_BUF},     {SIOCSIFMAP, IOC_BUF},     {SIOCGMIIPHY, IOC_BUF},
+    {SIOCGMIIREG, IOC_BUF},    {SIOCSMIIREG, IOC_BUF},    {SIOCDARP, IOC_BUF},
+    {SIOCGARP, IOC_BUF},       {SIOCSARP, IOC_BUF},       {SIOCBRADDIF, IOC_BUF},
+    {SIOCBRDELIF, IOC_BUF},    {TUNSETIFF, IOC_BUF},      {TUNGETIFF, IOC_BUF},
+    {TUNGETFEATURES, IOC_BUF}, {TUNSETTXFILTER, IOC_BUF}, {TUNGETSNDBUF, IOC_BUF},
+    {TUNSETSNDBUF, IOC_BUF},   {TUNGETVNETHDRSZ, IOC_BUF},
+    {TUNSETVNETHDRSZ, IOC_BUF}, {TUNSETQUEUE, IOC_BUF},   {TUNSETIFINDEX, IOC_BUF},
+    {TUNSETVNETLE, IOC_BUF},   {TUNGETVNETLE, IOC_BUF},
+#ifdef TUNSETCARRIER
+    {TUNSETCARRIER, IOC_BUF},
+#endif
+    /* the argument is the value itself */
+    {TUNSETNOCSUM, IOC_VAL},   {TUNSETDEBUG, IOC_VAL},    {TUNSETPERSIST, IOC_VAL},
+    {TUNSETOWNER, IOC_VAL},    {TUNSETGROUP, IOC_VAL},    {TUNSETLINK, IOC_VAL},
+    {TUNSETOFFLOAD, IOC_VAL},  {TUNDETACHFILTER, IOC_VAL},
+    /* procket makes the buffer the structure points to */
+    {SIOCGIFCONF, IOC_IFCONF},
+#endif
+};
+
+static int ioctl_kind(unsigned long req)
+{
+    for (size_t i = 0; i < sizeof(ioc_rules) / sizeof(ioc_rules[0]); i++)
+        if (ioc_rules[i].req == req)
+            return ioc_rules[i].kind;
+    return 0;
+}
+
+/* SIOCGIFCONF with a buffer of len bytes (1..PK_IOCTL_MAX) procket makes:
+ * Result is the array of ifreq the kernel filled in. */
+static ERL_NIF_TERM ioctl_ifconf(ErlNifEnv *env, struct pk_op *op, int len)
+{
+    struct ifconf ifc;
+    ERL_NIF_TERM result;
+    unsigned char *buf = enif_alloc((size_t)len), *p;
+    int rc, err;
+
+    if (buf == NULL) {
+        op_end(env, op);
+        return error_tuple(env, ENOMEM);
+    }
+    memset(buf, 0, (size_t)len);
+    memset(&ifc, 0, sizeof(ifc));
+    ifc.ifc_len = len;
+    ifc.ifc_buf = (char *)buf;
+    rc = ioctl(op->fd, SIOCGIFCONF, &ifc);
+    err = errno;
+    op_end(env, op);
+    if (rc < 0) {
+        enif_free(buf);
+        return error_tuple(env, err);
+    }
+    if (ifc.ifc_len < 0 || ifc.ifc_len > len)
+        ifc.ifc_len = 0;
+    p = enif_make_new_binary(env, (size_t)ifc.ifc_len, &result);
+    if (ifc.ifc_len > 0)
+        memcpy(p, buf, (size_t)ifc.ifc_len);
+    enif_free(buf);
+    return enif_make_tuple3(env, a_ok, enif_make_int(env, rc), result);
+}
+
 /* sock_ioctl(FD, Request, Arg, OutSize) -> {ok, Ret, Result} | {error, _}
  *
- * Runs on a dirty I/O scheduler. A binary Arg is copied into a zeroed
- * buffer of max(size(Arg), OutSize, _IOC_SIZE(Request)) + PK_IOCTL_GUARD
- * bytes, so a request that writes more than the caller passed writes into
- * procket's buffer, not past it; Result is the first OutSize bytes of the
- * buffer afterwards. An integer Arg (an int, not a pointer-sized value) is
- * passed as the value itself; OutSize must then be 0. Ret is ioctl(2)'s
- * return value. */
+ * Runs on a dirty I/O scheduler. Request is one of ioc_rules (any other
+ * is {error, eopnotsupp}; above 32 bits, badarg). For a request that
+ * takes a structure, Arg (a binary, or an integer as a native int) is
+ * copied into a zeroed buffer of max(size(Arg), OutSize,
+ * _IOC_SIZE(Request)) + PK_IOCTL_GUARD bytes, so a request that writes
+ * more than the caller passed writes into procket's buffer, not past it;
+ * Result is the first OutSize bytes of the buffer afterwards. For a
+ * request that takes a value, Arg is an integer (or a binary holding a
+ * native int) passed as the value; OutSize must be 0. SIOCGIFCONF takes
+ * the buffer's length (an integer, or a struct ifconf binary whose
+ * ifc_len it reads; 0: PK_IOCTL_MAX) and returns the ifreq array. Ret is
+ * ioctl(2)'s return value. */
 ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     unsigned long req, outsize;
@@ -1128,19 +1439,39 @@ ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
     unsigned char *buf = NULL;
     ERL_NIF_TERM result;
     size_t buflen = 0;
-    int intarg = 0, is_int, rc, err;
+    int intarg = 0, is_int, rc, err, kind;
 
-    if (!enif_get_ulong(env, argv[1], &req) ||
+    if (!enif_get_ulong(env, argv[1], &req) || req > 0xffffffffUL ||
         !get_size(env, argv[3], PK_IOCTL_MAX, &outsize))
         return enif_make_badarg(env);
     is_int = enif_get_int(env, argv[2], &intarg);
-    if (is_int) {
+    if (!is_int && !get_bin(env, argv[2], PK_IOCTL_MAX, &arg))
+        return enif_make_badarg(env);
+    kind = ioctl_kind(req);
+    if (kind == IOC_VAL) {
         if (outsize != 0)
             return enif_make_badarg(env);
-    } else {
-        size_t iocsize = 0;
-        if (!get_bin(env, argv[2], PK_IOCTL_MAX, &arg))
+        if (!is_int) {
+            if (arg.size != sizeof(int))
+                return enif_make_badarg(env);
+            memcpy(&intarg, arg.data, sizeof(int));
+        }
+    } else if (kind == IOC_IFCONF) {
+        if (!is_int) {
+            if (arg.size < sizeof(int))
+                return enif_make_badarg(env);
+            memcpy(&intarg, arg.data, sizeof(int));
+        }
+        if (intarg < 0 || intarg > PK_IOCTL_MAX)
             return enif_make_badarg(env);
+        if (intarg == 0)
+            intarg = PK_IOCTL_MAX;
+    } else if (kind == IOC_BUF) {
+        size_t iocsize = 0;
+        if (is_int) { /* a native int, pointed to */
+            arg.data = (unsigned char *)&intarg;
+            arg.size = sizeof(intarg);
+        }
 #ifdef _IOC_SIZE
         iocsize = _IOC_SIZE(req);
 #endif
@@ -1152,7 +1483,13 @@ ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
         buflen += PK_IOCTL_GUARD;
     }
     OP_BEGIN(env, argv[0], &op, 0, procket_sock_ioctl, "sock_ioctl", argc, argv);
-    if (is_int) {
+    if (kind == 0) {
+        op_end(env, &op);
+        return error_tuple(env, EOPNOTSUPP);
+    }
+    if (kind == IOC_IFCONF)
+        return ioctl_ifconf(env, &op, intarg);
+    if (kind == IOC_VAL) {
         rc = ioctl(op.fd, req, (unsigned long)(long)intarg);
         err = errno;
         op_end(env, &op);
@@ -1184,6 +1521,43 @@ ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
     return enif_make_tuple3(env, a_ok, enif_make_int(env, rc), result);
 }
 
+/* ---- socket options ----------------------------------------------------- */
+
+/* Options whose value holds an address the kernel reads or writes later
+ * or at once (socket filters: a pointer to the program; TCP zero-copy
+ * receive: where to copy; an XDP umem: memory to pin; the iptables,
+ * arptables and ebtables replacements: counters and entries), or that
+ * return a new descriptor procket could not account for (SCTP peel-off):
+ * refused (EOPNOTSUPP), as procket cannot vouch for the addresses in the
+ * caller's bytes. Every other option is passed on; its value is a copy in
+ * procket's memory. */
+static int sockopt_refused(int level, int name, int get)
+{
+    switch (level) {
+    case SOL_SOCKET:
+        return !get && (name == 26 /* SO_ATTACH_FILTER */ ||
+                        name == 51 /* SO_ATTACH_REUSEPORT_CBPF */);
+    case IPPROTO_TCP:
+        return name == 35; /* TCP_ZEROCOPY_RECEIVE */
+    case 263: /* SOL_PACKET */
+        return !get && name == 22; /* PACKET_FANOUT_DATA */
+    case SOL_XDP:
+        return !get && name == 4; /* XDP_UMEM_REG */
+    case IPPROTO_IP:
+        /* {IPT,ARPT}_SO_SET_REPLACE, _ADD_COUNTERS; EBT_SO_SET_*,
+         * EBT_SO_GET_* (128-131) */
+        return get ? name >= 128 && name <= 131
+                   : name == 64 || name == 65 || name == 96 || name == 97 ||
+                         name == 128 || name == 129;
+    case IPPROTO_IPV6:
+        return !get && (name == 64 || name == 65); /* IP6T_SO_SET_* */
+    case SOL_SCTP:
+        return get && (name == 102 || name == 122); /* SCTP_SOCKOPT_PEELOFF* */
+    default:
+        return 0;
+    }
+}
+
 /* sock_setsockopt(FD, Level, Optname, Optval) -> ok | {error, Posix} */
 ERL_NIF_TERM procket_sock_setsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -1196,6 +1570,10 @@ ERL_NIF_TERM procket_sock_setsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TER
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, 0, procket_sock_setsockopt, "sock_setsockopt",
              argc, argv);
+    if (sockopt_refused(level, name, 0)) {
+        op_end(env, &op);
+        return error_tuple(env, EOPNOTSUPP);
+    }
     rc = setsockopt(op.fd, level, name, val.data, (socklen_t)val.size);
     err = errno;
     op_end(env, &op);
@@ -1216,6 +1594,10 @@ ERL_NIF_TERM procket_sock_getsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TER
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, 0, procket_sock_getsockopt, "sock_getsockopt",
              argc, argv);
+    if (sockopt_refused(level, name, 1)) {
+        op_end(env, &op);
+        return error_tuple(env, EOPNOTSUPP);
+    }
     if (!enif_alloc_binary(val.size, &buf)) {
         op_end(env, &op);
         return error_tuple(env, ENOMEM);
@@ -1229,6 +1611,13 @@ ERL_NIF_TERM procket_sock_getsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TER
     if (rc < 0) {
         enif_release_binary(&buf);
         return error_tuple(env, err);
+    }
+    /* a pidfd of the peer: procket's to close (close/1), like any
+     * descriptor a call hands out */
+    if (level == SOL_SOCKET && name == SO_PEERPIDFD && len == sizeof(int)) {
+        int pfd;
+        memcpy(&pfd, buf.data, sizeof(pfd));
+        (void)procket_sock_issue(pfd);
     }
     if (len < val.size && !enif_realloc_binary(&buf, len)) {
         enif_release_binary(&buf);
@@ -1253,6 +1642,8 @@ static ERL_NIF_TERM sock_name(ErlNifEnv *env, const ERL_NIF_TERM argv[], int pee
         break;
     case OP_CLOSED:
         return error_tuple(env, EBADF);
+    case OP_BUSY:
+        return error_tuple(env, EBUSY);
     default:
         return enif_make_badarg(env);
     }
@@ -1492,8 +1883,9 @@ ERL_NIF_TERM procket_sock_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
     }
 }
 
-/* sock_finalize(Handle) -> ok | {error, ebadf}: the closer's close(2), on
- * a dirty I/O scheduler. */
+/* sock_finalize(Handle) -> ok | closing | {error, ebadf}: the closer's
+ * close(2); closing: a lingering one, on a thread, which sends
+ * {'$procket_closed', Handle} once close(2) returned. */
 ERL_NIF_TERM procket_sock_finalize(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     struct pk_sock *s;
@@ -1517,7 +1909,17 @@ ERL_NIF_TERM procket_sock_finalize(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     enif_mutex_unlock(s->mtx);
     if (fd < 0)
         return error_tuple(env, EBADF);
-    close_owned(fd); /* on this dirty scheduler: a plain close(2) */
+    /* A lingering close(2) on a thread, which tells the caller when it
+     * returned: close_handle/1 waits for that in receive, holding no
+     * scheduler (a negative l_linger never ends). */
+    if (lingers(fd)) {
+        ErlNifPid self;
+        if (enif_self(env, &self) != NULL &&
+            close_on_thread(fd, env, &self,
+                            enif_make_tuple2(env, a_closed_msg, argv[0])) == 0)
+            return a_closing;
+    }
+    close_owned(fd);
     return a_ok;
 }
 
@@ -1674,6 +2076,7 @@ int procket_sock_load(ErlNifEnv *env)
     a_wait = enif_make_atom(env, "wait");
     a_finalize = enif_make_atom(env, "finalize");
     a_close_msg = enif_make_atom(env, "$procket_close");
+    a_closed_msg = enif_make_atom(env, "$procket_closed");
     a_open = enif_make_atom(env, "open");
     a_closing = enif_make_atom(env, "closing");
     a_closed = enif_make_atom(env, "closed");

@@ -1,0 +1,171 @@
+%% @doc Support code for procket_vm_SUITE, run inside the peer VMs it
+%% attacks (uid 65534). Each function does what a careless or hostile
+%% caller of the socket API could do and returns plain data.
+-module(procket_vm_peer).
+
+-export([vm_fds/0, attack_fd/1, sigio/0, pointers/0, linger_close/1,
+         fionbio_race/2, wake/1]).
+
+%% @doc The VM's own descriptors (none of them procket's).
+-spec vm_fds() -> [non_neg_integer()].
+vm_fds() ->
+    {ok, Names} = file:list_dir("/proc/self/fd"),
+    lists:sort([list_to_integer(N) || N <- Names]).
+
+%% @doc Every call of the socket API that takes a descriptor, on FD: the
+%% results, each expected to be {error, ebadf} for a descriptor that is
+%% not procket's. The writes carry what the VM's signal pipe and its
+%% child-setup socket would take for a message.
+-spec attack_fd(non_neg_integer()) -> [{atom(), term()}].
+attack_fd(FD) ->
+    Calls = [{write, fun() -> procket:write(FD, <<99:32/native>>) end},
+             {writev, fun() -> procket:writev(FD, [<<99:32/native>>]) end},
+             {read, fun() -> procket:read(FD, 4) end},
+             {read_wait, fun() -> procket:read_wait(FD, 4, 100) end},
+             {sendto, fun() -> procket:sendto(FD, <<1>>, 0, <<>>) end},
+             {sendmsg, fun() -> procket:sendmsg(FD, <<1>>, 0, [], <<>>) end},
+             {recvfrom, fun() -> procket:recvfrom(FD, 4) end},
+             {recvmsg, fun() -> procket:recvmsg(FD, 4, 0, 0, 0) end},
+             {ioctl, fun() -> procket:ioctl(FD, 'FIONREAD', <<0:32>>) end},
+             {setsockopt, fun() -> procket:setsockopt(FD, 'SOL_SOCKET', 'SO_RCVBUF', 1) end},
+             {getsockopt, fun() -> procket:getsockopt(FD, 'SOL_SOCKET', 'SO_TYPE', <<0:32>>) end},
+             {bind, fun() -> procket:bind(FD, <<>>) end},
+             {listen, fun() -> procket:listen(FD, 1) end},
+             {connect, fun() -> procket:connect(FD, <<>>) end},
+             {accept, fun() -> procket:accept(FD) end},
+             {getsockname, fun() -> procket:getsockname(FD, 16) end},
+             {set_sock_nonblock, fun() -> procket:set_sock_nonblock(FD) end},
+             {handle, fun() -> procket:handle(FD) end},
+             {close, fun() -> procket:close(FD) end}],
+    [{Name, try F() catch C:R -> {C, R} end} || {Name, F} <- Calls].
+
+%% @doc Requests that arm SIGIO (which the VM does not handle: it would
+%% die) on a UDP socket, then a datagram to it: the results.
+-spec sigio() -> [term()].
+sigio() ->
+    {ok, S} = procket:socket(inet, dgram, 0),
+    ok = procket:bind(S, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    {ok, <<_:16, Port:16, _/binary>>} = procket:getsockname(S, 16),
+    Pid = list_to_integer(os:getpid()),
+    R = [procket:ioctl(S, 'FIOSETOWN', <<Pid:32/native>>),
+         procket:ioctl(S, 'SIOCSPGRP', <<Pid:32/native>>),
+         procket:ioctl(S, 'FIOASYNC', <<1:32/native>>),
+         procket:ioctl(S, 'FIOASYNC', 1)],
+    {ok, U} = gen_udp:open(0, [{ip, {127, 0, 0, 1}}]),
+    ok = gen_udp:send(U, {127, 0, 0, 1}, Port, <<"sigio?">>),
+    timer:sleep(200),
+    ok = gen_udp:close(U),
+    ok = procket:close(S),
+    R.
+
+%% @doc Arguments that hold addresses into the VM: SIOCGIFCONF's buffer
+%% and TCP_ZEROCOPY_RECEIVE's target aimed at beam.smp's code.
+-spec pointers() -> [term()].
+pointers() ->
+    Beam = beam_address(),
+    {ok, S} = procket:socket(inet, dgram, 0),
+    Ifconf = procket:ioctl(S, 'SIOCGIFCONF', <<4096:32/native, 0:32, Beam:64/native>>),
+    {ok, L} = procket:socket(inet, stream, 0),
+    Zc = procket:getsockopt(L, 'IPPROTO_TCP', 35, <<Beam:64/native, 4096:64/native, 0:(48 * 8)>>),
+    ok = procket:close(S),
+    ok = procket:close(L),
+    [case Ifconf of
+         {ok, <<"lo", 0, _/binary>>} -> ifconf_ok;
+         Other -> Other
+     end, Zc].
+
+beam_address() ->
+    {ok, Maps} = file:read_file("/proc/self/maps"),
+    [Line | _] = [L || L <- binary:split(Maps, <<"\n">>, [global]),
+                       binary:match(L, <<"r-xp">>) =/= nomatch,
+                       binary:match(L, <<"beam">>) =/= nomatch],
+    [Start | _] = binary:split(Line, <<"-">>),
+    binary_to_integer(Start, 16).
+
+%% @doc A TCP connection whose client end lingers without end (SO_LINGER
+%% {1, -1}) with a full send queue the server never reads, closed the way
+%% How says: close_handle, owner_exit, gc (the last reference dropped) or
+%% close/1 of the integer. Returns the server end (to close later, which
+%% ends the linger) and how long the close took.
+-spec linger_close(close_handle | owner_exit | gc | close) -> {integer(), integer()}.
+linger_close(How) ->
+    {ok, L} = procket:socket(inet, stream, 0),
+    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    ok = procket:listen(L, 1),
+    {ok, Addr} = procket:getsockname(L, 16),
+    {ok, C} = procket:socket(inet, stream, 0),
+    _ = procket:connect(C, Addr),
+    timer:sleep(50),
+    {ok, S, _} = procket:accept(L, 16),
+    ok = procket:close(L),
+    ok = procket:setsockopt(S, 'SOL_SOCKET', 'SO_RCVBUF', 4096),
+    ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_SNDBUF', 4096),
+    fill(C, 0),
+    ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_LINGER', <<1:32/native, -1:32/native-signed>>),
+    T0 = erlang:monotonic_time(millisecond),
+    case How of
+        close -> ok = procket:close(C);
+        close_handle ->
+            {ok, H} = procket:handle(C),
+            Self = self(),
+            spawn(fun() -> Self ! {closed, procket:close_handle(H)} end),
+            receive {closed, _} -> ok after 500 -> still_closing end;
+        owner_exit ->
+            Self = self(),
+            P = spawn(fun() -> {ok, _} = procket:handle(C), Self ! ready,
+                               receive stop -> ok end end),
+            receive ready -> ok end,
+            P ! stop;
+        gc ->
+            %% the owner lives on; its only reference goes with a GC
+            Self = self(),
+            spawn(fun() -> ok = make_and_drop(C), erlang:garbage_collect(),
+                           Self ! collected, receive after infinity -> ok end end),
+            receive collected -> ok end
+    end,
+    {S, erlang:monotonic_time(millisecond) - T0}.
+
+make_and_drop(C) ->
+    {ok, _H} = procket:handle(C),
+    ok.
+
+fill(C, N) when N < 10000 ->
+    case procket:write(C, <<0:(4096 * 8)>>) of
+        {error, eagain} -> ok;
+        _ -> fill(C, N + 1)
+    end.
+
+%% @doc Readers of an integer UDP socket while another process flips its
+%% O_NONBLOCK with FIONBIO, for Ms milliseconds; Readers processes.
+%% Returns the socket and its port: wake/1 ends readers still blocked (on
+%% dirty schedulers, where the socket was blocking when they looked).
+-spec fionbio_race(pos_integer(), pos_integer()) -> {integer(), integer()}.
+fionbio_race(Readers, Ms) ->
+    {ok, S} = procket:socket(inet, dgram, 0),
+    ok = procket:bind(S, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    {ok, <<_:16, Port:16, _/binary>>} = procket:getsockname(S, 16),
+    End = erlang:monotonic_time(millisecond) + Ms,
+    spawn(fun() -> toggle(S, End, 0) end),
+    [spawn(fun() -> read_loop(S, End) end) || _ <- lists:seq(1, Readers)],
+    {S, Port}.
+
+toggle(S, End, N) ->
+    case erlang:monotonic_time(millisecond) < End of
+        true -> _ = procket:ioctl(S, 'FIONBIO', <<(N band 1):32/native>>),
+                toggle(S, End, N + 1);
+        false -> _ = procket:ioctl(S, 'FIONBIO', <<1:32/native>>)
+    end.
+
+read_loop(S, End) ->
+    _ = procket:read(S, 100),
+    case erlang:monotonic_time(millisecond) < End of
+        true -> read_loop(S, End);
+        false -> ok
+    end.
+
+%% @doc Datagrams to Port on 127.0.0.1, enough to wake every reader.
+-spec wake(integer()) -> ok.
+wake(Port) ->
+    {ok, U} = gen_udp:open(0, [{ip, {127, 0, 0, 1}}]),
+    [ok = gen_udp:send(U, {127, 0, 0, 1}, Port, <<"wake">>) || _ <- lists:seq(1, 64)],
+    gen_udp:close(U).
