@@ -220,7 +220,13 @@ dev(_, _) ->
 %% ebusy}': close the handle with {@link close_handle/1}.
 -spec close(FD :: non_neg_integer()) -> ok | {error, posix()}.
 close(FD) when is_integer(FD), FD >= 0 ->
-    procket_nif:close(FD);
+    %% a close(2) that may wait (a lingering socket, an AF_UNIX one with
+    %% descriptors in flight) runs on a thread of the NIF's, which says
+    %% when it returned: waited for here, holding no scheduler
+    case procket_nif:close(FD) of
+        closing -> receive {'$procket_closed', FD} -> ok end;
+        Other -> Other
+    end;
 close(_) ->
     erlang:error(badarg).
 

@@ -33,7 +33,7 @@ open(_Argv, _Request, _Pipe, _TimeoutMs) ->
     ?NIF_STUB.
 
 %% @doc close(2) on a descriptor.
--spec close(non_neg_integer()) -> ok | {error, atom()}.
+-spec close(non_neg_integer()) -> ok | closing | {error, atom()}.
 close(_FD) ->
     ?NIF_STUB.
 

@@ -65,9 +65,14 @@
 %% returns; the VM has few of them (10 by default, `+SDio') and uses them
 %% for file I/O too, so prefer non-blocking descriptors (all procket makes
 %% are) and handles, which never block;</li>
-%% <li>a lingering socket (SO_LINGER with any `l_onoff': a negative
-%% `l_linger' never ends) is closed by a thread of its own; {@link
-%% close_handle/1} waits for it in `receive', holding no scheduler.</li>
+%% <li>a close that may wait (a lingering socket, SO_LINGER with any
+%% `l_onoff': a negative `l_linger' never ends; an AF_UNIX socket, which
+%% may hold the last reference to one in flight) runs on a thread of its
+%% own; `procket:close/1' and {@link close_handle/1} wait for it in
+%% `receive', holding no scheduler;</li>
+%% <li>a descriptor received with SCM_RIGHTS shares its open file with the
+%% sender, who can put it in blocking mode at any time: calls on it may
+%% then wait on a dirty I/O scheduler.</li>
 %% </ul>
 %%
 %% == What procket refuses ==

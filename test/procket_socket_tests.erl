@@ -1503,3 +1503,33 @@ close_during_call_test() ->
     ?assert(wait_until(fun() -> not fd_open(S) end, 100)),
     unlink(Reader),
     ok = procket:close(C).
+
+%% handle/1 of a descriptor whose close/1 waits for a call in flight
+%% (ebadf: it is closing), or while an integer call works on it (ebusy:
+%% its number must stay until the call returns).
+handle_during_call_test() ->
+    {C, S} = unix_pair(),
+    make_blocking(S),
+    Self = self(),
+    spawn_link(fun() -> Self ! {read, procket:read(S, 10)} end),
+    timer:sleep(100),
+    ?assertEqual({error, ebusy}, procket:handle(S)),
+    ok = procket:close(S),
+    ?assertEqual({error, ebadf}, procket:handle(S)),
+    ok = procket:write(C, <<"wake">>),
+    receive {read, {ok, <<"wake">>}} -> ok after 5000 -> error(no_read) end,
+    ok = procket:close(C).
+
+%% SO_PEERPIDFD without room for the descriptor's number: einval, and no
+%% descriptor is made.
+peer_pidfd_short_buffer_test() ->
+    {C, S} = unix_pair(),
+    Before = length(element(2, file:list_dir("/proc/self/fd"))),
+    [?assertEqual({error, einval}, procket:getsockopt(C, 'SOL_SOCKET', 77, B))
+     || B <- [<<>>, <<0>>, <<0, 0, 0>>], _ <- lists:seq(1, 50)],
+    ?assertEqual(Before, length(element(2, file:list_dir("/proc/self/fd")))),
+    ok = close_all([C, S]).
+
+%% AF_ALG sockets would hash a whole binary in the send call: refused.
+alg_refused_test() ->
+    ?assertEqual({error, eafnosupport}, procket:socket(38, seqpacket, 0)).

@@ -13,14 +13,16 @@
 
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1]).
 -export([vm_descriptors/1, sigio_refused/1, pointer_arguments/1,
-         infinite_linger/1, fionbio_race/1]).
+         infinite_linger/1, in_flight_linger/1, purge_during_linger/1,
+         fionbio_race/1]).
 
 -define(CALL, 15000).
 
 suite() -> [{timetrap, {minutes, 5}}].
 
 all() ->
-    [vm_descriptors, sigio_refused, pointer_arguments, infinite_linger, fionbio_race].
+    [vm_descriptors, sigio_refused, pointer_arguments, infinite_linger,
+     in_flight_linger, purge_during_linger, fionbio_race].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -101,6 +103,30 @@ infinite_linger(Config) ->
                    end || How <- [close, owner_exit, gc, close_handle]],
         %% the peers go: the lingering closes end
         [ok = peer:call(Peer, procket, close, [S], ?CALL) || S <- Servers]
+    end).
+
+%% The last reference to a lingering socket, in flight in an AF_UNIX
+%% socket's queue (SCM_RIGHTS), goes when that socket is closed: the
+%% close runs on a thread, the VM answers.
+in_flight_linger(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        S = peer:call(Peer, procket_vm_peer, in_flight_linger, [], ?CALL),
+        ok = alive(Peer),
+        ok = peer:call(Peer, procket, close, [S], ?CALL)
+    end).
+
+%% A purge of the NIF's module while a close(2) lingers without end on a
+%% thread of the NIF's returns at once (the library stays mapped for the
+%% thread), and procket loads and works again afterwards.
+purge_during_linger(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {S, _} = peer:call(Peer, procket_vm_peer, linger_close, [close], ?CALL),
+        true = peer:call(Peer, code, delete, [procket_nif], ?CALL),
+        true = is_boolean(peer:call(Peer, code, purge, [procket_nif], 10000)),
+        ok = alive(Peer),
+        {ok, U} = peer:call(Peer, procket, socket, [inet, dgram, 0], ?CALL),
+        ok = peer:call(Peer, procket, close, [U], ?CALL),
+        ok = peer:call(Peer, procket, close, [S], ?CALL)
     end).
 
 %% One process flips O_NONBLOCK (FIONBIO) while four read an integer UDP

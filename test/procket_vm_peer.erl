@@ -4,7 +4,7 @@
 -module(procket_vm_peer).
 
 -export([vm_fds/0, attack_fd/1, sigio/0, pointers/0, linger_close/1,
-         fionbio_race/2, wake/1]).
+         in_flight_linger/0, fionbio_race/2, wake/1]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -87,7 +87,7 @@ beam_address() ->
 %% How says: close_handle, owner_exit, gc (the last reference dropped) or
 %% close/1 of the integer. Returns the server end (to close later, which
 %% ends the linger) and how long the close took.
--spec linger_close(close_handle | owner_exit | gc | close) -> {integer(), integer()}.
+-spec linger_close(close_handle | owner_exit | gc | close | none) -> {integer(), integer()}.
 linger_close(How) ->
     {ok, L} = procket:socket(inet, stream, 0),
     ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
@@ -98,13 +98,16 @@ linger_close(How) ->
     timer:sleep(50),
     {ok, S, _} = procket:accept(L, 16),
     ok = procket:close(L),
-    ok = procket:setsockopt(S, 'SOL_SOCKET', 'SO_RCVBUF', 4096),
-    ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_SNDBUF', 4096),
     fill(C, 0),
     ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_LINGER', <<1:32/native, -1:32/native-signed>>),
     T0 = erlang:monotonic_time(millisecond),
     case How of
-        close -> ok = procket:close(C);
+        none -> put(lingering, C);                  % left open for the caller
+        close ->
+            %% close/1 waits, as close(2) would, in receive: not on a scheduler
+            Self = self(),
+            spawn(fun() -> Self ! {closed, procket:close(C)} end),
+            receive {closed, _} -> ok after 500 -> still_closing end;
         close_handle ->
             {ok, H} = procket:handle(C),
             Self = self(),
@@ -130,7 +133,7 @@ make_and_drop(C) ->
     ok.
 
 fill(C, N) when N < 10000 ->
-    case procket:write(C, <<0:(4096 * 8)>>) of
+    case procket:write(C, <<0:(65536 * 8)>>) of
         {error, eagain} -> ok;
         _ -> fill(C, N + 1)
     end.
@@ -169,3 +172,23 @@ wake(Port) ->
     {ok, U} = gen_udp:open(0, [{ip, {127, 0, 0, 1}}]),
     [ok = gen_udp:send(U, {127, 0, 0, 1}, Port, <<"wake">>) || _ <- lists:seq(1, 64)],
     gen_udp:close(U).
+
+%% @doc A lingering TCP socket (SO_LINGER {1, -1}, full send queue) sent
+%% with SCM_RIGHTS to an AF_UNIX socket and left there, procket's own copy
+%% closed: closing the AF_UNIX socket releases the last reference, whose
+%% close waits without end. Returns the server end (closing it ends that).
+-spec in_flight_linger() -> integer().
+in_flight_linger() ->
+    {S, _} = linger_close(none),
+    {ok, A} = procket:socket(local, dgram, 0),
+    {ok, B} = procket:socket(local, dgram, 0),
+    Name = iolist_to_binary(["procket-vm-", os:getpid()]),
+    Addr = <<(procket:sockaddr_common(local, 0))/binary, 0, Name/binary>>,
+    ok = procket:bind(B, Addr),
+    C = get(lingering),
+    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], Addr),
+    ok = procket:close(C),
+    ok = procket:close(A),
+    spawn(fun() -> procket:close(B) end),   % waits for C's close, in receive
+    timer:sleep(200),
+    S.

@@ -198,7 +198,8 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
 }
 
-/* close(FD) -> ok | {error, Reason} */
+/* close(FD) -> ok | closing | {error, Reason}; closing: wait for
+ * {'$procket_closed', FD} */
 static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
                               const ERL_NIF_TERM argv[])
 {
@@ -209,7 +210,10 @@ static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
         return enif_make_badarg(env);
     /* only a descriptor procket gave out and no handle owns: never one
      * of the VM's own, nor a handle's behind its back */
-    if ((err = procket_sock_close_fd(fd)) != 0)
+    err = procket_sock_close_fd(env, fd);
+    if (err == PK_CLOSE_ON_THREAD)
+        return enif_make_atom(env, "closing");
+    if (err != 0)
         return error_tuple(env, err);
     return atom_ok;
 }

@@ -39,9 +39,11 @@
  * (owner exited, closer exited) the last one out closes it.
  */
 #define _GNU_SOURCE /* accept4, MSG_CMSG_CLOEXEC */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -164,6 +166,8 @@ typedef union {
 } pk_sockaddr;
 
 static void close_owned(int fd);
+static int close_may_wait(int fd);
+static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_TERM msg);
 
 /* ---- the descriptors procket gave out ------------------------------------ */
 
@@ -253,8 +257,12 @@ static int reg_add(int fd)
         rc = EBUSY; /* another handle's */
         goto out;
     }
-    if (!issued_locked(fd)) {
-        rc = EBADF; /* not procket's, or closed since */
+    if (!issued_locked(fd) || iss[fd].closing) {
+        rc = EBADF; /* not procket's, or closed since (close/1 pending) */
+        goto out;
+    }
+    if (iss[fd].busy > 0) {
+        rc = EBUSY; /* a call works on the integer: its number must stay */
         goto out;
     }
     if (idx >= reg_len) {
@@ -296,7 +304,7 @@ static void reg_undo(int fd)
 }
 
 /* close/1 of an integer descriptor (see above): 0 or an errno. */
-int procket_sock_close_fd(int fd)
+int procket_sock_close_fd(ErlNifEnv *env, int fd)
 {
     size_t idx = (size_t)fd / 8;
     int rc;
@@ -322,9 +330,16 @@ int procket_sock_close_fd(int fd)
     }
     enif_mutex_unlock(reg_mtx);
     /* the entry is gone: a concurrent close/1 of the same number fails; a
-     * lingering socket is closed on a thread (close/1 returns at once) */
-    if (rc == 0 && !deferred)
+     * close(2) that may wait runs on a thread, and close/1 waits for its
+     * message in receive */
+    if (rc == 0 && !deferred) {
+        ErlNifPid self;
+        if (close_may_wait(fd) && enif_self(env, &self) != NULL &&
+            close_on_thread(fd, env, &self,
+                            enif_make_tuple2(env, a_closed_msg, enif_make_int(env, fd))) == 0)
+            return PK_CLOSE_ON_THREAD;
         close_owned(fd);
+    }
     return rc;
 }
 
@@ -417,17 +432,35 @@ static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_
     return -1;
 }
 
+/* An AF_UNIX socket may hold descriptors in flight (SCM_RIGHTS not yet
+ * received), and the last reference to one of them, a lingering socket,
+ * goes with it: its close(2) may wait like a lingering one. */
+static int holds_in_flight(int fd)
+{
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+
+    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+}
+
 /* A handle's descriptor leaves the registry, then close(2). In that order:
  * close(2) frees the number at once even when it then waits out a linger,
  * and the number, reused, must be free to become a handle's. Until the
  * close nothing can claim it (reg_add and close/1 find no issued entry:
- * the handle took it). A lingering socket is closed by a detached thread
- * (on any scheduler: a negative l_linger waits without end); if no
+ * the handle took it). A lingering socket, or an AF_UNIX one (see
+ * holds_in_flight), is closed by a detached thread (on any scheduler: a
+ * negative l_linger waits without end); if no
  * thread can be started, the linger is turned off so that close(2)
  * returns at once (the kernel still sends the queued data). */
+/* Whether close(2) of fd may wait: see lingers, holds_in_flight. */
+static int close_may_wait(int fd)
+{
+    return lingers(fd) || holds_in_flight(fd);
+}
+
 static void close_owned(int fd)
 {
-    if (lingers(fd)) {
+    if (close_may_wait(fd)) {
         struct linger off = {0, 0};
         if (close_on_thread(fd, NULL, NULL, 0) == 0)
             return;
@@ -541,7 +574,7 @@ static int maybe_finish(ErlNifEnv *env, struct pk_sock *s, int ctx)
             return MF_NOT_READY;
         }
         if (ctx == CTX_CLOSER) {
-            if (lingers(s->fd)) {
+            if (close_may_wait(s->fd)) {
                 enif_mutex_unlock(s->mtx);
                 return MF_FINALIZE;
             }
@@ -778,6 +811,10 @@ ERL_NIF_TERM procket_sock_socket(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     if (!enif_get_int(env, argv[0], &family) || !enif_get_int(env, argv[1], &type) ||
         !enif_get_int(env, argv[2], &protocol))
         return enif_make_badarg(env);
+    /* AF_ALG: a send hashes or ciphers the whole binary, without bound,
+     * in the call: seconds of a normal scheduler */
+    if (family == 38)
+        return error_tuple(env, EAFNOSUPPORT);
     fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0)
         return error_tuple(env, errno);
@@ -1224,6 +1261,21 @@ static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
 {
     ssize_t r;
 
+    /* On a dirty scheduler a descriptor that is non-blocking now (a file
+     * without RWF_NOWAIT, moved here) is only read or written when ready:
+     * the flag may be cleared under it, by another process sharing it */
+    if (on_dirty_scheduler()) {
+        int fl = fcntl(fd, F_GETFL);
+        struct stat st;
+        if (fl >= 0 && (fl & O_NONBLOCK) && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
+            !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            struct pollfd p = {fd, writing ? POLLOUT : POLLIN, 0};
+            if (poll(&p, 1, 0) == 0) {
+                errno = EAGAIN;
+                return -1;
+            }
+        }
+    }
     do {
         if (on_dirty_scheduler())
             r = writing ? writev(fd, iov, n) : readv(fd, iov, n);
@@ -1552,7 +1604,9 @@ static int sockopt_refused(int level, int name, int get)
     case IPPROTO_IPV6:
         return !get && (name == 64 || name == 65); /* IP6T_SO_SET_* */
     case SOL_SCTP:
-        return get && (name == 102 || name == 122); /* SCTP_SOCKOPT_PEELOFF* */
+        /* SCTP_SOCKOPT_PEELOFF, _PEELOFF_FLAGS: a descriptor;
+         * SCTP_SOCKOPT_CONNECTX3: an address the kernel reads */
+        return get && (name == 102 || name == 122 || name == 111);
     default:
         return 0;
     }
@@ -1597,6 +1651,12 @@ ERL_NIF_TERM procket_sock_getsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TER
     if (sockopt_refused(level, name, 1)) {
         op_end(env, &op);
         return error_tuple(env, EOPNOTSUPP);
+    }
+    /* the kernel installs the pidfd whatever the room for its number:
+     * without room for it, procket could not account for it */
+    if (level == SOL_SOCKET && name == SO_PEERPIDFD && val.size < sizeof(int)) {
+        op_end(env, &op);
+        return error_tuple(env, EINVAL);
     }
     if (!enif_alloc_binary(val.size, &buf)) {
         op_end(env, &op);
@@ -1912,7 +1972,7 @@ ERL_NIF_TERM procket_sock_finalize(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     /* A lingering close(2) on a thread, which tells the caller when it
      * returned: close_handle/1 waits for that in receive, holding no
      * scheduler (a negative l_linger never ends). */
-    if (lingers(fd)) {
+    if (close_may_wait(fd)) {
         ErlNifPid self;
         if (enif_self(env, &self) != NULL &&
             close_on_thread(fd, env, &self,
@@ -2067,6 +2127,15 @@ int procket_sock_load(ErlNifEnv *env)
         return -1;
     if (reg_mtx == NULL && (reg_mtx = enif_mutex_create("procket_sock_reg")) == NULL)
         return -1;
+    if (pk_loads == 0) {
+        /* Closer threads may wait in close(2) for ever (a linger without
+         * end) and then run code of this library: it must never be
+         * unmapped under them, so it stays loaded (RTLD_NODELETE on the
+         * handle the VM already has) and unload does not wait. */
+        Dl_info info;
+        if (dladdr((void *)procket_sock_load, &info) != 0 && info.dli_fname != NULL)
+            (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
     pk_loads++;
     a_ok = enif_make_atom(env, "ok");
     a_error = enif_make_atom(env, "error");
@@ -2093,16 +2162,15 @@ int procket_sock_load(ErlNifEnv *env)
     return 0;
 }
 
-/* The last instance going away waits for closer threads (they run code of
- * this library) and frees the registry. */
+/* The last instance going away frees the registries, unless a closer
+ * thread still runs (it uses them when close(2) returns, and its code
+ * stays mapped: see procket_sock_load): then they are left as they are,
+ * for the threads and for a later load. Never waits: a close(2) with a
+ * linger without end would hold the caller (the code purge) for ever. */
 void procket_sock_unload(void)
 {
-    if (--pk_loads > 0)
+    if (--pk_loads > 0 || atomic_load(&pk_closers) > 0)
         return;
-    while (atomic_load(&pk_closers) > 0) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        (void)nanosleep(&ts, NULL);
-    }
     enif_free(reg_bits);
     reg_bits = NULL;
     reg_len = 0;

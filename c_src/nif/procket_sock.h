@@ -21,7 +21,11 @@ int procket_sock_issue(int fd);
 
 /* close/1 of an integer descriptor: 0, EBUSY (a handle owns it) or EBADF
  * (not one procket gave out, or closed since), or close(2)'s errno. */
-int procket_sock_close_fd(int fd);
+/* close/1 of an integer descriptor: 0 (closed), PK_CLOSING (a close(2)
+ * that may wait, on a thread, which then sends {'$procket_closed', FD} to
+ * the caller), or an errno. */
+#define PK_CLOSE_ON_THREAD (-1)
+int procket_sock_close_fd(ErlNifEnv *env, int fd);
 
 ERL_NIF_TERM procket_sock_socket(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_bind(ErlNifEnv *, int, const ERL_NIF_TERM[]);
