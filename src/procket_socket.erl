@@ -70,6 +70,10 @@
 %% may hold the last reference to one in flight) runs on a thread of its
 %% own; `procket:close/1' and {@link close_handle/1} wait for it in
 %% `receive', holding no scheduler;</li>
+%% <li>a received descriptor the caller does not take (read/2, recv and
+%% recvfrom take none; recvmsg those within `CtrlSize') is closed by
+%% procket, on a thread when that close may wait, never by the kernel in
+%% the receiving scheduler;</li>
 %% <li>a descriptor received with SCM_RIGHTS shares its open file with the
 %% sender, who can put it in blocking mode at any time: calls on it may
 %% then wait on a dirty I/O scheduler.</li>
@@ -320,7 +324,10 @@ send(FD, Buf, Flags, Sockaddr) ->
 %% @doc recvmsg(2) of at most `Size' bytes and `CtrlSize' bytes of control
 %% data: `{ok, Buf, MsgFlags, Ctrl}', `MsgFlags' as the kernel set them
 %% (e.g. MSG_TRUNC, MSG_CTRUNC), `Ctrl' the control messages in order as
-%% `{Level, Type, Data}'.
+%% `{Level, Type, Data}'. Control data beyond `CtrlSize' is cut as the
+%% kernel cuts it (MSG_CTRUNC; a message that does not fit whole comes
+%% truncated) and descriptors passed in the part cut off are closed (see
+%% Schedulers above).
 -spec recvmsg(socket(), non_neg_integer(), flags(), non_neg_integer()) ->
           {ok, binary(), integer(), [{integer(), integer(), binary()}]}
         | {error, posix() | unsupported}.

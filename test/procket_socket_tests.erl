@@ -539,6 +539,34 @@ scm_rights_test() ->
     ?assertEqual({ok, PAddr}, procket:getsockname(New, 16)),
     ok = close_all([A, B, P, New]).
 
+%% Descriptors the caller gets no room for are closed by procket, not
+%% left open nor closed by the kernel in the receiving thread: recvmsg/5
+%% with room for one of three keeps that one and says MSG_CTRUNC (8);
+%% recvfrom, recv and read take none. No descriptor is left behind.
+unclaimed_rights_test() ->
+    {A, _} = unix_dgram(),
+    {B, BAddr} = unix_dgram(),
+    {P, PAddr} = udp(),
+    Three = [{'SOL_SOCKET', 'SCM_RIGHTS', <<P:32/native, P:32/native, P:32/native>>}],
+    Before = open_fds(),
+    ok = procket:sendmsg(A, <<"fd">>, 0, Three, BAddr),
+    {ok, <<"fd">>, Flags, [{1, 1, <<New:32/native>>}], _} = procket:recvmsg(B, 10, 0, 20, 0),
+    ?assertEqual(8, Flags band 8),
+    ?assertEqual({ok, PAddr}, procket:getsockname(New, 16)),
+    ok = procket:close(New),
+    [begin
+         ok = procket:sendmsg(A, <<"fd">>, 0, Three, BAddr),
+         ?assertMatch({ok, <<"fd">>}, Recv())
+     end || Recv <- [fun() -> procket:recvfrom(B, 10) end,
+                     fun() -> procket:recv(B, 10) end,
+                     fun() -> procket:read(B, 10) end]],
+    ?assertEqual(Before, open_fds()),
+    ok = close_all([A, B, P]).
+
+open_fds() ->
+    {ok, Names} = file:list_dir("/proc/self/fd"),
+    length(Names).
+
 %%% ------------------------------------------------------------------
 %%% read, write, writev
 %%% ------------------------------------------------------------------

@@ -106,13 +106,23 @@ infinite_linger(Config) ->
     end).
 
 %% The last reference to a lingering socket, in flight in an AF_UNIX
-%% socket's queue (SCM_RIGHTS), goes when that socket is closed: the
-%% close runs on a thread, the VM answers.
+%% socket's queue (SCM_RIGHTS), goes when that socket is closed, or when
+%% the message is received by a call that takes no descriptors
+%% (recvfrom/2, read/2, recvmsg/5 with no room for control data): that
+%% close runs on a thread, the call returns, the VM answers. recvmsg/5
+%% says MSG_CTRUNC (8), as the kernel would.
 in_flight_linger(Config) ->
     with_peer(Config, [], fun(Peer) ->
-        S = peer:call(Peer, procket_vm_peer, in_flight_linger, [], ?CALL),
-        ok = alive(Peer),
-        ok = peer:call(Peer, procket, close, [S], ?CALL)
+        Got = [begin
+                   {S, R} = peer:call(Peer, procket_vm_peer, in_flight_linger, [How], ?CALL),
+                   ct:log("~p: ~p", [How, R]),
+                   ok = alive(Peer),
+                   ok = peer:call(Peer, procket, close, [S], ?CALL),
+                   {How, R}
+               end || How <- [close, recvfrom, read, recvmsg]],
+        [{close, closed}, {recvfrom, {ok, <<"x">>}}, {read, {ok, <<"x">>}},
+         {recvmsg, {ok, <<"x">>, Flags, [], _}}] = Got,
+        8 = Flags band 8
     end).
 
 %% A purge of the NIF's module while a close(2) lingers without end on a

@@ -4,7 +4,7 @@
 -module(procket_vm_peer).
 
 -export([vm_fds/0, attack_fd/1, sigio/0, pointers/0, linger_close/1,
-         in_flight_linger/0, fionbio_race/2, wake/1]).
+         in_flight_linger/1, fionbio_race/2, wake/1]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -174,21 +174,42 @@ wake(Port) ->
     gen_udp:close(U).
 
 %% @doc A lingering TCP socket (SO_LINGER {1, -1}, full send queue) sent
-%% with SCM_RIGHTS to an AF_UNIX socket and left there, procket's own copy
-%% closed: closing the AF_UNIX socket releases the last reference, whose
-%% close waits without end. Returns the server end (closing it ends that).
--spec in_flight_linger() -> integer().
-in_flight_linger() ->
+%% with SCM_RIGHTS to an AF_UNIX socket, procket's own copy closed, so
+%% that the message holds the last reference. How the message goes:
+%% `close' closes the AF_UNIX socket with the message still queued; the
+%% others receive it without taking the descriptor (recvfrom/2, read/2,
+%% recvmsg/5 with no room for control data), which the kernel would
+%% close in the receiving thread. Either way that close waits without
+%% end. Returns the server end (closing it ends that) and, for the
+%% receives, their results.
+-spec in_flight_linger(close | recvfrom | read | recvmsg) -> {integer(), term()}.
+in_flight_linger(How) ->
     {S, _} = linger_close(none),
     {ok, A} = procket:socket(local, dgram, 0),
     {ok, B} = procket:socket(local, dgram, 0),
-    Name = iolist_to_binary(["procket-vm-", os:getpid()]),
+    Name = iolist_to_binary(["procket-vm-", os:getpid(), "-", atom_to_list(How)]),
     Addr = <<(procket:sockaddr_common(local, 0))/binary, 0, Name/binary>>,
     ok = procket:bind(B, Addr),
     C = get(lingering),
     ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], Addr),
     ok = procket:close(C),
     ok = procket:close(A),
-    spawn(fun() -> procket:close(B) end),   % waits for C's close, in receive
-    timer:sleep(200),
-    S.
+    Self = self(),
+    Recv = fun() -> case How of
+                        recvfrom -> procket:recvfrom(B, 16);
+                        read -> procket:read(B, 16);
+                        recvmsg -> procket:recvmsg(B, 16, 0, 0, 0)
+                    end
+           end,
+    case How of
+        close ->
+            spawn(fun() -> procket:close(B) end),   % waits for C's close, in receive
+            timer:sleep(200),
+            {S, closed};
+        _ ->
+            %% on a normal scheduler: the old NIF held it here for good
+            spawn(fun() -> Self ! {received, Recv()} end),
+            R = receive {received, Res} -> Res after 5000 -> timeout end,
+            spawn(fun() -> procket:close(B) end),
+            {S, R}
+    end.

@@ -81,6 +81,12 @@
 #define PK_RECV_SMALL 4096
 #define PK_SOCKADDR_MAX 1024           /* socket address */
 #define PK_CTRL_MAX (64 * 1024)        /* control data (cmsg) */
+/* Room for the control data one receive may carry beyond what the caller
+ * asked for: SCM_RIGHTS with SCM_MAX_FD (253) descriptors, credentials, a
+ * pidfd, a security label. The kernel closes what does not fit itself, in
+ * the receiving thread; procket takes it and closes it off the scheduler
+ * when that close may wait (see pass_fds). */
+#define PK_CTRL_ROOM 2048
 #define PK_OPT_MAX (64 * 1024)         /* socket option value */
 #define PK_IOCTL_MAX (64 * 1024)       /* ioctl argument and result */
 #define PK_IOCTL_GUARD 4096            /* zeroed bytes after the argument */
@@ -907,6 +913,84 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 
 /* ---- receiving and sending -------------------------------------------- */
 
+/* The descriptors in msg's control messages (SCM_RIGHTS, SCM_PIDFD): the
+ * ones within the first `keep' bytes of control data are the caller's
+ * (issued, so that close/1 takes them), the others are closed here. Such
+ * a close may be the last reference to a lingering socket, or to an
+ * AF_UNIX one holding one in flight: close_owned runs it on a thread
+ * then. Returns whether anything lay beyond `keep'. */
+static int pass_fds(struct msghdr *msg, size_t keep)
+{
+    const unsigned char *base = msg->msg_control, *end;
+    struct cmsghdr *c;
+    int cut = 0;
+
+    if (base == NULL || msg->msg_controllen == 0)
+        return 0;
+    end = base + msg->msg_controllen;
+    for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        const unsigned char *data = CMSG_DATA(c);
+        size_t len = 0, i;
+
+        if (c->cmsg_len > CMSG_LEN(0))
+            len = c->cmsg_len - CMSG_LEN(0);
+        if (data > end)
+            len = 0;
+        else if (len > (size_t)(end - data))
+            len = (size_t)(end - data);
+        if ((size_t)(data - base) + len > keep)
+            cut = 1;
+        if (c->cmsg_level != SOL_SOCKET ||
+            (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD))
+            continue;
+        for (i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
+            int fd;
+            memcpy(&fd, data + i, sizeof(fd));
+            if ((size_t)(data - base) + i + sizeof(int) <= keep)
+                (void)procket_sock_issue(fd); /* without: close/1 refuses it */
+            else
+                close_owned(fd);
+        }
+    }
+    return cut;
+}
+
+/* recvmsg(2) into iov, with room for control data that nobody asked for:
+ * without it the kernel would close passed descriptors itself, in this
+ * thread, and that close may wait without end (see pass_fds). read/2,
+ * recv and recvfrom receive through it; their callers get no
+ * descriptors. */
+static ssize_t recv_passing(int fd, struct iovec *iov, int n, int flags,
+                            pk_sockaddr *sa, socklen_t salen, socklen_t *len)
+{
+    union {
+        struct cmsghdr align;
+        unsigned char buf[PK_CTRL_ROOM];
+    } ctrl;
+    struct msghdr msg;
+    ssize_t r;
+    int err;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)n;
+    msg.msg_name = sa;
+    msg.msg_namelen = sa != NULL ? salen : 0;
+    msg.msg_control = ctrl.buf;
+    msg.msg_controllen = sizeof(ctrl.buf);
+    do {
+        r = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+    } while (r < 0 && errno == EINTR);
+    err = errno;
+    if (r >= 0) {
+        (void)pass_fds(&msg, 0);
+        if (len != NULL)
+            *len = msg.msg_namelen;
+    }
+    errno = err;
+    return r;
+}
+
 /* sock_recvfrom(FD, Size, Flags, Salen) -> {ok, Buf, Sockaddr} | {error, _} */
 ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -936,11 +1020,11 @@ ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         }
         data = buf.data;
     }
-    len = (socklen_t)salen;
-    do {
-        n = recvfrom(op.fd, data, size, flags | MSG_DONTWAIT,
-                     salen ? &sa.sa : NULL, salen ? &len : NULL);
-    } while (n < 0 && errno == EINTR);
+    {
+        struct iovec iov = {data, size};
+        n = recv_passing(op.fd, &iov, 1, flags | MSG_DONTWAIT, salen ? &sa : NULL,
+                         (socklen_t)salen, &len);
+    }
     err = errno;
     op_end(env, &op);
     if (n < 0) {
@@ -993,22 +1077,26 @@ ERL_NIF_TERM procket_sock_sendto(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
 }
 
-/* The control messages of a received message, in order. */
-static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg)
+/* The control messages of a received message, in order, as far as they
+ * lie within the first `keep' bytes of control data (what the caller
+ * asked for: the rest is cut as the kernel would cut it). */
+static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg, size_t keep)
 {
     ERL_NIF_TERM list = enif_make_list(env, 0), rev;
+    const unsigned char *base = msg->msg_control, *end;
     struct cmsghdr *c;
-    const unsigned char *end;
 
-    if (msg->msg_control == NULL || msg->msg_controllen == 0)
+    if (base == NULL || msg->msg_controllen == 0)
         return list;
-    end = (const unsigned char *)msg->msg_control + msg->msg_controllen;
+    end = base + (msg->msg_controllen < keep ? msg->msg_controllen : keep);
     for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
         const unsigned char *data = CMSG_DATA(c);
         size_t len = 0;
         unsigned char *p;
         ERL_NIF_TERM bin;
 
+        if ((const unsigned char *)c + sizeof(*c) > end)
+            break;
         if (c->cmsg_len > CMSG_LEN(0))
             len = c->cmsg_len - CMSG_LEN(0);
         if (data > end)
@@ -1018,15 +1106,6 @@ static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg)
         p = enif_make_new_binary(env, len, &bin);
         if (len > 0)
             memcpy(p, data, len);
-        if (c->cmsg_level == SOL_SOCKET &&
-            (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_PIDFD)) {
-            size_t i;
-            for (i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
-                int fd;
-                memcpy(&fd, data + i, sizeof(fd));
-                (void)procket_sock_issue(fd); /* without: close/1 refuses it */
-            }
-        }
         list = enif_make_list_cell(
             env,
             enif_make_tuple3(env, enif_make_int(env, c->cmsg_level),
@@ -1065,13 +1144,13 @@ ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         op_end(env, &op);
         return error_tuple(env, ENOMEM);
     }
-    if (ctrlsize > 0 && (ctrl = enif_alloc(ctrlsize)) == NULL) {
+    /* room beyond ctrlsize: see PK_CTRL_ROOM */
+    if ((ctrl = enif_alloc(ctrlsize + PK_CTRL_ROOM)) == NULL) {
         op_end(env, &op);
         enif_release_binary(&buf);
         return error_tuple(env, ENOMEM);
     }
-    if (ctrl != NULL)
-        memset(ctrl, 0, ctrlsize);
+    memset(ctrl, 0, ctrlsize + PK_CTRL_ROOM);
     memset(&msg, 0, sizeof(msg));
     iov.iov_base = buf.data;
     iov.iov_len = size;
@@ -1080,7 +1159,7 @@ ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     msg.msg_name = salen ? &sa : NULL;
     msg.msg_namelen = (socklen_t)salen;
     msg.msg_control = ctrl;
-    msg.msg_controllen = ctrlsize;
+    msg.msg_controllen = ctrlsize + PK_CTRL_ROOM;
     do {
         n = recvmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
@@ -1098,7 +1177,9 @@ ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         enif_release_binary(&buf);
         (void)enif_alloc_binary(0, &buf);
     }
-    cmsgs = make_cmsgs(env, &msg);
+    cmsgs = make_cmsgs(env, &msg, ctrlsize);
+    if (pass_fds(&msg, ctrlsize))
+        msg.msg_flags |= MSG_CTRUNC;
     /* Linux echoes MSG_CMSG_CLOEXEC, which procket added */
     if (!(flags & MSG_CMSG_CLOEXEC))
         msg.msg_flags &= ~MSG_CMSG_CLOEXEC;
@@ -1275,6 +1356,14 @@ static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
                 return -1;
             }
         }
+    }
+    if (!writing) {
+        /* a socket: recvmsg(2), so that passed descriptors are not closed
+         * in this thread (see recv_passing) */
+        r = recv_passing(fd, (struct iovec *)iov, n,
+                         on_dirty_scheduler() ? 0 : MSG_DONTWAIT, NULL, 0, NULL);
+        if (!(r < 0 && errno == ENOTSOCK))
+            return r;
     }
     do {
         if (on_dirty_scheduler())
