@@ -1,7 +1,7 @@
 # procket - see README.md. The two commands a newcomer needs:
 #   make test   install what is missing, build, run every test
 #   make demo   the main job, end to end, as an unprivileged user
-.PHONY: all c erl test demo bench bench-dgram check dialyzer xref eunit ct fuzz clean deps docs
+.PHONY: all c erl test demo bench bench-dgram check dialyzer xref eunit ct fuzz fuzz-api clean deps docs
 
 ERLC      ?= erlc
 ERL       ?= erl
@@ -45,6 +45,11 @@ bench-dgram: deps all
 
 fuzz: deps
 	$(MAKE) -C c_src fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-60}
+
+# fuzzing of the Erlang API (as root; README.md): FUZZ_API_SECONDS (default 60),
+# FUZZ_API_SEED
+fuzz-api: deps all
+	@scripts/fuzz-api.sh
 
 docs: erl
 	$(ERL) -noshell -eval 'edoc:application(procket, ".", [{dir, "doc"}]), halt().'

@@ -5,6 +5,8 @@
 # last line is the summary: "make test: N passed, N failed".
 #
 #   FUZZ_SECONDS   seconds per libFuzzer harness (default 10)
+#   FUZZ_API_SECONDS  seconds of the Erlang API fuzzer (default 25;
+#                  FUZZ_API_SEED repeats a run)
 #   SKIP           space-separated step names to leave out (a leftout step
 #                  counts as failed, so a partial run never looks green)
 set -u
@@ -13,6 +15,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 LOGS=$ROOT/logs/test
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_API_SECONDS=${FUZZ_API_SECONDS:-25}
 SKIP=${SKIP:-}
 PLT_DIR=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/procket
 PLT=$PLT_DIR/otp-$(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().' 2>/dev/null).plt
@@ -55,7 +58,8 @@ step() {
 summary() {
     c=$(awk '/^test_[a-z_]+: [0-9]+ passed, [0-9]+ failed$/ {p += $2; f += $4; n++}
              END {if (n) printf "%d C tests in %d programs: %d passed, %d failed", p + f, n, p, f}' "$1")
-    e=$(grep -hoE 'All [0-9]+ tests passed|TEST COMPLETE.*|xref: .*' "$1" | tail -n 1)
+    e=$(grep -hoE 'All [0-9]+ tests passed|TEST COMPLETE.*|xref: .*|fuzz-api: [0-9]+ calls.*' "$1" |
+        tail -n 1)
     z=$(awk -F': ' '/stat::number_of_executed_units/ {x += $2; n++}
              END {if (n) printf "%d harnesses, %d inputs run", n, x}' "$1")
     for part in "$c" "$e" "$z"; do
@@ -144,6 +148,12 @@ eunit_run() {
     return $rc
 }
 
+# Every exported function of the Erlang modules called with random and
+# hostile arguments in a VM running as uid 65534, in private namespaces
+# (scripts/fuzz-api.sh): no crash, stall, leak or memory corruption. Its
+# last line: "fuzz-api: N calls, N crashes, N stalls, N leaks, N corruptions".
+fuzz_api() { FUZZ_API_SECONDS="$FUZZ_API_SECONDS" "$ROOT/scripts/fuzz-api.sh"; }
+
 ct_run() { "$ROOT/scripts/ct.sh"; }
 ct_socket_run() { "$ROOT/scripts/ct-socket.sh"; }
 
@@ -187,6 +197,7 @@ step erl-compile-extra erl_compile_extra
 step dialyzer dialyzer_run
 step xref xref_run
 step eunit eunit_run
+step fuzz-api fuzz_api
 step rebar3-compile rebar3_compile
 step common-test ct_run
 step common-test-socket ct_socket_run

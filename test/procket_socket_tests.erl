@@ -561,6 +561,8 @@ unclaimed_rights_test() ->
                      fun() -> procket:recv(B, 10) end,
                      fun() -> procket:read(B, 10) end]],
     ?assertEqual(Before, open_fds()),
+    %% a read of 0 bytes returns at once, as read(2) does
+    ?assertEqual({ok, <<>>}, procket:read(B, 0)),
     ok = close_all([A, B, P]).
 
 open_fds() ->

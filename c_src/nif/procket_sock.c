@@ -1357,9 +1357,10 @@ static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
             }
         }
     }
-    if (!writing) {
+    if (!writing && (n > 1 || iov[0].iov_len > 0)) {
         /* a socket: recvmsg(2), so that passed descriptors are not closed
-         * in this thread (see recv_passing) */
+         * in this thread (see recv_passing). A read of 0 bytes returns 0
+         * at once, as read(2) does (recvmsg(2) would wait for a message). */
         r = recv_passing(fd, (struct iovec *)iov, n,
                          on_dirty_scheduler() ? 0 : MSG_DONTWAIT, NULL, 0, NULL);
         if (!(r < 0 && errno == ENOTSOCK))
