@@ -1,5 +1,7 @@
 #!/bin/sh
-# Runs a Common Test suite in a fresh network namespace: by default the
+# Runs a Common Test suite in a fresh network namespace, inside
+# scripts/private.sh (overlays on /etc, /run and /dev: nothing the suite
+# writes there reaches the machine): by default the
 # end-to-end suite test/procket_SUITE.erl; PROCKET_CT_SUITE names another
 # (scripts/ct-socket.sh runs test/procket_socket_SUITE.erl this way).
 #
@@ -10,6 +12,12 @@
 # Logs: logs/ct/ (index.html) and logs/ct/console.log. Exits non-zero if a
 # test case failed or was auto-skipped (e.g. an init failure).
 set -eu
+
+# the suites write /etc/procket.conf, sudo rules, /run/netns: only ever
+# in a private view of those directories (scripts/private.sh)
+if [ -z "${PROCKET_PRIVATE_DIR:-}" ] && [ "$(id -u)" -eq 0 ]; then
+    exec "$(dirname "$0")/private.sh" "$0" "$@"
+fi
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

@@ -10,11 +10,16 @@
 #   FUZZ_API_SEED      the seed (default: a random one; printed first)
 #
 # Everything runs in private network, mount and PID namespaces: only the
-# namespace's loopback is up, /dev/log (if any) is hidden so the helper's
-# audit lines stay out of the system log, and the fuzzed VM can signal
+# namespace's loopback is up, scripts/private.sh hides /etc/procket.conf
+# and /dev/log (the helper's audit lines stay out of the system log), and
+# the fuzzed VM can signal
 # no process outside. ping_group_range is opened for gid 65534 in the
 # namespace only, for ICMP datagram sockets.
 set -eu
+# the helper must read no administrator's policy: scripts/private.sh
+if [ -z "${PROCKET_PRIVATE_DIR:-}" ] && [ "$(id -u)" -eq 0 ]; then
+    exec "$(dirname "$0")/private.sh" "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 
 SECS=${FUZZ_API_SECONDS:-60}
@@ -47,7 +52,6 @@ unshare --net --mount --propagation private --pid --fork --mount-proc -- sh -c '
     ip link set lo up
     sysctl -q -w net.ipv6.conf.lo.disable_ipv6=0 2>/dev/null || true
     echo "65534 65534" > /proc/sys/net/ipv4/ping_group_range
-    if [ -e /dev/log ]; then mount --bind /dev/null /dev/log; fi
     cd "$1" && ERL_CRASH_DUMP_SECONDS=0 exec erl -noshell -pa "$1/t" \
         -run procket_fuzz_api main "$1" "$2" "$3"
 ' sh "$dir" "$SECS" "$SEED" || rc=$?

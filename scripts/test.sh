@@ -14,6 +14,47 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 LOGS=$ROOT/logs/test
+
+# What the machine's shared paths hold, as seen from the mount namespace
+# of the process PID ($1; "self" here): a test run must leave each as it
+# found it (an administrator's /etc/procket.conf byte for byte).
+host_state() {
+    r=/proc/$1/root
+    for p in /etc/procket.conf /etc/sudoers /etc/sudoers.d /run/netns /dev/log; do
+        if [ -e "$r$p" ] || [ -L "$r$p" ]; then
+            stat -c "$p %F %i %s %Y %a %u:%g" "$r$p"
+            if [ -f "$r$p" ]; then sha256sum <"$r$p"; fi
+            if [ -d "$r$p" ]; then ls -lan --time-style=+%s "$r$p" | grep -v '^total'; fi
+        else
+            echo "$p absent"
+        fi
+    done 2>&1
+}
+
+# Outside: the fingerprint, a watcher that notes any change while the
+# tests run (every 0.2 s), then the run itself inside scripts/private.sh,
+# where /etc, /run and /dev are private overlays.
+if [ -z "${PROCKET_PRIVATE_DIR:-}" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "make test: must run as root (it stages a setuid helper and runs the VM as nobody)" >&2
+        exit 2
+    fi
+    mkdir -p "$LOGS"
+    host_state self >"$LOGS/host-before"
+    : >"$LOGS/host-changes"
+    (
+        while sleep 0.2; do
+            host_state self >"$LOGS/host-now"
+            cmp -s "$LOGS/host-before" "$LOGS/host-now" ||
+                { date +%T; diff "$LOGS/host-before" "$LOGS/host-now"; } >>"$LOGS/host-changes"
+        done
+    ) &
+    watcher=$!
+    rc=0
+    PROCKET_OUTER_PID=$$ "$ROOT/scripts/private.sh" "$0" "$@" || rc=$?
+    kill "$watcher" 2>/dev/null
+    exit "$rc"
+fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 FUZZ_API_SECONDS=${FUZZ_API_SECONDS:-25}
 SKIP=${SKIP:-}
@@ -131,11 +172,12 @@ xref_run() {
 eunit_run() {
     out=$(mktemp -d "${TMPDIR:-/tmp}/procket_eunit.XXXXXX") || return 1
     chmod 755 "$out"
-    mkdir "$out/t" && cp -R ebin priv "$out/" &&
+    # the application as a dependency has it: a directory named procket
+    mkdir "$out/t" "$out/procket" && cp -R ebin priv include "$out/procket/" &&
         erlc +debug_info -pa ebin -o "$out/t" test/*_tests.erl &&
         chmod -R a+rX "$out" || { rm -rf "$out"; return 1; }
     (cd "$out" && HOME="$out" setpriv --reuid=65534 --regid=65534 --clear-groups \
-        erl -noshell -pa "$out/ebin" -pa "$out/t" -eval '
+        erl -noshell -pa "$out/procket/ebin" -pa "$out/t" -eval '
         65534 = list_to_integer(string:trim(os:cmd("id -u"))),
         Mods = [list_to_atom(filename:basename(F, ".beam"))
                 || F <- filelib:wildcard("'"$out"'/t/*_tests.beam")],
@@ -155,6 +197,41 @@ eunit_run() {
 fuzz_api() { FUZZ_API_SECONDS="$FUZZ_API_SECONDS" "$ROOT/scripts/fuzz-api.sh"; }
 
 ct_run() { "$ROOT/scripts/ct.sh"; }
+
+# The machine's /etc/procket.conf, sudoers, /run/netns and /dev/log were
+# never changed during the run (the watcher outside saw nothing) and are
+# as they were. And what the tests see does not depend on them: in a view
+# where /etc/procket.conf denies everything (an overlay of this private
+# namespace), a VM as nobody is refused UDP 8053 by the helper, and under
+# scripts/private.sh, as every step ran, it is granted.
+host_untouched() {
+    host_state "${PROCKET_OUTER_PID:-self}" >"$LOGS/host-after" || return 1
+    if [ -s "$LOGS/host-changes" ]; then
+        echo "the machine's shared paths changed during the run:"
+        cat "$LOGS/host-changes"
+        return 1
+    fi
+    if ! cmp "$LOGS/host-before" "$LOGS/host-after"; then
+        diff "$LOGS/host-before" "$LOGS/host-after"
+        return 1
+    fi
+    echo "unchanged during and after the run: $(grep -c . "$LOGS/host-before") lines of state"
+    t=$(mktemp -d) && chmod 755 "$t" && cp -R "$ROOT/ebin" "$ROOT/priv" "$t/" &&
+        chmod -R a+rX "$t" || return 1
+    printf 'deny all tcp udp sctp udplite ip icmp\n' >/etc/procket.conf &&
+        chmod 644 /etc/procket.conf || return 1
+    ask="HOME=$t unshare --net setpriv --reuid=65534 --regid=65534 --clear-groups erl -noshell"
+    ask="$ask -pa ebin -eval 'io:format(\"~p~n\", [procket:open(8053, [{protocol, udp}])]), halt().'"
+    denied=$(cd "$t" && sh -c "$ask" 2>&1)
+    granted=$("$ROOT/scripts/private.sh" sh -c "test ! -e /etc/procket.conf && cd $t && $ask" 2>&1)
+    rm -f /etc/procket.conf
+    rm -rf "$t"
+    echo "under a deny-all /etc/procket.conf: $denied"
+    echo "the same, under scripts/private.sh: $granted"
+    case $denied in *"{error,eacces}"*) ;; *) return 1 ;; esac
+    case $granted in *"{ok,"*) ;; *) return 1 ;; esac
+}
+
 ct_socket_run() { "$ROOT/scripts/ct-socket.sh"; }
 
 # procket as a rebar3 project, offline, from a copy of the tracked files:
@@ -168,6 +245,9 @@ rebar3_compile() {
         rebar3 compile &&
         test -x _build/default/lib/procket/priv/procket &&
         test -f _build/default/lib/procket/priv/procket_nif.so &&
+        for h in procket ioctl packet bpf; do
+            test -f "_build/default/lib/procket/include/$h.hrl" || exit 1
+        done &&
         erl -noshell -pa _build/default/lib/procket/ebin -eval '
             {module, procket_nif} = code:ensure_loaded(procket_nif),
             true = filelib:is_regular(procket:helper_path()),
@@ -177,11 +257,6 @@ rebar3_compile() {
     rm -rf "$tmp"
     return $rc
 }
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "make test: must run as root (it stages a setuid helper and runs the VM as nobody)" >&2
-    exit 2
-fi
 
 step build build
 if [ "$failed" -ne 0 ]; then
@@ -203,6 +278,7 @@ step common-test ct_run
 step common-test-socket ct_socket_run
 step common-test-vm "$ROOT/scripts/ct-vm.sh"
 step common-test-hardening "$ROOT/scripts/ct-hardening.sh"
+step host-untouched host_untouched
 
 echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"
 [ -n "$failures" ] && echo "make test: failed steps:$failures"

@@ -47,9 +47,13 @@
 %% never given to a shell. Default: the helper in priv/.</dd>
 %% <dt>`{exec, [Prefix]}'</dt>
 %% <dd>Prefixes tried in order before the command, e.g. `["", "sudo"]'.
-%% The next is tried only when one fails with `eacces' or `eperm'; if all
-%% fail the first error is returned. Default `["", "sudo -n"]' for the
-%% priv/ helper, `[""]' with `progname'.</dd>
+%% The next is tried only when the helper could not be run (not found, not
+%% executable, or it exited without an answer, as when sudo refuses to run
+%% it) or said that it ran without the privileges the request needs (not
+%% installed setuid, no file capabilities). An answer from a helper that
+%% had them is final: a policy's refusal is never asked again through sudo.
+%% If no prefix could do it, the first error is returned. Default
+%% `["", "sudo -n"]' for the priv/ helper, `[""]' with `progname'.</dd>
 %% <dt>`{pipe, Path}'</dt>
 %% <dd>Use the path transport: listen on a Unix socket at `Path' (absolute,
 %% naming a file, which must not exist) and run the helper with `-u Path'.
@@ -57,8 +61,10 @@
 %% (`procket_open_path()' in `procket.h'); `{error, ebusy}' if `Path'
 %% was changed during the bind. Default: no path at all, a socketpair
 %% given to the helper as its standard input.</dd>
-%% <dt>`{timeout, Milliseconds}'</dt>
-%% <dd>How long to wait for the helper. Default 5000.</dd>
+%% <dt>`{helper_timeout, Milliseconds | infinity}'</dt>
+%% <dd>How long to wait for the helper, each time one runs. Default 5000.
+%% (`{timeout, _}' is not procket's: a ping library's reply timeout passes
+%% through unread.)</dd>
 %% <dt>`{namespace, Name}'</dt>
 %% <dd>Create the socket (or device) in the named network namespace
 %% `/run/netns/Name', as made by `ip netns add Name'. Only such names
@@ -76,9 +82,14 @@
 %% <dd>tun/tap: keep the 4-byte packet information header before each
 %% packet. Default `false'.</dd>
 %% </dl>
-%% Options procket does not know (`inet6',
-%% `{ttl, N}', ...) are ignored, as callers pass options meant for other
-%% libraries.
+%% Options procket does not know (`inet6', `{ttl, N}', `{timeout, N}',
+%% `{active, false}', ...) are ignored whatever their values, as callers
+%% pass options meant for other libraries. procket reads only the names
+%% above: those of msantos/procket (`protocol', `type', `family', `ip',
+%% `interface', `progname', `exec', `pipe', `namespace', `dev'), names
+%% gen_tcp and gen_udp use with the same meaning (`ip', `backlog',
+%% `ipv6_v6only'; `{ip, any}' and `{ip, loopback}' as there), and its own
+%% `helper_timeout' and `packet_info'.
 %%
 %% == Errors ==
 %% A value procket can never accept (port 70000, an unknown protocol atom,
@@ -127,7 +138,7 @@
                 | {progname, string() | binary()}
                 | {exec, [string() | binary()]}
                 | {pipe, string() | binary()}
-                | {timeout, pos_integer()}
+                | {helper_timeout, pos_integer() | infinity}
                 | {namespace, string() | binary()}
                 | {dev, tun | tap | {tun | tap, string() | binary()} | string()}
                 | {packet_info, boolean()}
@@ -154,16 +165,19 @@ open(Port, Options) ->
             Error
     end.
 
+%% The next command is tried only when the NIF says `next': the helper
+%% could not be run, or ran without the privileges the request needs. Any
+%% other answer (a policy's refusal, a port in use, success) is final, so a
+%% refusal is never asked of sudo again. When no command could do it, the
+%% first one's error is returned.
 try_commands([Cmd | Rest], Req, Pipe, Timeout, First) ->
     case procket_nif:open(Cmd, Req, Pipe, Timeout) of
-        {ok, _} = Ok ->
-            Ok;
-        {error, Reason} = Error when Rest =/= [],
-                                     (Reason =:= eacces orelse
-                                      Reason =:= eperm) ->
-            try_commands(Rest, Req, Pipe, Timeout, first(First, Error));
-        Error ->
-            first(First, Error)
+        {next, Reason} when Rest =/= [] ->
+            try_commands(Rest, Req, Pipe, Timeout, first(First, {error, Reason}));
+        {next, Reason} ->
+            first(First, {error, Reason});
+        Result ->
+            Result
     end.
 
 first(undefined, Error) -> Error;
@@ -202,7 +216,7 @@ dev(Dev) ->
     open(0, [{dev, Dev}]).
 
 %% @doc {@link dev/1} with more options of {@link open/2} (`namespace',
-%% `packet_info', `progname', `exec', `pipe', `timeout').
+%% `packet_info', `progname', `exec', `pipe', `helper_timeout').
 -spec dev(Dev :: tun | tap | {tun | tap, string() | binary()} | string(),
           Options :: [option()]) -> {ok, non_neg_integer()} | {error, posix()}.
 dev(Dev, Options) when is_list(Options) ->

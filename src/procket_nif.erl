@@ -27,8 +27,11 @@ init() ->
 %% @doc Runs the helper command `Argv' with `Request' and returns the
 %% descriptor, over the path transport at `Pipe' unless it is `undefined'.
 %% Runs on a dirty I/O scheduler for at most `TimeoutMs' milliseconds.
+%% `{next, Reason}': the helper could not be run, or ran without the
+%% privileges the request needs; another command may succeed. `{error,
+%% Reason}' is final.
 -spec open([binary(), ...], procket_opts:request(), binary() | undefined,
-           pos_integer()) -> {ok, non_neg_integer()} | {error, atom()}.
+           pos_integer()) -> {ok, non_neg_integer()} | {error, atom()} | {next, atom()}.
 open(_Argv, _Request, _Pipe, _TimeoutMs) ->
     ?NIF_STUB.
 

@@ -78,7 +78,7 @@ parse(Port, Options, Helper) when is_integer(Port), Port >= 0, Port =< 65535 ->
                    commands => commands(opt(progname, Options),
                                         opt(exec, Options), Helper),
                    pipe => pipe(opt(pipe, Options)),
-                   timeout => timeout(opt(timeout, Options))}};
+                   timeout => helper_timeout(opt(helper_timeout, Options))}};
         Error ->
             Error
     end;
@@ -92,8 +92,13 @@ request(Port, Options) ->
     end.
 
 socket_request(Port, Options) ->
-    {Addr, AddrFamily} = ip(opt(ip, Options)),
+    {Addr0, AddrFamily} = ip(opt(ip, Options)),
     Family = pick_family(opt(family, Options), AddrFamily),
+    Addr = case {Addr0, Family} of
+               {loopback, ?AF_INET6} -> <<0:120, 1>>;
+               {loopback, _} -> <<127, 0, 0, 1>>;
+               _ -> Addr0
+           end,
     case Family of
         F when F =:= ?AF_INET; F =:= ?AF_INET6 ->
             {Type, Protocol} = type_and_protocol(opt(type, Options),
@@ -272,6 +277,10 @@ type_and_protocol(T, P) ->
 
 ip(undefined) ->
     {<<>>, undefined};
+ip(any) ->          % as gen_tcp and gen_udp: the wildcard address
+    {<<>>, undefined};
+ip(loopback) ->     % as gen_tcp and gen_udp: of the socket's family
+    {loopback, undefined};
 ip({A, B, C, D} = IP) ->
     inet:is_ipv4_address(IP) orelse erlang:error(badarg),
     {<<A, B, C, D>>, ?AF_INET};
@@ -311,9 +320,12 @@ flags(false, ?AF_INET6, T) when T =/= ?SOCK_RAW -> ?F_DUALSTACK;
 flags(B, F, _) when is_boolean(B), F =/= ?AF_INET6 -> 0;
 flags(_, _, _) -> erlang:error(badarg).
 
-timeout(undefined) -> ?DEFAULT_TIMEOUT;
-timeout(N) when is_integer(N), N >= 1, N =< 16#7fffffff -> N;
-timeout(_) -> erlang:error(badarg).
+%% {timeout, _} is not read: callers pass their own (a ping library's
+%% reply timeout, in milliseconds or infinity).
+helper_timeout(undefined) -> ?DEFAULT_TIMEOUT;
+helper_timeout(infinity) -> 16#7fffffff;   % about 24.8 days
+helper_timeout(N) when is_integer(N), N >= 1, N =< 16#7fffffff -> N;
+helper_timeout(_) -> erlang:error(badarg).
 
 pipe(undefined) ->
     undefined;

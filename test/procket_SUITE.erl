@@ -32,7 +32,8 @@
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
          opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
          ping_unanswered/1, dev_functions/1, packet_confined/1,
-         reuseport_group_not_joined/1]).
+         reuseport_group_not_joined/1,
+         callers_timeout_ignored/1, nonblocking_descriptors/1, refusal_is_final/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -64,8 +65,9 @@ groups() ->
               concurrent_opens, open_close_cycles,
               failure_table, shell_metacharacters,
               pipe_helper_exits_early, pipe_relative_path, audit_trail,
-              rule_needed, opens_and_failures_leave_nothing],
-    [{setuid, [], Common},
+              rule_needed, opens_and_failures_leave_nothing,
+              callers_timeout_ignored, nonblocking_descriptors],
+    [{setuid, [], [refusal_is_final | Common]},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
@@ -76,6 +78,11 @@ groups() ->
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
+    %% the suite writes /etc/procket.conf and a sudo rule: only ever in
+    %% scripts/private.sh's overlay, never the machine's /etc
+    {ok, Mounts} = file:read_file("/proc/self/mounts"),
+    binary:match(Mounts, <<"procket_private_etc /etc overlay">>) =/= nomatch orelse
+        ct:fail("/etc is not private: run the suite through scripts/ct.sh"),
     [true = is_list(os:find_executable(T)) || T <- ["socat", "setpriv", "sudo",
                                                     "visudo", "erl", "timeout"]],
     Root = repo_root(Config),
@@ -396,7 +403,7 @@ failure_rows(Config) ->
          {"progname with NUL", {53, [{progname, "a\0b"} | U]}, badarg},
          {"progname empty", {53, [{progname, ""} | U]}, badarg},
          {"backlog -1", {80, [{backlog, -1}]}, badarg},
-         {"timeout 0", {53, [{timeout, 0} | U]}, badarg},
+         {"helper_timeout 0", {53, [{helper_timeout, 0} | U]}, badarg},
          {"options not a list", {53, udp}, badarg},
          {"options an improper list", {53, [{protocol, udp} | tail]}, badarg},
          %% namespaces need a rule (none here): refused before the name is
@@ -426,10 +433,10 @@ failure_rows(Config) ->
          %% and the first error is the one reported
          {"default fallback, helper in no sudo rule",
           {with_helper, ?config(unlisted, Config), 53, U}, {error, eacces}},
-         {"helper hangs", {53, [{progname, "/bin/sleep 30"}, {timeout, 300} | U]},
+         {"helper hangs", {53, [{progname, "/bin/sleep 30"}, {helper_timeout, 300} | U]},
           {within, {error, timeout}, 2000}},
          {"helper hangs (pipe)",
-          {53, [{progname, ?config(hang, Config)}, {timeout, 300},
+          {53, [{progname, ?config(hang, Config)}, {helper_timeout, 300},
                 {pipe, filename:join(PipeDir, "hang.sock")} | U]},
           {within, {error, timeout}, 2000}},
          {"helper killed mid-request", {53, [{progname, ?config(killself, Config)} | U]},
@@ -507,7 +514,7 @@ pipe_helper_exits_early(Config) ->
     Path = filename:join(?config(pipe_dir, Config), "gone.sock"),
     Before = snapshot(Config),
     {Result, Ms} = try_open(Config, {53, [{progname, ?config(killself, Config)},
-                                          {pipe, Path}, {timeout, 3000} | ?UDP]}),
+                                          {pipe, Path}, {helper_timeout, 3000} | ?UDP]}),
     ok = assert_no_leaks(Before, Config),
     %% the VM ignores SIGCHLD: the exit must be seen all the same
     {{error, econnreset}, true} = {Result, Ms < 2000},
@@ -519,7 +526,7 @@ pipe_helper_exits_early(Config) ->
 pipe_relative_path(Config) ->
     Home = ?config(home, Config),
     Before = snapshot(Config),
-    {Result, Ms} = try_open(Config, {53, [{pipe, "rel.sock"}, {timeout, 3000} | ?UDP]
+    {Result, Ms} = try_open(Config, {53, [{pipe, "rel.sock"}, {helper_timeout, 3000} | ?UDP]
                                      ++ ?config(priv_opts, Config)}),
     {ok, Left} = file:list_dir(Home),
     [] = Left -- ["exists"],
@@ -718,6 +725,62 @@ log_reader(Parent, Log, Acc) ->
                 {error, timeout} ->
                     log_reader(Parent, Log, Acc)
             end
+    end.
+
+%% --- cases: programs of the older API ----------------------------------
+
+%% {timeout, N} is the caller's (a ping library passes its reply timeout
+%% through): 200 raw ICMP opens with {timeout, 1} all succeed, and
+%% {timeout, infinity} is no badarg. procket's own deadline is
+%% helper_timeout.
+callers_timeout_ignored(Config) ->
+    Peer = ?config(peer, Config),
+    Icmp = [{type, raw}, {protocol, icmp}, {family, inet}] ++ ?config(priv_opts, Config),
+    [] = peer:call(Peer, procket_test_echo, opens_with, [200, 0, [{timeout, 1} | Icmp]],
+                   ?CALL_TIMEOUT * 4),
+    [] = peer:call(Peer, procket_test_echo, opens_with, [3, 0, [{timeout, infinity} | Icmp]],
+                   ?CALL_TIMEOUT),
+    [] = peer:call(Peer, procket_test_echo, opens_with, [3, 0, [{timeout, "x"} | Icmp]],
+                   ?CALL_TIMEOUT),
+    ok.
+
+%% Descriptors from open/2 are non-blocking, as the older procket's: a
+%% poll loop's read/2, recvfrom/2, recv/2 and accept/1 on a fresh socket
+%% answer eagain at once (a blocking one held a dirty scheduler until
+%% data came).
+nonblocking_descriptors(Config) ->
+    Peer = ?config(peer, Config),
+    T0 = erlang:monotonic_time(millisecond),
+    R = peer:call(Peer, procket_test_echo, fresh_calls, [81, ?config(priv_opts, Config)],
+                  ?CALL_TIMEOUT),
+    Ms = erlang:monotonic_time(millisecond) - T0,
+    ct:log("~p in ~b ms", [R, Ms]),
+    [{error, eagain}, {error, eagain}, {error, eagain}, {error, eagain}] = R,
+    ok.
+
+%% A refusal is final: with the default command prefixes ("" then
+%% "sudo -n"), a request the setuid helper's policy denies returns eacces
+%% and sudo is never run (it printed "sudo: a password is required" on
+%% the VM's standard error for every such call). A fresh VM as nobody,
+%% its standard error captured.
+refusal_is_final(Config) ->
+    ok = save_policy(),
+    try
+        ok = write_policy("deny user 65534 udp port=53\n", 8#644),
+        Ebin = ?config(ebin, Config),
+        Erl = os:find_executable("erl"),
+        Out = os:cmd("cd " ++ ?config(home, Config) ++ " && HOME=" ++ ?config(home, Config)
+                     ++ " setpriv --reuid=65534 --regid=65534 --clear-groups " ++ Erl
+                     ++ " -noshell -pa " ++ Ebin ++ " -eval '"
+                     "R = [procket:open(53, [{protocol, udp}]) || _ <- [1, 2, 3]],"
+                     "io:format(\"result ~p~n\", [R]), halt().' 2>&1"),
+        ct:log("~s", [Out]),
+        true = string:find(Out, "result [{error,eacces},{error,eacces},{error,eacces}]")
+            =/= nomatch,
+        nomatch = string:find(Out, "sudo"),
+        ok
+    after
+        ok = restore_policy()
     end.
 
 %% --- cases: the policy -----------------------------------------------

@@ -142,6 +142,12 @@ guard(Fun, St) ->
                      io_lib:format("normal scheduler blocked: multi_scheduling block_normal "
                                    "did not return in ~p ms; the call's process: ~0p",
                                    [?MS_MS, Info])};
+                timeout when is_list(Info) andalso
+                              element(2, hd(Info)) =:= {procket_socket, await, 4} ->
+                    %% a _wait call or wait/3 in receive, its timeout not
+                    %% reached: it holds no scheduler (as documented)
+                    exit(Pid, kill),
+                    {expected, waiting};
                 timeout ->
                     {stall, blocked,
                      io_lib:format("no return in ~p ms (the schedulers are fine, poking the "

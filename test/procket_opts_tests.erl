@@ -89,12 +89,34 @@ pipe_and_timeout_test_() ->
     [?_assertMatch(#{pipe := <<"/tmp/d/sock">>}, P([{pipe, "/tmp/d/sock"}])),
      ?_assertEqual(filename:join(element(2, file:get_cwd()), "rel/sock"),
                    binary_to_list(maps:get(pipe, P([{pipe, "rel/sock"}])))),
-     ?_assertMatch(#{timeout := 250}, P([{timeout, 250}])),
+     ?_assertMatch(#{timeout := 250}, P([{helper_timeout, 250}])),
+     ?_assertMatch(#{timeout := 16#7fffffff}, P([{helper_timeout, infinity}])),
+     ?_assertMatch(#{timeout := 5000}, P([])),
      ?_assertError(badarg, P([{pipe, lists:duplicate(108, $a)}])),
      ?_assertError(badarg, P([{pipe, ""}])),
      ?_assertError(badarg, P([{pipe, "/tmp/x" ++ [0] ++ "y"}])),
-     ?_assertError(badarg, P([{timeout, 0}])),
-     ?_assertError(badarg, P([{timeout, infinity}]))].
+     ?_assertError(badarg, P([{helper_timeout, 0}])),
+     ?_assertError(badarg, P([{helper_timeout, "5"}]))].
+
+%% {timeout, _} is the caller's (a ping library's reply timeout): ignored
+%% whatever its value, as every option procket does not own.
+foreign_options_test_() ->
+    P = fun(Opts) -> plan(53, Opts) end,
+    Base = P([]),
+    [?_assertEqual(Base, P([{timeout, T}])) || T <- [1, 5, 0, -1, infinity, "x", {a}]] ++
+    [?_assertEqual(Base, P([{O, V}]))
+     || O <- [ttl, active, reuseaddr, mode, setuid, filter, id, sequence, netns, port, fd],
+        V <- [0, -1, infinity, true, <<1>>, {x, y}]] ++
+    [?_assertEqual(Base, P([binary, inet, inet6, {active, false}]))].
+
+%% {ip, any} and {ip, loopback} mean what they mean to gen_tcp and gen_udp.
+ip_like_gen_tcp_test_() ->
+    R = fun(Opts) -> maps:get(request, element(2, procket_opts:parse(53, Opts, "/p"))) end,
+    [?_assertMatch(#{family := 2, addr := <<>>}, R([{ip, any}])),
+     ?_assertMatch(#{family := 10, addr := <<>>}, R([{ip, any}, {family, inet6}])),
+     ?_assertMatch(#{family := 2, addr := <<127, 0, 0, 1>>}, R([{ip, loopback}])),
+     ?_assertMatch(#{family := 10, addr := <<0:120, 1>>},
+                   R([{ip, loopback}, {family, inet6}]))].
 
 %% Every value procket can never accept raises badarg.
 bad_values_test_() ->

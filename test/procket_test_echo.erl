@@ -10,6 +10,7 @@
 -export([readme_session/3, raw_ping/2]).
 -export([open_fd/2, tun_answer_ping/2, packet_capture/3, packet_send/2]).
 -export([packet_roundtrip/4, packet_confinement/4]).
+-export([opens_with/3, fresh_calls/2]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -480,3 +481,27 @@ cycle(I, N, Port, Opts) ->
         Error ->
             {failed, I, Error}
     end.
+
+%% @doc N opens of Port with Opts, one after another: the results that
+%% were not `{ok, _}' (each descriptor is closed at once).
+-spec opens_with(non_neg_integer(), 0..65535, list()) -> [term()].
+opens_with(N, Port, Opts) ->
+    lists:filtermap(fun(_) ->
+                            case procket:open(Port, Opts) of
+                                {ok, FD} -> ok = procket:close(FD), false;
+                                Other -> {true, Other}
+                            end
+                    end, lists:seq(1, N)).
+
+%% @doc What the older procket's poll loops see on fresh descriptors from
+%% open/2: a UDP socket on Port (read/2, recvfrom/2, recv/2) and a TCP
+%% listener on Port (accept/1), each with nothing waiting. Every answer is
+%% expected at once: `{error, eagain}'.
+-spec fresh_calls(0..65535, list()) -> [term()].
+fresh_calls(Port, Opts) ->
+    {ok, U} = procket:open(Port, [{protocol, udp} | Opts]),
+    {ok, T} = procket:open(Port, [{protocol, tcp}, {backlog, 5} | Opts]),
+    R = [procket:read(U, 100), procket:recvfrom(U, 100), procket:recv(U, 100),
+         procket:accept(T)],
+    [ok = procket:close(F) || F <- [U, T]],
+    R.

@@ -60,7 +60,7 @@ int hold_real_uid(void);
 int identify_peer(int chan, const struct invocation *inv,
                   struct identity *who);
 int identify_invoker(const struct invocation *inv, struct identity *who);
-int become_caller(const struct identity *who, uint64_t keep);
+int become_caller(const struct identity *who, uint64_t keep, int *unprivileged);
 int drop_all(void);
 int verify_dropped(const struct identity *who);
 

@@ -213,7 +213,7 @@ int main(int argc, char *argv[])
     const char *why = NULL;
     char missing[128] = "";
     int chan = STDIN_FILENO, fd = -1, prep = -1, logfd = -1, rc, bad_request = 0,
-        denied = 0;
+        denied = 0, unprivileged = 0, unused = 0;
     unsigned confine = 0, ifindex = 0;
 
     sanitize(&inv);
@@ -309,9 +309,9 @@ int main(int argc, char *argv[])
             say("prepare", "%s: %s", req->device != PROCKET_DEV_NONE ? "/dev/net/tun" : "socket", strerror(-rc));
     }
     if (rc == 0)
-        rc = become_caller(&who, caps_needed(req));
+        rc = become_caller(&who, caps_needed(req), &unprivileged);
     else
-        (void)become_caller(&who, 0);
+        (void)become_caller(&who, 0, &unused);
     if (rc == 0)
         rc = open_requested(req, prep, confine, ifindex, &fd);
     else if (prep >= 0)
@@ -345,7 +345,14 @@ int main(int argc, char *argv[])
         if (chan < 0)
             return chan == -2 ? PROCKET_EXIT_PEER : PROCKET_EXIT_CHANNEL;
     }
-    (void)procket_reply_encode(rc < 0 ? -rc : 0, reply, sizeof(reply));
+    /* A refusal by the kernel (EACCES, EPERM) of a helper without the
+     * privileges the request needs says so: the caller may try another way
+     * (sudo). Any other answer is final: privileges would not change it. */
+    (void)procket_reply_encode_flags(
+        rc < 0 ? -rc : 0,
+        unprivileged && !denied && (rc == -EACCES || rc == -EPERM) ? PROCKET_REPLY_UNPRIVILEGED
+                                                                   : 0,
+        reply, sizeof(reply));
     if (procket_send_fd(chan, fd, reply, sizeof(reply)) < 0) {
         say("reply", "caller gone before the reply");
         return PROCKET_EXIT_CHANNEL;

@@ -283,7 +283,7 @@ static int privileges_ignored(void)
     return 0;
 }
 
-int become_caller(const struct identity *who, uint64_t keep)
+int become_caller(const struct identity *who, uint64_t keep, int *unprivileged)
 {
     uid_t r, e, s;
     gid_t rg, eg, sg;
@@ -292,7 +292,8 @@ int become_caller(const struct identity *who, uint64_t keep)
 
     if (caps_get(&eff, &perm) < 0)
         return -EPERM;
-    if ((perm & keep) != keep) {
+    *unprivileged = (perm & keep) != keep;
+    if (*unprivileged) {
         /* Installed privileged but started unprivileged: say why, and
          * refuse with EPERM rather than let the kernel's refusal of the
          * socket look like a missing installation. The switch below still

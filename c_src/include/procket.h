@@ -143,8 +143,24 @@ PROCKET_API ssize_t procket_reply_encode(int error, void *buf, size_t len);
 
 /* Decodes a reply. On success returns 0 and stores the helper's errno
  * (0 when a descriptor accompanies the reply) in *error; -EPROTO for a
- * malformed reply. */
+ * malformed reply. Flags (below) are accepted and not reported. */
 PROCKET_API int procket_reply_decode(int *error, const void *buf, size_t len);
+
+/* A failed request's reply may say why beside its errno:
+ * PROCKET_REPLY_UNPRIVILEGED: the helper ran without the privileges the
+ * request needs (not installed setuid, no file capabilities, no_new_privs,
+ * a nosuid mount): another way to run it (sudo) may succeed. A reply
+ * without it came from a helper that could do what the request needs
+ * (or needed nothing): its answer is final. */
+#define PROCKET_REPLY_UNPRIVILEGED 0x1u
+
+/* procket_reply_encode() with flags (only with a nonzero error). */
+PROCKET_API ssize_t procket_reply_encode_flags(int error, unsigned flags, void *buf,
+                                               size_t len);
+
+/* procket_reply_decode() that also stores the reply's flags in *flags. */
+PROCKET_API int procket_reply_decode_flags(int *error, unsigned *flags, const void *buf,
+                                           size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Passing descriptors                                                 */
@@ -268,6 +284,21 @@ PROCKET_API int procket_open(const struct procket_request *req,
 PROCKET_API int procket_open_path(const struct procket_request *req,
                                   char *const argv[], const char *path,
                                   int timeout_ms);
+
+/* What became of a procket_open_how() call that failed: */
+#define PROCKET_HOW_FINAL 0        /* an answer to keep: the helper's refusal, a timeout, ... */
+#define PROCKET_HOW_UNPRIVILEGED 1 /* the helper replied, without the privileges needed */
+#define PROCKET_HOW_NOT_RUN 2      /* it could not be started, or exited without a reply
+                                      (sudo refusing to run it, a program that is not the
+                                      helper, a killed helper) */
+
+/* procket_open() (path NULL) or procket_open_path() (path not NULL) that
+ * also says, in *how, whether another way of running the helper may be
+ * worth a try: PROCKET_HOW_UNPRIVILEGED or PROCKET_HOW_NOT_RUN; else, or
+ * on success, PROCKET_HOW_FINAL. The Erlang module tries its next command
+ * prefix (sudo) only then, so a refusal is never asked again. */
+PROCKET_API int procket_open_how(const struct procket_request *req, char *const argv[],
+                                 const char *path, int timeout_ms, int *how);
 
 /* The spawn step alone: runs argv with chan as its standard input, other
  * descriptors of this process not inherited unless they lack

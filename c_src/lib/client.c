@@ -264,8 +264,9 @@ static int reap(pid_t pid, int timeout_ms, int *status)
     return rc < 0 ? rc : -ETIMEDOUT;
 }
 
-/* Waits for the reply on chan and turns it into a descriptor or -errno. */
-static int await_reply(int chan, int64_t deadline)
+/* Waits for the reply on chan and turns it into a descriptor or -errno;
+ * *flags gets the reply's flags (0 when there was no reply). */
+static int await_reply(int chan, int64_t deadline, unsigned *flags)
 {
     unsigned char buf[PROCKET_MSG_MAX];
     struct pollfd pfd = {chan, POLLIN, 0};
@@ -291,7 +292,7 @@ static int await_reply(int chan, int64_t deadline)
         return (int)n;
     if (n == 0)
         return -ECONNRESET; /* the helper went away without a word */
-    rc = procket_reply_decode(&error, buf, (size_t)n);
+    rc = procket_reply_decode_flags(&error, flags, buf, (size_t)n);
     if (rc == 0 && error == 0 && fd < 0)
         rc = -EPROTO; /* success must carry a descriptor */
     if (rc == 0 && error != 0 && fd >= 0)
@@ -334,9 +335,21 @@ static void finish_child(pid_t pid, int64_t deadline)
     (void)procket_reap(pid, grace < 1000 ? grace : 1000, NULL);
 }
 
-static int open_chan(const struct procket_request *req, char *const argv[],
-                     int timeout_ms)
+/* *how: see procket_open_how() in procket.h. */
+static int outcome(int rc, int spawned, unsigned flags)
 {
+    if (rc >= 0)
+        return PROCKET_HOW_FINAL;
+    if (!spawned || rc == -ECONNRESET)
+        return PROCKET_HOW_NOT_RUN;
+    return (flags & PROCKET_REPLY_UNPRIVILEGED) ? PROCKET_HOW_UNPRIVILEGED
+                                                : PROCKET_HOW_FINAL;
+}
+
+static int open_chan(const struct procket_request *req, char *const argv[],
+                     int timeout_ms, int *how)
+{
+    unsigned flags = 0;
     unsigned char msg[PROCKET_MSG_MAX];
     ssize_t len;
     int sv[2], rc;
@@ -356,13 +369,15 @@ static int open_chan(const struct procket_request *req, char *const argv[],
     (void)close(sv[1]);
     if (rc < 0) {
         (void)close(sv[0]);
+        *how = PROCKET_HOW_NOT_RUN;
         return rc;
     }
     rc = send_request(sv[0], msg, (size_t)len, deadline);
     /* A program that answered without reading (and exited) may have left
      * its reply queued: read it rather than report a reset. */
     if (rc == 0 || rc == -ECONNRESET)
-        rc = await_reply(sv[0], deadline);
+        rc = await_reply(sv[0], deadline, &flags);
+    *how = outcome(rc, 1, flags);
     (void)close(sv[0]); /* a helper still reading now sees end of file */
     if (rc == -ETIMEDOUT)
         (void)procket_reap(pid, 0, NULL);
@@ -419,8 +434,9 @@ static int accept_until(int lsock, pid_t pid, int *reaped, int64_t deadline)
  * child's pid goes to *pid (0 when none was started). */
 static int exchange_path(const struct procket_request *req,
                          char *const argv[], const char *path, int lsock,
-                         pid_t *pid, int *reaped, int64_t deadline)
+                         pid_t *pid, int *reaped, int64_t deadline, int *how)
 {
+    unsigned flags = 0;
     char *full[64];
     char strbuf[512];
     struct ucred cred;
@@ -444,8 +460,10 @@ static int exchange_path(const struct procket_request *req,
         return -errno;
     rc = spawn_helper(full, devnull, pid);
     (void)close(devnull);
-    if (rc < 0)
+    if (rc < 0) {
+        *how = PROCKET_HOW_NOT_RUN;
         return rc;
+    }
 
     s = accept_until(lsock, *pid, reaped, deadline);
     if (s < 0)
@@ -455,8 +473,9 @@ static int exchange_path(const struct procket_request *req,
     } else if (cred.uid != geteuid()) {
         rc = -EPERM; /* someone else connected to our socket */
     } else {
-        rc = await_reply(s, deadline);
+        rc = await_reply(s, deadline, &flags);
     }
+    *how = outcome(rc, 1, flags);
     (void)close(s);
     return rc;
 }
@@ -519,7 +538,7 @@ static int listen_at(int lsock, const char *path, int dirfd, const char *name,
 }
 
 static int open_path(const struct procket_request *req, char *const argv[],
-                     const char *path, int timeout_ms)
+                     const char *path, int timeout_ms, int *how)
 {
     struct sockaddr_un sun;
     char dir[sizeof(sun.sun_path)];
@@ -569,7 +588,7 @@ static int open_path(const struct procket_request *req, char *const argv[],
     }
     /* The mode lets only the owner (and root) connect; SO_PEERCRED
      * checks who did. */
-    rc = exchange_path(req, argv, path, lsock, &pid, &reaped, deadline);
+    rc = exchange_path(req, argv, path, lsock, &pid, &reaped, deadline, how);
     (void)close(lsock);
     remove_socket(dirfd, name, dev, ino);
     (void)close(dirfd);
@@ -599,18 +618,30 @@ int procket_reap(pid_t pid, int timeout_ms, int *status)
     return rc;
 }
 
+int procket_open_how(const struct procket_request *req, char *const argv[],
+                     const char *path, int timeout_ms, int *how)
+{
+    int saved = errno, unused, rc;
+
+    if (how == NULL)
+        how = &unused;
+    *how = PROCKET_HOW_FINAL;
+    rc = path == NULL ? open_chan(req, argv, timeout_ms, how)
+                      : open_path(req, argv, path, timeout_ms, how);
+    errno = saved;
+    return rc;
+}
+
 int procket_open(const struct procket_request *req, char *const argv[],
                  int timeout_ms)
 {
-    int saved = errno, rc = open_chan(req, argv, timeout_ms);
-    errno = saved;
-    return rc;
+    return procket_open_how(req, argv, NULL, timeout_ms, NULL);
 }
 
 int procket_open_path(const struct procket_request *req, char *const argv[],
                       const char *path, int timeout_ms)
 {
-    int saved = errno, rc = open_path(req, argv, path, timeout_ms);
-    errno = saved;
-    return rc;
+    if (path == NULL)
+        return -EINVAL;
+    return procket_open_how(req, argv, path, timeout_ms, NULL);
 }

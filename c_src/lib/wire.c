@@ -369,28 +369,50 @@ int procket_request_decode(struct procket_request *req, const void *buf,
     return procket_request_validate(req);
 }
 
-ssize_t procket_reply_encode(int error, void *buf, size_t len)
+#define REPLY_FLAG_SHIFT 16
+
+ssize_t procket_reply_encode_flags(int error, unsigned flags, void *buf, size_t len)
 {
-    if (buf == NULL || error < 0 || error > 4095)
+    if (buf == NULL || error < 0 || error > 4095 ||
+        (flags & ~PROCKET_REPLY_UNPRIVILEGED) != 0 || (flags != 0 && error == 0))
         return -EINVAL;
     if (len < PROCKET_REPLY_LEN)
         return -ENOSPC;
     put_header(buf, KIND_REPLY, PROCKET_REPLY_LEN);
-    put32((unsigned char *)buf + HDR_LEN, (uint32_t)error);
+    put32((unsigned char *)buf + HDR_LEN, (uint32_t)error | (uint32_t)flags << REPLY_FLAG_SHIFT);
     return PROCKET_REPLY_LEN;
+}
+
+ssize_t procket_reply_encode(int error, void *buf, size_t len)
+{
+    return procket_reply_encode_flags(error, 0, buf, len);
+}
+
+/* The word is the errno (0..4095) in the low 16 bits and the flags above:
+ * any other bit, or a flag on a success, is malformed. */
+int procket_reply_decode_flags(int *error, unsigned *flags, const void *buf, size_t len)
+{
+    uint32_t w, e, f;
+
+    if (error == NULL || flags == NULL || buf == NULL)
+        return -EINVAL;
+    if (len != PROCKET_REPLY_LEN || check_header(buf, len, KIND_REPLY) < 0)
+        return -EPROTO;
+    w = get32((const unsigned char *)buf + HDR_LEN);
+    e = w & 0xffffu;
+    f = w >> REPLY_FLAG_SHIFT;
+    if (e > 4095 || (f & ~PROCKET_REPLY_UNPRIVILEGED) != 0 || (f != 0 && e == 0))
+        return -EPROTO;
+    *error = (int)e;
+    *flags = f;
+    return 0;
 }
 
 int procket_reply_decode(int *error, const void *buf, size_t len)
 {
-    int32_t e;
+    unsigned flags;
 
-    if (error == NULL || buf == NULL)
+    if (error == NULL)
         return -EINVAL;
-    if (len != PROCKET_REPLY_LEN || check_header(buf, len, KIND_REPLY) < 0)
-        return -EPROTO;
-    e = (int32_t)get32((const unsigned char *)buf + HDR_LEN);
-    if (e < 0 || e > 4095)
-        return -EPROTO;
-    *error = e;
-    return 0;
+    return procket_reply_decode_flags(error, &flags, buf, len);
 }

@@ -11,6 +11,7 @@
  * close/1 runs there too, since close(2) of a lingering socket may block.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -169,13 +170,16 @@ static int get_argv(ErlNifEnv *env, ERL_NIF_TERM list, char **cargv,
 }
 
 /* open(Argv :: [binary()], Request :: map(), Pipe :: binary() | undefined,
- *      TimeoutMs :: pos_integer()) -> {ok, FD} | {error, Reason} */
+ *      TimeoutMs :: pos_integer()) -> {ok, FD} | {error, Reason} | {next, Reason}
+ * {next, Reason}: the helper could not be run, or ran without the
+ * privileges the request needs (procket_open_how()): another command may
+ * succeed. {error, Reason} is final. */
 static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     struct procket_request req;
     char words[2048], path[128];
     char *cargv[32];
-    int timeout, fd, err;
+    int timeout, fd, err, how;
 
     (void)argc;
     if (!get_argv(env, argv[0], cargv, 32, words, sizeof(words)) ||
@@ -187,10 +191,22 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     else if (!get_cstring(env, argv[2], path, sizeof(path)))
         return enif_make_badarg(env);
 
-    fd = path[0] == '\0' ? procket_open(&req, cargv, timeout)
-                         : procket_open_path(&req, cargv, path, timeout);
+    fd = procket_open_how(&req, cargv, path[0] == '\0' ? NULL : path, timeout, &how);
+    if (fd < 0 && how != PROCKET_HOW_FINAL) /* another command may do it */
+        return enif_make_tuple2(env, enif_make_atom(env, "next"),
+                                enif_make_atom(env, erl_errno_id(-fd)));
     if (fd < 0)
         return error_tuple(env, -fd);
+    /* non-blocking, as the older procket gave them out: poll loops expect
+     * eagain, and gen_udp/gen_tcp adopt either kind */
+    {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+            err = errno;
+            (void)close(fd);
+            return error_tuple(env, err);
+        }
+    }
     if ((err = procket_sock_issue(fd)) != 0) {
         (void)close(fd);
         return error_tuple(env, err);

@@ -946,8 +946,10 @@ static int pass_fds(struct msghdr *msg, size_t keep)
         for (i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
             int fd;
             memcpy(&fd, data + i, sizeof(fd));
-            if ((size_t)(data - base) + i + sizeof(int) <= keep)
+            if ((size_t)(data - base) + i + sizeof(int) <= keep) {
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
                 (void)procket_sock_issue(fd); /* without: close/1 refuses it */
+            }
             else
                 close_owned(fd);
         }
@@ -978,8 +980,10 @@ static ssize_t recv_passing(int fd, struct iovec *iov, int n, int flags,
     msg.msg_namelen = sa != NULL ? salen : 0;
     msg.msg_control = ctrl.buf;
     msg.msg_controllen = sizeof(ctrl.buf);
+    /* no MSG_CMSG_CLOEXEC: packet sockets refuse it (EINVAL), and what
+     * arrives is closed before this call returns (or handed to a closer) */
     do {
-        r = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+        r = recvmsg(fd, &msg, flags);
     } while (r < 0 && errno == EINTR);
     err = errno;
     if (r >= 0) {
@@ -1162,6 +1166,13 @@ ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     msg.msg_controllen = ctrlsize + PK_CTRL_ROOM;
     do {
         n = recvmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        /* packet sockets (and others that never pass descriptors) refuse
+         * MSG_CMSG_CLOEXEC; received descriptors are made close-on-exec
+         * below in any case */
+        if (n < 0 && errno == EINVAL && !(flags & MSG_CMSG_CLOEXEC)) {
+            msg.msg_controllen = ctrlsize + PK_CTRL_ROOM;
+            n = recvmsg(op.fd, &msg, flags | MSG_DONTWAIT);
+        }
     } while (n < 0 && errno == EINTR);
     err = errno;
     op_end(env, &op);

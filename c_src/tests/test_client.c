@@ -633,6 +633,68 @@ TEST(open_bad_replies)
     CHECK_EQ(errno, ERRNO_MARK);
 }
 
+/* procket_open_how(): whether another way of running the helper may be
+ * worth a try. Only a helper that could not run, or one that says it ran
+ * without the privileges needed, leaves the question open. */
+TEST(open_how)
+{
+    struct procket_request r;
+    char *missing[] = {(char *)"/nonexistent/x", NULL};
+    char *t[] = {(char *)"/bin/true", NULL};
+    char *refused[] = {
+        (char *)"/bin/sh", (char *)"-c",
+        (char *)"printf 'PK\\001\\002\\000\\014\\000\\000\\000\\000\\000\\015' >&0",
+        NULL};
+    /* EACCES with PROCKET_REPLY_UNPRIVILEGED */
+    char *unpriv[] = {
+        (char *)"/bin/sh", (char *)"-c",
+        (char *)"printf 'PK\\001\\002\\000\\014\\000\\000\\000\\001\\000\\015' >&0",
+        NULL};
+    char *slow[] = {(char *)"/bin/sleep", (char *)"10", NULL};
+    int how, rc;
+
+    req_udp_lo(&r, 0);
+    errno = ERRNO_MARK;
+    how = -1;
+    rc = procket_open_how(&r, missing, NULL, PROCKET_TIMEOUT_MS, &how);
+    CHECK(rc == -ENOENT || (under_valgrind() && rc == -ECONNRESET));
+    CHECK_EQ(how, PROCKET_HOW_NOT_RUN);
+    how = -1;
+    CHECK_EQ(procket_open_how(&r, t, NULL, PROCKET_TIMEOUT_MS, &how), -ECONNRESET);
+    CHECK_EQ(how, PROCKET_HOW_NOT_RUN);
+    how = -1;
+    CHECK_EQ(procket_open_how(&r, refused, NULL, PROCKET_TIMEOUT_MS, &how), -EACCES);
+    CHECK_EQ(how, PROCKET_HOW_FINAL);
+    how = -1;
+    CHECK_EQ(procket_open_how(&r, unpriv, NULL, PROCKET_TIMEOUT_MS, &how), -EACCES);
+    CHECK_EQ(how, PROCKET_HOW_UNPRIVILEGED);
+    how = -1;
+    CHECK_EQ(procket_open_how(&r, slow, NULL, 200, &how), -ETIMEDOUT);
+    CHECK_EQ(how, PROCKET_HOW_FINAL);
+    /* the real helper's answers are final: success, a port in use */
+    {
+        int s, port, fd;
+        how = -1;
+        fd = procket_open_how(&r, helper_argv, NULL, PROCKET_TIMEOUT_MS, &how);
+        CHECK(fd >= 0);
+        CHECK_EQ(how, PROCKET_HOW_FINAL);
+        if (fd >= 0)
+            (void)close(fd);
+        s = bound_lo(SOCK_DGRAM, &port);
+        CHECK(s >= 0);
+        req_udp_lo(&r, port);
+        how = -1;
+        CHECK_EQ(procket_open_how(&r, helper_argv, NULL, PROCKET_TIMEOUT_MS, &how),
+                 -EADDRINUSE);
+        CHECK_EQ(how, PROCKET_HOW_FINAL);
+        (void)close(s);
+    }
+    /* NULL how is allowed */
+    req_udp_lo(&r, 0);
+    CHECK_EQ(procket_open_how(&r, refused, NULL, PROCKET_TIMEOUT_MS, NULL), -EACCES);
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
 TEST(open_bad_arguments)
 {
     struct procket_request r;
@@ -1371,6 +1433,7 @@ int main(int argc, char *argv[])
     RUN(open_program_exits_silently);
     RUN(open_timeout);
     RUN(open_bad_replies);
+    RUN(open_how);
     RUN(open_bad_arguments);
     RUN(open_path_ok);
     RUN(open_path_failures);

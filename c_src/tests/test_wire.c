@@ -829,6 +829,45 @@ TEST(reply_round_trip)
     CHECK_EQ(errno, ERRNO_MARK);
 }
 
+/* The reply's flags: PROCKET_REPLY_UNPRIVILEGED beside an errno, in the
+ * word's upper half; never on a success, no other bit. */
+TEST(reply_flags)
+{
+    unsigned char buf[PROCKET_REPLY_LEN];
+    unsigned flags;
+    int e;
+
+    errno = ERRNO_MARK;
+    CHECK_EQ(procket_reply_encode_flags(EACCES, PROCKET_REPLY_UNPRIVILEGED, buf, sizeof(buf)),
+             PROCKET_REPLY_LEN);
+    CHECK_EQ(buf[8] << 24 | buf[9] << 16 | buf[10] << 8 | buf[11], 0x10000 | EACCES);
+    flags = 99;
+    CHECK_EQ(procket_reply_decode_flags(&e, &flags, buf, sizeof(buf)), 0);
+    CHECK_EQ(e, EACCES);
+    CHECK_EQ(flags, PROCKET_REPLY_UNPRIVILEGED);
+    e = 0;
+    CHECK_EQ(procket_reply_decode(&e, buf, sizeof(buf)), 0); /* flags not reported */
+    CHECK_EQ(e, EACCES);
+    CHECK_EQ(procket_reply_encode_flags(EPERM, 0, buf, sizeof(buf)), PROCKET_REPLY_LEN);
+    CHECK_EQ(procket_reply_decode_flags(&e, &flags, buf, sizeof(buf)), 0);
+    CHECK_EQ(flags, 0u);
+    CHECK_EQ(e, EPERM);
+    /* not on success, no unknown flag */
+    CHECK_EQ(procket_reply_encode_flags(0, PROCKET_REPLY_UNPRIVILEGED, buf, sizeof(buf)),
+             -EINVAL);
+    CHECK_EQ(procket_reply_encode_flags(EACCES, 2, buf, sizeof(buf)), -EINVAL);
+    CHECK_EQ(procket_reply_decode_flags(&e, NULL, buf, sizeof(buf)), -EINVAL);
+    static const unsigned char bad[][4] = {{0, 1, 0, 0}, {0, 2, 0, 13}, {1, 0, 0, 13},
+                                           {0, 3, 0, 13}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ(procket_reply_encode(EACCES, buf, sizeof(buf)), PROCKET_REPLY_LEN);
+        memcpy(buf + 8, bad[i], 4);
+        CHECK_EQ(procket_reply_decode_flags(&e, &flags, buf, sizeof(buf)), -EPROTO);
+        CHECK_EQ(procket_reply_decode(&e, buf, sizeof(buf)), -EPROTO);
+    }
+    CHECK_EQ(errno, ERRNO_MARK);
+}
+
 TEST(reply_errors)
 {
     unsigned char buf[PROCKET_REPLY_LEN + 4];
@@ -904,6 +943,7 @@ int main(void)
     RUN(decode_rejects_bad_fields);
     RUN(decode_validates);
     RUN(reply_round_trip);
+    RUN(reply_flags);
     RUN(reply_errors);
     return check_summary("test_wire");
 }
