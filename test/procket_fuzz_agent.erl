@@ -576,9 +576,10 @@ poke(Name, #{v := V, addr := A}, Pool) ->
     [procket:close(S) || S <- get_list(poke_socks)],
     erase(poke_socks).
 
-%% A datagram socket connected (by a call) takes datagrams from its peer
-%% only: they come from the pool member at that address, or from a socket
-%% bound to it for the purpose.
+%% Where datagrams to V come from: a socket of their own (V itself may be
+%% corked, UDP_CORK, or shut down by a call), or, when a call connected V,
+%% which then takes datagrams from its peer only, the pool member at that
+%% address or a socket bound to it for the purpose.
 connected_from(V, Pool) ->
     case procket:getpeername(V, 128) of
         {ok, <<Fam:16/native, _/binary>> = Peer} when Fam =:= 2; Fam =:= 10 ->
@@ -596,7 +597,16 @@ connected_from(V, Pool) ->
                     end
             end;
         _ ->
-            V
+            case procket:getsockname(V, 128) of
+                {ok, <<Fam:16/native, _/binary>>} when Fam =:= 2; Fam =:= 10 ->
+                    Family = case Fam of 2 -> inet; 10 -> inet6 end,
+                    case procket:socket(Family, dgram, udp) of
+                        {ok, S} -> put(poke_socks, [S | get_list(poke_socks)]), S;
+                        _ -> V
+                    end;
+                _ ->
+                    V
+            end
     end.
 
 get_list(Key) ->

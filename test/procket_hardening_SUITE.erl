@@ -68,6 +68,9 @@
 
 %% errno values in replies (Linux)
 -define(EPERM, 1).
+%% a reply word with PROCKET_REPLY_UNPRIVILEGED: the helper lacked the
+%% privileges the request needs (another way, sudo, may succeed)
+-define(UNPRIVILEGED(Errno), (16#10000 bor (Errno))).
 -define(ENOENT, 2).
 -define(EACCES, 13).
 -define(EINVAL, 22).
@@ -500,7 +503,7 @@ no_new_privs_direct(Config) ->
     [begin
          {Res, Text} = driver(Config, #{nnp => true, hex => udp_req(53)}, H, ["procket"]),
          ct:log("~s: ~p~n~s", [H, Res, Text]),
-         #{exit := ?EX_REFUSED, reply := ?EPERM, fds := 0} = Res,
+         #{exit := ?EX_REFUSED, reply := ?UNPRIVILEGED(?EPERM), fds := 0} = Res,
          [?NNP_LINE] = helper_lines(Text),
          {Res2, _} = driver(Config, #{hex => udp_req(53)}, H, ["procket"]),
          #{exit := ?EX_OK, reply := 0, fds := 1} = Res2
@@ -536,7 +539,7 @@ nosuid_mount(Config) ->
              true = has_line(E, ?NOSUID_LINE),
              {Res, Text} = driver(Config, #{hex => udp_req(53)}, H, ["procket"]),
              ct:log("~p~n~s", [Res, Text]),
-             #{exit := ?EX_REFUSED, reply := ?EPERM, fds := 0} = Res,
+             #{exit := ?EX_REFUSED, reply := ?UNPRIVILEGED(?EPERM), fds := 0} = Res,
              [Line] = helper_lines(Text),
              true = lists:prefix(?NOSUID_LINE, Line)
          end || H <- [Setuid, Fcap]]
@@ -547,13 +550,15 @@ nosuid_mount(Config) ->
 
 %% A helper that is neither setuid nor has capabilities (the plain copy)
 %% keeps today's answer: the kernel's refusal (EACCES for a port below
-%% 1024, EPERM for a raw socket) and the generic line, exit 1.
+%% 1024, EPERM for a raw socket), marked unprivileged, and the generic
+%% line, exit 1.
 not_privileged_generic(Config) ->
     Plain = ?config(plain, Config),
     [begin
          {Res, Text} = driver(Config, #{hex => Req}, Plain, ["procket"]),
          ct:log("~p~n~s", [Res, Text]),
-         #{exit := ?EX_REFUSED, reply := Errno, fds := 0} = Res,
+         Word = ?UNPRIVILEGED(Errno),
+         #{exit := ?EX_REFUSED, reply := Word, fds := 0} = Res,
          [Line] = helper_lines(Text),
          true = lists:prefix(?GENERIC_LINE, Line)
      end || {Req, Errno} <- [{udp_req(53), ?EACCES}, {raw_icmp_req(), ?EPERM}]],
