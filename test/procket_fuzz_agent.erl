@@ -585,28 +585,31 @@ connected_from(V, Pool) ->
         {ok, <<Fam:16/native, _/binary>> = Peer} when Fam =:= 2; Fam =:= 10 ->
             case [W || #{v := W, addr := Addr} <- maps:values(Pool), Addr =:= Peer] of
                 [W | _] -> W;
-                [] ->
-                    Family = case Fam of 2 -> inet; 10 -> inet6 end,
-                    case procket:socket(Family, dgram, udp) of
-                        {ok, S} ->
-                            case procket:bind(S, Peer) of
-                                ok -> put(poke_socks, [S | get_list(poke_socks)]), S;
-                                _ -> procket:close(S), V
-                            end;
-                        _ -> V
-                    end
+                [] -> sender(Fam, Peer, V)
             end;
         _ ->
             case procket:getsockname(V, 128) of
                 {ok, <<Fam:16/native, _/binary>>} when Fam =:= 2; Fam =:= 10 ->
-                    Family = case Fam of 2 -> inet; 10 -> inet6 end,
-                    case procket:socket(Family, dgram, udp) of
-                        {ok, S} -> put(poke_socks, [S | get_list(poke_socks)]), S;
-                        _ -> V
-                    end;
+                    sender(Fam, none, V);
                 _ ->
                     V
             end
+    end.
+
+%% A UDP socket of family Fam (2 or 10), bound to Addr unless none, to be
+%% closed after the poke; Default if none can be made.
+sender(Fam, Addr, Default) ->
+    Family = case Fam of 2 -> inet; 10 -> inet6 end,
+    case procket:socket(Family, dgram, udp) of
+        {ok, S} when Addr =:= none ->
+            put(poke_socks, [S | get_list(poke_socks)]), S;
+        {ok, S} ->
+            case procket:bind(S, Addr) of
+                ok -> put(poke_socks, [S | get_list(poke_socks)]), S;
+                _ -> procket:close(S), Default
+            end;
+        _ ->
+            Default
     end.
 
 get_list(Key) ->

@@ -913,6 +913,18 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 
 /* ---- receiving and sending -------------------------------------------- */
 
+/* The data bytes of control message c that lie before end (what the
+ * kernel wrote; a message cut short by MSG_CTRUNC counts only so far). */
+static size_t cmsg_data_len(const struct cmsghdr *c, const unsigned char *end)
+{
+    const unsigned char *data = CMSG_DATA(c);
+    size_t len = c->cmsg_len > CMSG_LEN(0) ? c->cmsg_len - CMSG_LEN(0) : 0;
+
+    if (data > end)
+        return 0;
+    return len > (size_t)(end - data) ? (size_t)(end - data) : len;
+}
+
 /* The descriptors in msg's control messages (SCM_RIGHTS, SCM_PIDFD): the
  * ones within the first `keep' bytes of control data are the caller's
  * (issued, so that close/1 takes them), the others are closed here. Such
@@ -930,14 +942,8 @@ static int pass_fds(struct msghdr *msg, size_t keep)
     end = base + msg->msg_controllen;
     for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
         const unsigned char *data = CMSG_DATA(c);
-        size_t len = 0, i;
+        size_t len = cmsg_data_len(c, end), i;
 
-        if (c->cmsg_len > CMSG_LEN(0))
-            len = c->cmsg_len - CMSG_LEN(0);
-        if (data > end)
-            len = 0;
-        else if (len > (size_t)(end - data))
-            len = (size_t)(end - data);
         if ((size_t)(data - base) + len > keep)
             cut = 1;
         if (c->cmsg_level != SOL_SOCKET ||
@@ -1095,18 +1101,13 @@ static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg, size_t keep)
     end = base + (msg->msg_controllen < keep ? msg->msg_controllen : keep);
     for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
         const unsigned char *data = CMSG_DATA(c);
-        size_t len = 0;
+        size_t len;
         unsigned char *p;
         ERL_NIF_TERM bin;
 
         if ((const unsigned char *)c + sizeof(*c) > end)
             break;
-        if (c->cmsg_len > CMSG_LEN(0))
-            len = c->cmsg_len - CMSG_LEN(0);
-        if (data > end)
-            len = 0;
-        else if (len > (size_t)(end - data)) /* truncated (MSG_CTRUNC) */
-            len = (size_t)(end - data);
+        len = cmsg_data_len(c, end); /* up to `keep' */
         p = enif_make_new_binary(env, len, &bin);
         if (len > 0)
             memcpy(p, data, len);
