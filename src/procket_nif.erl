@@ -56,7 +56,8 @@ sock_bind(_FD, _Sockaddr) -> ?NIF_STUB.
 
 %% @doc connect(2); `<<>>' is a NULL address.
 -spec sock_connect(sock_fd(), binary()) -> ok | sock_error().
-sock_connect(_FD, _Sockaddr) -> ?NIF_STUB.
+sock_connect(FD, Sockaddr) ->
+    await(sock_connect_nif(FD, Sockaddr)).
 
 %% @doc listen(2).
 -spec sock_listen(sock_fd(), integer()) -> ok | sock_error().
@@ -70,37 +71,44 @@ sock_accept(_FD, _Salen) -> ?NIF_STUB.
 %% @doc recvfrom(2) with MSG_DONTWAIT.
 -spec sock_recvfrom(sock_fd(), non_neg_integer(), integer(), non_neg_integer()) ->
           {ok, binary(), binary()} | sock_error().
-sock_recvfrom(_FD, _Size, _Flags, _Salen) -> ?NIF_STUB.
+sock_recvfrom(FD, Size, Flags, Salen) ->
+    await(sock_recvfrom_nif(FD, Size, Flags, Salen)).
 
 %% @doc sendto(2) with MSG_DONTWAIT and MSG_NOSIGNAL: bytes sent.
 -spec sock_sendto(sock_fd(), binary(), integer(), binary()) ->
           {ok, non_neg_integer()} | sock_error().
-sock_sendto(_FD, _Buf, _Flags, _Sockaddr) -> ?NIF_STUB.
+sock_sendto(FD, Buf, Flags, Sockaddr) ->
+    await(sock_sendto_nif(FD, Buf, Flags, Sockaddr)).
 
 %% @doc recvmsg(2) with MSG_DONTWAIT and MSG_CMSG_CLOEXEC.
 -spec sock_recvmsg(sock_fd(), non_neg_integer(), integer(), non_neg_integer(),
                    non_neg_integer()) ->
           {ok, binary(), integer(), [{integer(), integer(), binary()}], binary()}
         | sock_error().
-sock_recvmsg(_FD, _Size, _Flags, _CtrlSize, _Salen) -> ?NIF_STUB.
+sock_recvmsg(FD, Size, Flags, CtrlSize, Salen) ->
+    await(sock_recvmsg_nif(FD, Size, Flags, CtrlSize, Salen)).
 
 %% @doc sendmsg(2) with MSG_DONTWAIT and MSG_NOSIGNAL: bytes sent.
 -spec sock_sendmsg(sock_fd(), binary(), integer(),
                    [{integer(), integer(), binary()}], binary()) ->
           {ok, non_neg_integer()} | sock_error().
-sock_sendmsg(_FD, _Buf, _Flags, _Ctrl, _Sockaddr) -> ?NIF_STUB.
+sock_sendmsg(FD, Buf, Flags, Ctrl, Sockaddr) ->
+    await(sock_sendmsg_nif(FD, Buf, Flags, Ctrl, Sockaddr)).
 
 %% @doc read(2).
 -spec sock_read(sock_fd(), non_neg_integer()) -> {ok, binary()} | sock_error().
-sock_read(_FD, _Size) -> ?NIF_STUB.
+sock_read(FD, Size) ->
+    await(sock_read_nif(FD, Size)).
 
 %% @doc write(2): bytes written.
 -spec sock_write(sock_fd(), binary()) -> {ok, non_neg_integer()} | sock_error().
-sock_write(_FD, _Buf) -> ?NIF_STUB.
+sock_write(FD, Buf) ->
+    await(sock_write_nif(FD, Buf)).
 
 %% @doc writev(2) of up to IOV_MAX binaries: bytes written.
 -spec sock_writev(sock_fd(), [binary()]) -> {ok, non_neg_integer()} | sock_error().
-sock_writev(_FD, _Bufs) -> ?NIF_STUB.
+sock_writev(FD, Bufs) ->
+    await(sock_writev_nif(FD, Bufs)).
 
 %% @doc ioctl(2) on a dirty I/O scheduler: its return value and the first
 %% `OutSize' bytes of the argument buffer afterwards.
@@ -172,3 +180,22 @@ sock_controlling_process(_Handle, _Pid) -> ?NIF_STUB.
           #{fd := integer(), state := open | closing | closed,
             owner := pid() | undefined, selected := boolean()}.
 sock_handle_info(_Handle) -> ?NIF_STUB.
+
+%% The calls above may run on a worker thread of procket's (on an AF_UNIX
+%% socket, where the kernel may close a passed descriptor in the calling
+%% thread, and that close may wait without end): the NIF then returns
+%% {'$procket_wait', Ref} and the worker sends {Ref, Result}. The caller
+%% waits here, in receive, holding no scheduler.
+await({'$procket_wait', Ref}) ->
+    receive {Ref, Result} -> Result end;
+await(Result) ->
+    Result.
+
+sock_connect_nif(_FD, _Sockaddr) -> ?NIF_STUB.
+sock_recvfrom_nif(_FD, _Size, _Flags, _Salen) -> ?NIF_STUB.
+sock_sendto_nif(_FD, _Buf, _Flags, _Sockaddr) -> ?NIF_STUB.
+sock_recvmsg_nif(_FD, _Size, _Flags, _CtrlSize, _Salen) -> ?NIF_STUB.
+sock_sendmsg_nif(_FD, _Buf, _Flags, _Ctrl, _Sockaddr) -> ?NIF_STUB.
+sock_read_nif(_FD, _Size) -> ?NIF_STUB.
+sock_write_nif(_FD, _Buf) -> ?NIF_STUB.
+sock_writev_nif(_FD, _Bufs) -> ?NIF_STUB.

@@ -67,13 +67,30 @@
 %% are) and handles, which never block;</li>
 %% <li>a close that may wait (a lingering socket, SO_LINGER with any
 %% `l_onoff': a negative `l_linger' never ends; an AF_UNIX socket, which
-%% may hold the last reference to one in flight) runs on a thread of its
-%% own; `procket:close/1' and {@link close_handle/1} wait for it in
-%% `receive', holding no scheduler;</li>
+%% may hold the last reference to one in flight; any file that is not a
+%% socket, whose release procket cannot judge: a FUSE or NFS file waits
+%% for its server) runs on a worker thread of procket's;
+%% `procket:close/1' and {@link close_handle/1} wait for it in `receive',
+%% holding no scheduler;</li>
+%% <li>on an AF_UNIX socket, the kernel drops queued messages, and closes
+%% the descriptors they carry in the calling thread, in more places: a
+%% receive on a stream socket passes over an out-of-band message (read,
+%% recv, recvfrom, recvmsg); a datagram socket purges its queue on
+%% connect to no peer or another one, and on a send once its connected
+%% peer is gone (connect, sendto, sendmsg, write, writev). These calls,
+%% on such sockets, run on a worker thread and their process waits in
+%% `receive' for the result: as long as the close the kernel does there
+%% takes (without end for a linger without end);</li>
+%% <li>workers: one is started when the library loads and stays, more as
+%% jobs need them (at most 64); when no thread can be started (the user's
+%% RLIMIT_NPROC reached), a job waits for a worker that is there, and if
+%% none could ever be started the call returns `{error, eagain}' (a close
+%% falls back to close(2) with the linger turned off);</li>
 %% <li>a received descriptor the caller does not take (read/2, recv and
-%% recvfrom take none; recvmsg those within `CtrlSize') is closed by
-%% procket, on a thread when that close may wait, never by the kernel in
-%% the receiving scheduler;</li>
+%% recvfrom take none; recvmsg those within `CtrlSize', whole descriptors
+%% only, as the kernel cuts them) is closed by procket, on a worker when
+%% that close may wait, never by the kernel in the receiving
+%% scheduler;</li>
 %% <li>a descriptor received with SCM_RIGHTS shares its open file with the
 %% sender, who can put it in blocking mode at any time: calls on it may
 %% then wait on a dirty I/O scheduler.</li>

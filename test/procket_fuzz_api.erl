@@ -7,8 +7,8 @@
 %% <ul>
 %% <li>crash: the fuzzed VM died;</li>
 %% <li>stall: a call did not return in time and poking the pool did not
-%% release it, or a normal scheduler was blocked (multi_scheduling
-%% block_normal did not return, the VM stopped answering);</li>
+%% release it, or a normal scheduler was blocked (a process bound to it
+%% did not run, the VM stopped answering);</li>
 %% <li>leak: a descriptor appeared that no call gave its caller, or memory
 %% grew past a bound;</li>
 %% <li>corruption: the kernel wrote into the VM's memory through a pointer

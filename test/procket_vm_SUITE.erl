@@ -2,9 +2,14 @@
 %% a fresh VM of its own (uid/gid 65534, ebin/ and priv/ staged in a
 %% world-traversable directory) the way a careless or hostile caller of
 %% the socket API could, then checks that the VM is alive and that every
-%% scheduler answers: erlang:system_flag(multi_scheduling, block) returns
-%% (normal and dirty schedulers alike must yield for it), and os:cmd/1
-%% still works (the VM's child-setup socket is intact).
+%% scheduler answers. The VMs run with one normal scheduler (+S 1:1), and
+%% the check that cannot miss a held one is time: ten sleeps of 100 ms,
+%% each followed by a procket call, must each end within 600 ms (a
+%% scheduler held in a NIF stretches them; erlang:system_flag(
+%% multi_scheduling, block_normal) was seen to return while one was held
+%% in recvmsg(2)). Then multi_scheduling block must return (dirty
+%% schedulers must yield for it too), and os:cmd/1 must still work (the
+%% VM's child-setup socket is intact).
 %%
 %% Run by scripts/ct-vm.sh as root, in ct.sh's fresh network namespace.
 -module(procket_vm_SUITE).
@@ -14,7 +19,8 @@
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1]).
 -export([vm_descriptors/1, sigio_refused/1, pointer_arguments/1,
          infinite_linger/1, in_flight_linger/1, purge_during_linger/1,
-         fionbio_race/1]).
+         fionbio_race/1, unix_queue_drops/1, no_thread_left/1,
+         file_close_waits/1]).
 
 -define(CALL, 15000).
 
@@ -22,7 +28,8 @@ suite() -> [{timetrap, {minutes, 5}}].
 
 all() ->
     [vm_descriptors, sigio_refused, pointer_arguments, infinite_linger,
-     in_flight_linger, purge_during_linger, fionbio_race].
+     in_flight_linger, purge_during_linger, fionbio_race, unix_queue_drops,
+     no_thread_left, file_close_waits].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -43,6 +50,10 @@ init_per_suite(Config) ->
     ok = file:make_dir(TestEbin),
     {ok, _} = compile:file(filename:join([Root, "test", "procket_vm_peer.erl"]),
                            [{outdir, TestEbin}, report]),
+    Fuse = filename:join(Stage, "fuse_flush"),
+    "" = os:cmd("cc -std=c11 -O2 -Wall -Wextra -Werror -o " ++ Fuse ++ " " ++
+                filename:join([Root, "test", "procket_vm_SUITE_data", "fuse_flush.c"]) ++
+                " -lpthread 2>&1"),
     "" = os:cmd("chmod -R a+rX " ++ Stage),
     [{stage, Stage} | Config].
 
@@ -144,7 +155,7 @@ purge_during_linger(Config) ->
 %% non-blocking never sleeps in the kernel on that scheduler (the VM
 %% answered nothing when it did). Checked every 100 ms for 3 s.
 fionbio_race(Config) ->
-    with_peer(Config, ["+S", "1:1"], fun(Peer) ->
+    with_peer(Config, [], fun(Peer) ->
         {_S, Port} = peer:call(Peer, procket_vm_peer, fionbio_race, [4, 3000], ?CALL),
         Late = [T || _ <- lists:seq(1, 30),
                      T <- [begin
@@ -159,6 +170,111 @@ fionbio_race(Config) ->
         ok = peer:call(Peer, procket_vm_peer, wake, [Port], ?CALL)
     end).
 
+%% The kernel drops messages queued on an AF_UNIX socket, and closes the
+%% descriptors they carry in the calling thread, in more places than
+%% close and receive: a normal receive on a stream socket passes over an
+%% out-of-band message; a datagram socket whose connected peer is gone
+%% purges its queue on the next send (econnrefused), and so does its
+%% connect(2) to no peer or another one. Each time the message holds the
+%% last reference to a socket lingering without end: the call runs on a
+%% worker thread of procket's and its process waits (the call is still
+%% pending), while the VM answers; once the linger ends, the call returns
+%% what the kernel said.
+unix_queue_drops(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        Expect = [{oob_recv, {ok, <<"data">>}}, {oob_read, {ok, <<"data">>}},
+                  {oob_recvmsg, data}, {dead_sendto, {error, econnrefused}},
+                  {dead_sendmsg, {error, econnrefused}},
+                  {dead_write, {error, econnrefused}},
+                  {dead_writev, {error, econnrefused}},
+                  {disconnect, ok}, {reconnect, ok}],
+        [begin
+             {S, P} = peer:call(Peer, procket_vm_peer, queue_drop, [How], ?CALL),
+             ok = alive(Peer),
+             pending = peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL),
+             ok = peer:call(Peer, procket, close, [S], ?CALL),
+             R = peer:call(Peer, procket_vm_peer, result, [P, 5000], ?CALL),
+             ct:log("~p: ~p", [How, R]),
+             case {Want, R} of
+                 {data, {ok, <<"data">>, _, [], _}} -> ok;
+                 {Want, Want} -> ok
+             end
+         end || {How, Want} <- Expect]
+    end).
+
+%% A close that may wait needs a thread of procket's. When none can be
+%% started (RLIMIT_NPROC: the user's processes and threads at the limit),
+%% the close waits in the queue of the workers there are, never in the
+%% calling scheduler: AF_UNIX sockets, one more than there are workers,
+%% each holding a socket that lingers without end, closed while the VM may
+%% start no thread; the VM answers, and every close ends once the lingers
+%% do.
+no_thread_left(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {module, procket_nif} = peer:call(Peer, code, ensure_loaded, [procket_nif], ?CALL),
+        OsPid = peer:call(Peer, os, getpid, [], ?CALL),
+        %% set by a child of the VM (its own user may lower its limits)
+        "" = peer:call(Peer, os, cmd, ["prlimit --pid " ++ OsPid ++ " --nproc=1:1 2>&1"],
+                       ?CALL),
+        Workers = peer:call(Peer, procket_vm_peer, workers, [], ?CALL),
+        ct:log("workers: ~p", [Workers]),
+        true = length(Workers) >= 1,        % started with the library
+        %% one more than there are workers: one close must wait its turn
+        N = length(Workers) + 1,
+        Held = peer:call(Peer, procket_vm_peer, held_in_flight, [N], ?CALL),
+        Closes = [peer:call(Peer, procket_vm_peer, close_async, [B], ?CALL) || {B, _} <- Held],
+        ok = alive(Peer),
+        [pending] = lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL)
+                                 || P <- Closes]),
+        %% no worker could be added
+        Workers2 = peer:call(Peer, procket_vm_peer, workers, [], ?CALL),
+        ct:log("workers while both wait: ~p", [Workers2]),
+        true = length(Workers2) =< length(Workers),
+        [ok = peer:call(Peer, procket, close, [S], ?CALL) || {_, S} <- Held],
+        [ok] = lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 5000], ?CALL)
+                            || P <- Closes])
+    end).
+
+%% A file that is not a socket may wait in close(2): a FUSE file whose
+%% server answers each flush (one per close of a descriptor) after 12 s,
+%% sent to the VM twice with SCM_RIGHTS. close/1 of the one the VM takes
+%% waits on a worker, in receive; the one it does not take (recv/2 takes
+%% none) is closed by procket on a worker too, and recv/2 returns at
+%% once. The VM answers, no scheduler waits (a dirty one would hold
+%% multi_scheduling block beyond its 10 s), and the close returns once the
+%% server answered. Run as root in ct.sh's private mount namespace.
+file_close_waits(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        Stage = ?config(stage, Config),
+        Mnt = filename:join(Stage, "fuse"),
+        ok = file:make_dir(Mnt),
+        {B, Name} = peer:call(Peer, procket_vm_peer, fuse_socket, [], ?CALL),
+        Port = open_port({spawn_executable, filename:join(Stage, "fuse_flush")},
+                         [{args, [Mnt, Name, "12000", "60"]}, stderr_to_stdout, exit_status]),
+        {os_pid, Server} = erlang:port_info(Port, os_pid),
+        try
+            F = peer:call(Peer, procket_vm_peer, fuse_take, [B], ?CALL),
+            T0 = erlang:monotonic_time(millisecond),
+            P = peer:call(Peer, procket_vm_peer, close_async, [F], ?CALL),
+            {ok, <<"x">>} = peer:call(Peer, procket, recv, [B, 16], 2000),
+            ok = alive(Peer),
+            pending = peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL),
+            ok = peer:call(Peer, procket_vm_peer, result, [P, 20000], 25000),
+            Ms = erlang:monotonic_time(millisecond) - T0,
+            ct:log("close/1 of the FUSE file returned after ~p ms; the server said: ~s",
+                   [Ms, flush_port(Port, [])]),
+            true = Ms >= 11000,
+            ok = peer:call(Peer, procket, close, [B], ?CALL)
+        after
+            os:cmd("kill " ++ integer_to_list(Server) ++ "; umount -l " ++ Mnt)
+        end
+    end).
+
+flush_port(Port, Acc) ->
+    receive {Port, {data, D}} -> flush_port(Port, [Acc | D])
+    after 0 -> Acc
+    end.
+
 %%% ------------------------------------------------------------------
 
 with_peer(Config, Args, Fun) ->
@@ -169,7 +285,8 @@ with_peer(Config, Args, Fun) ->
                               ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
                                os:find_executable("erl")]},
                      args => ["-pa", filename:join(Stage, "ebin"),
-                              "-pa", filename:join(Stage, "testebin") | Args],
+                              "-pa", filename:join(Stage, "testebin"),
+                              "+S", "1:1" | Args],
                      env => [{"HOME", Stage}]}),
     try
         "65534\n" = peer:call(Peer, os, cmd, ["id -u"], ?CALL),
@@ -179,9 +296,13 @@ with_peer(Config, Args, Fun) ->
         catch peer:stop(Peer)
     end.
 
-%% The peer answers, every scheduler yields to multi_scheduling block
+%% The peer answers, its normal scheduler is not held (no sleep of 100 ms
+%% stretched beyond 600), every scheduler yields to multi_scheduling block
 %% within 10 s, and os:cmd/1 runs a program.
 alive(Peer) ->
+    Stretch = peer:call(Peer, procket_vm_peer, stretch, [10], ?CALL),
+    ct:log("longest 100 ms sleep: ~p ms", [Stretch]),
+    true = Stretch < 600,
     blocked = peer:call(Peer, erlang, system_flag, [multi_scheduling, block], 10000),
     enabled = peer:call(Peer, erlang, system_flag, [multi_scheduling, unblock], 10000),
     "alive\n" = peer:call(Peer, os, cmd, ["echo alive"], 10000),

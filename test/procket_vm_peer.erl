@@ -4,7 +4,9 @@
 -module(procket_vm_peer).
 
 -export([vm_fds/0, attack_fd/1, sigio/0, pointers/0, linger_close/1,
-         in_flight_linger/1, fionbio_race/2, wake/1]).
+         in_flight_linger/1, fionbio_race/2, wake/1, queue_drop/1, result/2,
+         stretch/1, held_in_flight/1, close_async/1, workers/0,
+         fuse_socket/0, fuse_take/1]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -212,4 +214,173 @@ in_flight_linger(How) ->
             R = receive {received, Res} -> Res after 5000 -> timeout end,
             spawn(fun() -> procket:close(B) end),
             {S, R}
+    end.
+
+%% @doc One of the ways the kernel drops a message queued on an AF_UNIX
+%% socket, closing the descriptors it carries in the calling thread; the
+%% message holds the last reference to a lingering TCP socket (SO_LINGER
+%% {1, -1}, a full send queue), whose close waits without end. The call
+%% runs in a process of its own: returns the server end of the TCP
+%% connection (closing it ends the linger) and that process (see result/2).
+%% - oob_recv, oob_read, oob_recvmsg: on a stream socket, an out-of-band
+%%   byte carries the descriptor; a normal receive passes over it, and
+%%   the kernel discards it.
+%% - dead_sendto, dead_sendmsg, dead_write, dead_writev: a datagram
+%%   socket sends to its connected peer, which is gone: the kernel purges
+%%   the sender's own queue (econnrefused).
+%% - disconnect, reconnect: connect(2) of a datagram socket to no peer
+%%   (AF_UNSPEC) or another one purges its queue.
+-spec queue_drop(atom()) -> {integer(), pid()}.
+queue_drop(How) ->
+    {S, _} = linger_close(none),
+    C = get(lingering),
+    Call = case How of
+               oob_recv -> oob(C, fun(B) -> procket:recv(B, 16) end);
+               oob_read -> oob(C, fun(B) -> procket:read(B, 16) end);
+               oob_recvmsg -> oob(C, fun(B) -> procket:recvmsg(B, 16, 0, 0, 0) end);
+               dead_sendto -> dead_peer(C, fun(B) -> procket:sendto(B, <<"y">>, 0, <<>>) end);
+               dead_sendmsg -> dead_peer(C, fun(B) -> procket:sendmsg(B, <<"y">>, 0, []) end);
+               dead_write -> dead_peer(C, fun(B) -> procket:write(B, <<"y">>) end);
+               dead_writev -> dead_peer(C, fun(B) -> procket:writev(B, [<<"y">>]) end);
+               disconnect -> connected(C, fun(B, _) -> procket:connect(B, <<0:16/native, 0:112>>) end);
+               reconnect -> connected(C, fun(B, Other) -> procket:connect(B, Other) end)
+           end,
+    {S, spawn(fun() -> answer(Call()) end)}.
+
+%% the result of a call, to whoever asks (see result/2)
+answer(R) ->
+    receive {result, From} -> From ! {result, self(), R} end,
+    answer(R).
+
+%% @doc The result of a queue_drop/1 call, or pending if it has not
+%% returned within Ms milliseconds.
+-spec result(pid(), non_neg_integer()) -> term().
+result(Pid, Ms) ->
+    T0 = erlang:monotonic_time(millisecond),
+    result(Pid, T0 + Ms, T0).
+
+result(Pid, End, _) ->
+    Pid ! {result, self()},
+    receive {result, Pid, R} -> R
+    after 50 ->
+        case erlang:monotonic_time(millisecond) < End of
+            true -> result(Pid, End, 0);
+            false -> pending
+        end
+    end.
+
+uaddr(Tag) ->
+    Name = iolist_to_binary(["procket-vm-", os:getpid(), "-", Tag, "-",
+                             integer_to_list(erlang:unique_integer([positive]))]),
+    <<(procket:sockaddr_common(local, 0))/binary, 0, Name/binary>>.
+
+oob(C, Recv) ->
+    {ok, L} = procket:socket(local, stream, 0),
+    Addr = uaddr("oob"),
+    ok = procket:bind(L, Addr),
+    ok = procket:listen(L, 1),
+    {ok, A} = procket:socket(local, stream, 0),
+    ok = procket:connect(A, Addr),
+    {ok, B, _} = procket:accept(L, 0),
+    ok = procket:close(L),
+    ok = procket:sendmsg(A, <<"x">>, 1, [{1, 1, <<C:32/native>>}], <<>>),  % MSG_OOB
+    ok = procket:close(C),
+    ok = procket:write(A, <<"data">>),
+    fun() -> Recv(B) end.
+
+dead_peer(C, Send) ->
+    {ok, A} = procket:socket(local, dgram, 0),
+    {ok, B} = procket:socket(local, dgram, 0),
+    AA = uaddr("a"),
+    AB = uaddr("b"),
+    ok = procket:bind(A, AA),
+    ok = procket:bind(B, AB),
+    ok = procket:connect(B, AA),
+    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], AB),
+    ok = procket:close(C),
+    ok = procket:close(A),
+    fun() -> Send(B) end.
+
+connected(C, Connect) ->
+    {ok, A} = procket:socket(local, dgram, 0),
+    {ok, B} = procket:socket(local, dgram, 0),
+    {ok, O} = procket:socket(local, dgram, 0),
+    AA = uaddr("a"),
+    AB = uaddr("b"),
+    AO = uaddr("o"),
+    ok = procket:bind(A, AA),
+    ok = procket:bind(B, AB),
+    ok = procket:bind(O, AO),
+    ok = procket:connect(B, AA),
+    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], AB),
+    ok = procket:close(C),
+    fun() -> Connect(B, AO) end.
+
+%% @doc The longest of N sleeps of 100 ms, in milliseconds, each followed
+%% by a socket/3 and close/1 (which take procket's registry lock). In a
+%% VM with one normal scheduler, a scheduler held in a NIF call stretches
+%% them.
+-spec stretch(pos_integer()) -> non_neg_integer().
+stretch(N) ->
+    lists:max([begin
+                   T0 = erlang:monotonic_time(millisecond),
+                   timer:sleep(100),
+                   {ok, U} = procket:socket(inet, dgram, 0),
+                   ok = procket:close(U),
+                   erlang:monotonic_time(millisecond) - T0
+               end || _ <- lists:seq(1, N)]).
+
+%% @doc N AF_UNIX datagram sockets, each holding in its queue the last
+%% reference to a lingering TCP socket (see queue_drop/1): closing one
+%% waits until its server end (returned with it) is closed.
+-spec held_in_flight(pos_integer()) -> [{integer(), integer()}].
+held_in_flight(N) ->
+    [begin
+         {S, _} = linger_close(none),
+         C = get(lingering),
+         {ok, A} = procket:socket(local, dgram, 0),
+         {ok, B} = procket:socket(local, dgram, 0),
+         AB = uaddr("h"),
+         ok = procket:bind(B, AB),
+         ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], AB),
+         ok = procket:close(C),
+         ok = procket:close(A),
+         {B, S}
+     end || _ <- lists:seq(1, N)].
+
+%% @doc close/1 of FD in a process of its own (see result/2).
+-spec close_async(integer()) -> pid().
+close_async(FD) ->
+    spawn(fun() -> answer(procket:close(FD)) end).
+
+%% @doc procket's worker threads: {Tid, Wchan} of each.
+-spec workers() -> [{string(), binary()}].
+workers() ->
+    {ok, Ts} = file:list_dir("/proc/self/task"),
+    [{T, W} || T <- Ts,
+               {ok, <<"procket_worker\n">>} =:= file:read_file("/proc/self/task/" ++ T ++ "/comm"),
+               {ok, W} <- [file:read_file("/proc/self/task/" ++ T ++ "/wchan")]].
+
+%% @doc An AF_UNIX datagram socket with an abstract name, for the FUSE
+%% server of procket_vm_SUITE (fuse_flush.c) to send descriptors to: the
+%% socket and the name.
+-spec fuse_socket() -> {integer(), string()}.
+fuse_socket() ->
+    Name = "procket-vm-fuse-" ++ os:getpid(),
+    {ok, B} = procket:socket(local, dgram, 0),
+    ok = procket:bind(B, <<(procket:sockaddr_common(local, 0))/binary, 0,
+                           (list_to_binary(Name))/binary>>),
+    {B, Name}.
+
+%% @doc The descriptor in the next message on B (waits up to 10 s).
+-spec fuse_take(integer()) -> integer().
+fuse_take(B) ->
+    fuse_take(B, 200).
+
+fuse_take(_, 0) ->
+    erlang:error(no_message);
+fuse_take(B, N) ->
+    case procket:recvmsg(B, 16, 0, 64, 0) of
+        {ok, <<"x">>, _, [{1, 1, <<F:32/native>>}], _} -> F;
+        {error, eagain} -> timer:sleep(50), fuse_take(B, N - 1)
     end.

@@ -45,7 +45,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -111,7 +110,7 @@
 
 static ErlNifResourceType *pk_rt;
 static ERL_NIF_TERM a_ok, a_error, a_undefined, a_true, a_false, a_wait,
-    a_finalize, a_close_msg, a_closed_msg, a_open, a_closing, a_closed, a_fd, a_owner,
+    a_finalize, a_close_msg, a_closed_msg, a_wait_msg, a_open, a_closing, a_closed, a_fd, a_owner,
     a_state, a_selected, a_not_owner, a_select, a_ready_input,
     a_ready_output, a_read, a_write;
 
@@ -128,10 +127,15 @@ static ERL_NIF_TERM ok_tuple(ErlNifEnv *env, ERL_NIF_TERM t)
     return enif_make_tuple2(env, a_ok, t);
 }
 
+/* 1 on one of procket's worker threads (see "work off the schedulers") */
+static _Thread_local int pk_worker;
+
+/* Whether a call may wait here: on a dirty scheduler or on a worker of
+ * procket's, not on a normal scheduler. */
 static int on_dirty_scheduler(void)
 {
     int t = enif_thread_type();
-    return t == ERL_NIF_THR_DIRTY_IO_SCHEDULER ||
+    return pk_worker || t == ERL_NIF_THR_DIRTY_IO_SCHEDULER ||
            t == ERL_NIF_THR_DIRTY_CPU_SCHEDULER;
 }
 
@@ -189,21 +193,38 @@ struct pk_issued {
     dev_t dev;
     ino_t ino;
     unsigned busy;         /* calls in flight on the integer descriptor */
+    int domain, type;      /* a socket's (see routed); 0 for other files */
     unsigned char used;
     unsigned char closing; /* close/1 came while busy: the last call closes */
 };
 static struct pk_issued *iss;
 static size_t iss_len;
 
+/* A socket's domain and type (0 and 0 for other files). */
+static void sock_kind(int fd, const struct stat *st, int *domain, int *type)
+{
+    socklen_t len = sizeof(*domain);
+
+    *domain = *type = 0;
+    if (!S_ISSOCK(st->st_mode))
+        return;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, domain, &len) < 0)
+        *domain = 0;
+    len = sizeof(*type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &len) < 0)
+        *type = 0;
+}
+
 int procket_sock_issue(int fd)
 {
     struct stat st;
-    int rc = 0;
+    int rc = 0, domain, type;
 
     if (fd < 0)
         return EBADF;
     if (fstat(fd, &st) < 0)
         return errno;
+    sock_kind(fd, &st, &domain, &type);
     enif_mutex_lock(reg_mtx);
     if ((size_t)fd >= iss_len) {
         size_t len = iss_len ? iss_len : 256;
@@ -221,6 +242,8 @@ int procket_sock_issue(int fd)
     }
     iss[fd].dev = st.st_dev;
     iss[fd].ino = st.st_ino;
+    iss[fd].domain = domain;
+    iss[fd].type = type;
     iss[fd].used = 1;
     iss[fd].closing = 0;
 out:
@@ -250,7 +273,6 @@ static int issued_locked(int fd)
 static unsigned char *reg_bits;
 static size_t reg_len;
 static int pk_loads;
-static atomic_int pk_closers;
 
 static int reg_add(int fd)
 {
@@ -372,70 +394,200 @@ static int lingers(int fd)
            len == sizeof(l) && l.l_onoff != 0;
 }
 
-/* A close(2) on a thread of its own, for a lingering socket: close(2)
- * may wait out the linger (without end, for a negative l_linger), and no
- * scheduler, normal or dirty, may wait with it. With a message, it is
- * sent to `to' once close(2) returned. */
-struct closer {
-    int fd;
+/* ---- work off the schedulers ------------------------------------------- */
+
+/* Some kernel work may wait without end in the calling thread: close(2)
+ * of a lingering socket (a negative l_linger never ends), of a file whose
+ * flush waits (FUSE, NFS), or the drop of a message queued on an AF_UNIX
+ * socket that holds the last reference to such a file (the kernel closes
+ * it in the thread that dropped the message, before the call returns).
+ * No scheduler, normal or dirty, may wait with it: such work runs on
+ * procket's worker threads, and the process that asked waits in receive
+ * for a message (close/1, close_handle/1, and the calls of call_on_worker).
+ *
+ * The pool: one worker starts when the library loads and stays; more start
+ * when jobs outnumber idle workers, up to PK_WORKERS_MAX (beyond, and when
+ * no thread can be started, jobs wait in the queue: a descriptor may then
+ * close late, but no scheduler waits); an idle worker beyond the first
+ * leaves after PK_WORKER_IDLE_S seconds. The library is never unmapped
+ * (see procket_sock_load), so workers may outlive an unload. */
+#define PK_WORKERS_MAX 64
+#define PK_WORKER_IDLE_S 10
+#define PK_JOB_ARGS 5
+
+struct pk_job {
+    struct pk_job *next;
+    int fd; /* close(2) of fd when fun is NULL */
+    ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+    ErlNifEnv *env; /* the terms below; NULL: no message */
     ErlNifPid to;
-    ErlNifEnv *env; /* NULL: no message */
-    ERL_NIF_TERM msg;
+    ERL_NIF_TERM msg;  /* a close: sent once close(2) returned */
+    ERL_NIF_TERM ref;  /* a call: {Ref, Result} is sent */
+    int argc;
+    ERL_NIF_TERM argv[PK_JOB_ARGS];
 };
 
-static void *closer_main(void *arg)
-{
-    struct closer *c = arg;
+static pthread_mutex_t job_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t job_cv = PTHREAD_COND_INITIALIZER;
+static struct pk_job *job_head, *job_last; /* under job_mtx, as are: */
+static unsigned job_queued, workers, workers_idle;
 
-    reg_del(c->fd);
-    (void)close(c->fd);
-    if (c->env != NULL) {
-        (void)enif_send(NULL, &c->to, c->env, c->msg);
-        enif_free_env(c->env);
+static void run_job(struct pk_job *j)
+{
+    if (j->fun == NULL) {
+        reg_del(j->fd);
+        (void)close(j->fd);
+        if (j->env != NULL)
+            (void)enif_send(NULL, &j->to, j->env, j->msg);
+    } else {
+        ERL_NIF_TERM r = j->fun(j->env, j->argc, j->argv);
+        if (enif_is_exception(j->env, r)) /* the arguments were checked */
+            r = error_tuple(j->env, EINVAL);
+        (void)enif_send(NULL, &j->to, j->env, enif_make_tuple2(j->env, j->ref, r));
     }
-    enif_free(c);
-    atomic_fetch_sub(&pk_closers, 1);
-    return NULL;
+    if (j->env != NULL)
+        enif_free_env(j->env);
+    enif_free(j);
 }
 
-/* 0 when a thread closes fd (and then sends msg, a term of env, to `to',
- * if to is not NULL), -1 when none could be started. */
-static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_TERM msg)
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    pk_worker = 1;
+#ifdef __linux__
+    (void)pthread_setname_np(pthread_self(), "procket_worker");
+#endif
+    pthread_mutex_lock(&job_mtx);
+    for (;;) {
+        struct pk_job *j;
+        while (job_head == NULL) {
+            struct timespec ts;
+            (void)clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += PK_WORKER_IDLE_S;
+            if (pthread_cond_timedwait(&job_cv, &job_mtx, &ts) == ETIMEDOUT &&
+                job_head == NULL && workers_idle > 1) {
+                workers--;
+                workers_idle--;
+                pthread_mutex_unlock(&job_mtx);
+                return NULL;
+            }
+        }
+        j = job_head;
+        job_head = j->next;
+        if (job_head == NULL)
+            job_last = NULL;
+        job_queued--;
+        workers_idle--;
+        pthread_mutex_unlock(&job_mtx);
+        run_job(j);
+        pthread_mutex_lock(&job_mtx);
+        workers_idle++;
+    }
+}
+
+/* With job_mtx held: one more worker (0), or -1. */
+static int worker_start_locked(void)
 {
     pthread_attr_t attr;
     pthread_t tid;
-    struct closer *c = enif_alloc(sizeof(*c));
-    int started = 0;
+    int rc;
 
-    if (c == NULL)
+    if (workers >= PK_WORKERS_MAX || pthread_attr_init(&attr) != 0)
         return -1;
-    memset(c, 0, sizeof(*c));
-    c->fd = fd;
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    (void)pthread_attr_setstacksize(&attr, 256 * 1024);
+    rc = pthread_create(&tid, &attr, worker_main, NULL);
+    (void)pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return -1;
+    workers++;
+    workers_idle++;
+    return 0;
+}
+
+/* Queues j (0), or -1 when there is no worker at all. */
+static int job_push(struct pk_job *j)
+{
+    int rc = 0;
+
+    j->next = NULL;
+    pthread_mutex_lock(&job_mtx);
+    if (job_queued + 1 > workers_idle)
+        (void)worker_start_locked();
+    if (workers == 0) {
+        rc = -1;
+    } else {
+        if (job_last != NULL)
+            job_last->next = j;
+        else
+            job_head = j;
+        job_last = j;
+        job_queued++;
+        pthread_cond_signal(&job_cv);
+    }
+    pthread_mutex_unlock(&job_mtx);
+    return rc;
+}
+
+/* 0 when a worker closes fd (and then sends msg, a term of env, to `to',
+ * if to is not NULL), -1 when there is no worker. */
+static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_TERM msg)
+{
+    struct pk_job *j = enif_alloc(sizeof(*j));
+
+    (void)env;
+    if (j == NULL)
+        return -1;
+    memset(j, 0, sizeof(*j));
+    j->fd = fd;
     if (to != NULL) {
-        c->to = *to;
-        if ((c->env = enif_alloc_env()) == NULL) {
-            enif_free(c);
+        j->to = *to;
+        if ((j->env = enif_alloc_env()) == NULL) {
+            enif_free(j);
             return -1;
         }
-        c->msg = enif_make_copy(c->env, msg);
+        j->msg = enif_make_copy(j->env, msg);
     }
-    (void)env;
-    if (pthread_attr_init(&attr) == 0) {
-        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        (void)pthread_attr_setstacksize(&attr, 64 * 1024);
-        atomic_fetch_add(&pk_closers, 1);
-        if (pthread_create(&tid, &attr, closer_main, c) == 0)
-            started = 1;
-        else
-            atomic_fetch_sub(&pk_closers, 1);
-        (void)pthread_attr_destroy(&attr);
-    }
-    if (started)
+    if (job_push(j) == 0)
         return 0;
-    if (c->env != NULL)
-        enif_free_env(c->env);
-    enif_free(c);
+    if (j->env != NULL)
+        enif_free_env(j->env);
+    enif_free(j);
     return -1;
+}
+
+/* The NIF fun, with these arguments, runs again on a worker, which sends
+ * {Ref, Result} to the caller: returns {'$procket_wait', Ref} (procket_nif
+ * waits for it), or {error, eagain} when there is no worker. The caller
+ * checked the arguments already. */
+static ERL_NIF_TERM call_on_worker(ErlNifEnv *env,
+                                   ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]),
+                                   int argc, const ERL_NIF_TERM argv[])
+{
+    struct pk_job *j;
+    ERL_NIF_TERM ref;
+    int i;
+
+    if (argc > PK_JOB_ARGS || (j = enif_alloc(sizeof(*j))) == NULL)
+        return error_tuple(env, ENOMEM);
+    memset(j, 0, sizeof(*j));
+    j->fd = -1;
+    j->fun = fun;
+    j->argc = argc;
+    if (enif_self(env, &j->to) == NULL || (j->env = enif_alloc_env()) == NULL) {
+        enif_free(j);
+        return error_tuple(env, ENOMEM);
+    }
+    ref = enif_make_ref(env);
+    j->ref = enif_make_copy(j->env, ref);
+    for (i = 0; i < argc; i++)
+        j->argv[i] = enif_make_copy(j->env, argv[i]);
+    if (job_push(j) != 0) {
+        enif_free_env(j->env);
+        enif_free(j);
+        return error_tuple(env, EAGAIN);
+    }
+    return enif_make_tuple2(env, a_wait_msg, ref);
 }
 
 /* An AF_UNIX socket may hold descriptors in flight (SCM_RIGHTS not yet
@@ -449,21 +601,30 @@ static int holds_in_flight(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
 }
 
-/* A handle's descriptor leaves the registry, then close(2). In that order:
- * close(2) frees the number at once even when it then waits out a linger,
- * and the number, reused, must be free to become a handle's. Until the
- * close nothing can claim it (reg_add and close/1 find no issued entry:
- * the handle took it). A lingering socket, or an AF_UNIX one (see
- * holds_in_flight), is closed by a detached thread (on any scheduler: a
- * negative l_linger waits without end); if no
- * thread can be started, the linger is turned off so that close(2)
- * returns at once (the kernel still sends the queued data). */
-/* Whether close(2) of fd may wait: see lingers, holds_in_flight. */
+/* Whether close(2) of fd may wait: a lingering socket, an AF_UNIX one (see
+ * holds_in_flight), or any file that is not a socket (procket cannot know
+ * what its release does: a FUSE or NFS file waits for its server's answer
+ * to the flush). Only a socket of another kind, not lingering, closes at
+ * once. */
 static int close_may_wait(int fd)
 {
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return 0; /* not open: close(2) says EBADF at once */
+    if (!S_ISSOCK(st.st_mode))
+        return 1;
     return lingers(fd) || holds_in_flight(fd);
 }
 
+/* A handle's descriptor leaves the registry, then close(2). In that order:
+ * close(2) frees the number at once even when it then waits, and the
+ * number, reused, must be free to become a handle's. Until the close
+ * nothing can claim it (reg_add and close/1 find no issued entry: the
+ * handle took it). A close that may wait runs on a worker; with no worker
+ * at all (none could ever be started), a lingering socket's linger is
+ * turned off so that close(2) returns at once (the kernel still sends the
+ * queued data). */
 static void close_owned(int fd)
 {
     if (close_may_wait(fd)) {
@@ -484,7 +645,7 @@ static void close_owned(int fd)
  * was called on it, EBUSY when a handle owns it (use the handle). While
  * the call runs, close/1 leaves the number allocated (see
  * procket_sock_close_fd), so it cannot become someone else's under it. */
-static int int_begin(int fd)
+static int int_begin(int fd, int *domain, int *type)
 {
     size_t idx = (size_t)fd / 8;
     int rc = 0;
@@ -494,8 +655,11 @@ static int int_begin(int fd)
         rc = EBUSY;
     else if (!issued_locked(fd) || iss[fd].closing)
         rc = EBADF;
-    else
+    else {
         iss[fd].busy++;
+        *domain = iss[fd].domain;
+        *type = iss[fd].type;
+    }
     enif_mutex_unlock(reg_mtx);
     return rc;
 }
@@ -536,6 +700,7 @@ struct pk_sock {
     ErlNifPid closer;
     ErlNifMonitor mon;
     mode_t kind; /* S_IFMT bits of fd */
+    int domain, type; /* a socket's (see routed) */
     /* the last select per direction (0 read, 1 write), to wake its
      * process when the handle is closed while the select is pending */
     int sel_active[2];
@@ -715,15 +880,35 @@ struct pk_op {
     int fd;
     struct pk_sock *s; /* NULL for an integer descriptor */
     int held;          /* an integer descriptor, counted by int_begin */
+    int domain, type;  /* a socket's, as recorded when procket got it */
 };
 
-enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY };
+enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY, OP_WORKER };
 #define CHECK_BLOCKING 1 /* move to a dirty scheduler if fd blocks */
 #define CHECK_FILE 2     /* ... or is a regular file or block device */
 #define CHECK_DIRTY 4    /* always on a dirty scheduler */
+/* On an AF_UNIX socket, calls that may make the kernel drop messages
+ * queued on it, closing the descriptors they carry in this thread (see
+ * "work off the schedulers"), run on a worker: */
+#define ROUTE_SEND 8     /* datagram: connect(2) to another peer or none
+                          * purges the queue; so does a send once the
+                          * connected peer is gone (ECONNREFUSED) */
+#define ROUTE_RECV 16    /* stream: a receive discards an out-of-band
+                          * message it passes over */
+
+/* Whether a call with these checks runs on a worker (see ROUTE_SEND). */
+static int routed(const struct pk_op *op, int checks)
+{
+    if (pk_worker || op->domain != AF_UNIX)
+        return 0;
+    return ((checks & ROUTE_SEND) && op->type == SOCK_DGRAM) ||
+           ((checks & ROUTE_RECV) && op->type == SOCK_STREAM);
+}
 
 static void op_end(ErlNifEnv *env, struct pk_op *op)
 {
+    if (pk_worker) /* a worker's env belongs to no process */
+        env = NULL;
     if (op->s != NULL)
         sock_release(env, op->s);
     else if (op->held)
@@ -742,7 +927,7 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
         int rc;
         if (op->fd < 0)
             return OP_BADARG;
-        if ((rc = int_begin(op->fd)) != 0)
+        if ((rc = int_begin(op->fd, &op->domain, &op->type)) != 0)
             return rc == EBUSY ? OP_BUSY : OP_CLOSED;
         op->held = 1;
     } else if (enif_get_resource(env, t, pk_rt, &obj)) {
@@ -755,16 +940,23 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
         s->busy++;
         op->fd = s->fd;
         op->s = s;
+        op->domain = s->domain;
+        op->type = s->type;
         enif_mutex_unlock(s->mtx);
     } else {
         return OP_BADARG;
+    }
+
+    if (routed(op, checks)) {
+        op_end(env, op);
+        return OP_WORKER;
     }
 
     if ((checks & CHECK_DIRTY) && !on_dirty_scheduler()) {
         op_end(env, op);
         return OP_DIRTY;
     }
-    if (checks != 0 && !on_dirty_scheduler()) {
+    if ((checks & (CHECK_BLOCKING | CHECK_FILE)) && !on_dirty_scheduler()) {
         int fl = fcntl(op->fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK)) {
             /* a handle's descriptor stays non-blocking */
@@ -801,6 +993,8 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
         case OP_DIRTY:                                                        \
             return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND,   \
                                      self, argc, argv);                       \
+        case OP_WORKER:                                                       \
+            return call_on_worker(env, self, argc, argv);                     \
         default:                                                              \
             break;                                                            \
         }                                                                     \
@@ -857,7 +1051,7 @@ ERL_NIF_TERM procket_sock_connect(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
 
     if (!get_bin(env, argv[1], PK_SOCKADDR_MAX, &sa))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_DIRTY, procket_sock_connect,
+    OP_BEGIN(env, argv[0], &op, CHECK_DIRTY | ROUTE_SEND, procket_sock_connect,
              "sock_connect", argc, argv);
     rc = connect(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
                  (socklen_t)sa.size);
@@ -1018,7 +1212,7 @@ ERL_NIF_TERM procket_sock_recvfrom(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         !enif_get_int(env, argv[2], &flags) ||
         !get_size(env, argv[3], PK_SOCKADDR_MAX, &salen))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, 0, procket_sock_recvfrom, "sock_recvfrom", argc,
+    OP_BEGIN(env, argv[0], &op, ROUTE_RECV, procket_sock_recvfrom, "sock_recvfrom", argc,
              argv);
     /* A small receive goes to the stack and is copied into a binary of
      * its real length: no allocation for an empty socket (eagain), no
@@ -1074,7 +1268,8 @@ ERL_NIF_TERM procket_sock_sendto(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         return enif_make_badarg(env);
     if (flags & MSG_ZEROCOPY) /* the kernel would read the binary later */
         return error_tuple(env, EOPNOTSUPP);
-    OP_BEGIN(env, argv[0], &op, 0, procket_sock_sendto, "sock_sendto", argc, argv);
+    OP_BEGIN(env, argv[0], &op, ROUTE_SEND, procket_sock_sendto, "sock_sendto", argc,
+             argv);
     do {
         n = sendto(op.fd, buf.data, buf.size, flags | MSG_DONTWAIT | MSG_NOSIGNAL,
                    sa.size ? (const struct sockaddr *)sa.data : NULL,
@@ -1108,6 +1303,14 @@ static ERL_NIF_TERM make_cmsgs(ErlNifEnv *env, struct msghdr *msg, size_t keep)
         if ((const unsigned char *)c + sizeof(*c) > end)
             break;
         len = cmsg_data_len(c, end); /* up to `keep' */
+        if (c->cmsg_level == SOL_SOCKET &&
+            (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_PIDFD)) {
+            /* whole descriptors only, as the kernel cuts them (pass_fds
+             * closed the rest); none: no message */
+            len -= len % sizeof(int);
+            if (len == 0)
+                continue;
+        }
         p = enif_make_new_binary(env, len, &bin);
         if (len > 0)
             memcpy(p, data, len);
@@ -1143,7 +1346,7 @@ ERL_NIF_TERM procket_sock_recvmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         !get_size(env, argv[3], PK_CTRL_MAX, &ctrlsize) ||
         !get_size(env, argv[4], PK_SOCKADDR_MAX, &salen))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, 0, procket_sock_recvmsg, "sock_recvmsg", argc,
+    OP_BEGIN(env, argv[0], &op, ROUTE_RECV, procket_sock_recvmsg, "sock_recvmsg", argc,
              argv);
     if (!enif_alloc_binary(size, &buf)) {
         op_end(env, &op);
@@ -1255,9 +1458,51 @@ static int get_cmsgs(ErlNifEnv *env, ERL_NIF_TERM list, void **ctrl, size_t *len
     return 1;
 }
 
-/* With reg_mtx held: whether every descriptor in msg's SCM_RIGHTS
- * messages is procket's. */
-static int cmsg_fds_ours(struct msghdr *msg)
+/* The descriptors in msg's SCM_RIGHTS messages must be procket's: not the
+ * VM's own, which a peer could then write to. Checked with the registry
+ * locked, and each replaced by a duplicate made then, so that what is
+ * sent is the file checked even if the number is closed and reused before
+ * the send; the lock is not held across sendmsg(2), which may wait (see
+ * ROUTE_SEND). 0, or an errno (no duplicate left open). */
+static int cmsg_dup_ours(struct msghdr *msg)
+{
+    int err = 0;
+
+    enif_mutex_lock(reg_mtx);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        size_t len;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        len = c->cmsg_len > CMSG_LEN(0) ? c->cmsg_len - CMSG_LEN(0) : 0;
+        for (size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
+            int fd, dup;
+            memcpy(&fd, CMSG_DATA(c) + i, sizeof(fd));
+            if (!procket_fd_locked(fd))
+                err = EBADF;
+            else if ((dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+                err = errno;
+            else
+                memcpy(CMSG_DATA(c) + i, &dup, sizeof(dup));
+            if (err != 0) {
+                /* the ones before i are duplicates: mark the rest */
+                for (size_t k = i; k + sizeof(int) <= len; k += sizeof(int))
+                    memset(CMSG_DATA(c) + k, 0xff, sizeof(int));
+                for (c = CMSG_NXTHDR(msg, c); c != NULL; c = CMSG_NXTHDR(msg, c))
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                        memset(CMSG_DATA(c), 0xff,
+                               c->cmsg_len > CMSG_LEN(0) ? c->cmsg_len - CMSG_LEN(0) : 0);
+                goto out;
+            }
+        }
+    }
+out:
+    enif_mutex_unlock(reg_mtx);
+    return err;
+}
+
+/* Closes the duplicates cmsg_dup_ours made (-1 marks none). Each may be
+ * the last reference by now: close_owned. */
+static void cmsg_close_dups(struct msghdr *msg)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
         size_t len;
@@ -1267,11 +1512,10 @@ static int cmsg_fds_ours(struct msghdr *msg)
         for (size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i, sizeof(fd));
-            if (!procket_fd_locked(fd))
-                return 0;
+            if (fd >= 0)
+                close_owned(fd);
         }
     }
-    return 1;
 }
 
 /* sock_sendmsg(FD, Buf, Flags, Ctrl, Sockaddr) -> {ok, Sent} | {error, _} */
@@ -1286,7 +1530,6 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     ssize_t n;
     int flags, err, rc;
 
-    (void)argc;
     if (!enif_inspect_binary(env, argv[1], &buf) ||
         !enif_get_int(env, argv[2], &flags) ||
         !get_bin(env, argv[4], PK_SOCKADDR_MAX, &sa))
@@ -1298,7 +1541,7 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         return enif_make_badarg(env);
     if (rc < 0)
         return error_tuple(env, ENOMEM);
-    switch (op_begin(env, argv[0], &op, 0)) {
+    switch (op_begin(env, argv[0], &op, ROUTE_SEND)) {
     case OP_OK:
         break;
     case OP_CLOSED:
@@ -1307,6 +1550,9 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     case OP_BUSY:
         enif_free(ctrl);
         return error_tuple(env, EBUSY);
+    case OP_WORKER:
+        enif_free(ctrl);
+        return call_on_worker(env, procket_sock_sendmsg, argc, argv);
     default:
         enif_free(ctrl);
         return enif_make_badarg(env);
@@ -1320,22 +1566,17 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     msg.msg_namelen = (socklen_t)sa.size;
     msg.msg_control = ctrl;
     msg.msg_controllen = ctrllen;
-    /* Descriptors sent with SCM_RIGHTS must be procket's too: not the
-     * VM's own, which a peer could then write to. Checked and sent with
-     * the registry locked (the send does not wait), so that none is
-     * closed and reused in between. */
-    enif_mutex_lock(reg_mtx);
-    if (ctrl != NULL && !cmsg_fds_ours(&msg)) {
+    if (ctrl != NULL && (err = cmsg_dup_ours(&msg)) != 0) {
         n = -1;
-        errno = EBADF;
     } else {
         do {
             n = sendmsg(op.fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
         } while (n < 0 && errno == EINTR);
+        err = errno;
     }
-    err = errno;
-    enif_mutex_unlock(reg_mtx);
     op_end(env, &op);
+    if (ctrl != NULL)
+        cmsg_close_dups(&msg);
     enif_free(ctrl);
     if (n < 0)
         return error_tuple(env, err);
@@ -1406,7 +1647,7 @@ ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 
     if (!get_size(env, argv[1], PK_IO_MAX, &size))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_read,
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE | ROUTE_RECV, procket_sock_read,
              "sock_read", argc, argv);
     if (!enif_alloc_binary(size, &buf)) {
         op_end(env, &op);
@@ -1440,7 +1681,7 @@ ERL_NIF_TERM procket_sock_write(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
 
     if (!enif_inspect_binary(env, argv[1], &buf))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_write,
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE | ROUTE_SEND, procket_sock_write,
              "sock_write", argc, argv);
     {
         struct iovec iov = {buf.data, buf.size};
@@ -1469,7 +1710,7 @@ ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         !enif_inspect_iovec(env, IOV_MAX, argv[1], &tail, &iovec) ||
         !enif_is_empty_list(env, tail))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE, procket_sock_writev,
+    OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE | ROUTE_SEND, procket_sock_writev,
              "sock_writev", argc, argv);
     n = rw(op.fd, (const struct iovec *)iovec->iov, (int)iovec->iovcnt, 1);
     err = errno;
@@ -1981,6 +2222,7 @@ ERL_NIF_TERM procket_sock_handle(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     }
     s->monitored = 1;
     s->kind = st.st_mode & S_IFMT;
+    sock_kind(fd, &st, &s->domain, &s->type);
     s->fd = fd;
     s->state = PK_OPEN;
     term = enif_make_resource(env, s);
@@ -2230,10 +2472,10 @@ int procket_sock_load(ErlNifEnv *env)
     if (reg_mtx == NULL && (reg_mtx = enif_mutex_create("procket_sock_reg")) == NULL)
         return -1;
     if (pk_loads == 0) {
-        /* Closer threads may wait in close(2) for ever (a linger without
-         * end) and then run code of this library: it must never be
-         * unmapped under them, so it stays loaded (RTLD_NODELETE on the
-         * handle the VM already has) and unload does not wait. */
+        /* Workers may wait in close(2) for ever (a linger without end)
+         * and then run code of this library: it must never be unmapped
+         * under them, so it stays loaded (RTLD_NODELETE on the handle the
+         * VM already has) and unload does not wait. */
         Dl_info info;
         if (dladdr((void *)procket_sock_load, &info) != 0 && info.dli_fname != NULL)
             (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
@@ -2248,6 +2490,7 @@ int procket_sock_load(ErlNifEnv *env)
     a_finalize = enif_make_atom(env, "finalize");
     a_close_msg = enif_make_atom(env, "$procket_close");
     a_closed_msg = enif_make_atom(env, "$procket_closed");
+    a_wait_msg = enif_make_atom(env, "$procket_wait");
     a_open = enif_make_atom(env, "open");
     a_closing = enif_make_atom(env, "closing");
     a_closed = enif_make_atom(env, "closed");
@@ -2261,17 +2504,28 @@ int procket_sock_load(ErlNifEnv *env)
     a_ready_output = enif_make_atom(env, "ready_output");
     a_read = enif_make_atom(env, "read");
     a_write = enif_make_atom(env, "write");
+    /* the first worker, started now: later, when jobs come, no thread may
+     * be left to start (RLIMIT_NPROC) */
+    pthread_mutex_lock(&job_mtx);
+    if (workers == 0)
+        (void)worker_start_locked();
+    pthread_mutex_unlock(&job_mtx);
     return 0;
 }
 
-/* The last instance going away frees the registries, unless a closer
- * thread still runs (it uses them when close(2) returns, and its code
- * stays mapped: see procket_sock_load): then they are left as they are,
- * for the threads and for a later load. Never waits: a close(2) with a
- * linger without end would hold the caller (the code purge) for ever. */
+/* The last instance going away frees the registries, unless a worker
+ * runs (it uses them, and its code stays mapped: see procket_sock_load):
+ * then they are left as they are, for the workers and for a later load.
+ * Never waits: a close(2) with a linger without end would hold the
+ * caller (the code purge) for ever. */
 void procket_sock_unload(void)
 {
-    if (--pk_loads > 0 || atomic_load(&pk_closers) > 0)
+    unsigned running;
+
+    pthread_mutex_lock(&job_mtx);
+    running = workers;
+    pthread_mutex_unlock(&job_mtx);
+    if (--pk_loads > 0 || running > 0)
         return;
     enif_free(reg_bits);
     reg_bits = NULL;

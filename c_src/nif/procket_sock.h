@@ -59,20 +59,23 @@ ERL_NIF_TERM procket_sock_handle_info(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 /* Entries for the ErlNifFunc table. Calls that may block (ioctl(2), the
  * final close(2) of a handle) run on dirty I/O schedulers; the others
  * run on normal schedulers and move themselves to a dirty I/O scheduler
- * (enif_schedule_nif) when the descriptor is in blocking mode. */
+ * (enif_schedule_nif) when the descriptor is in blocking mode. The *_nif
+ * ones may instead return {'$procket_wait', Ref}: the call runs on a
+ * worker thread of procket's, which sends {Ref, Result} (procket_nif's
+ * sock_* functions wait for it). */
 #define PROCKET_SOCK_NIFS                                                   \
     {"sock_socket", 3, procket_sock_socket, 0},                             \
     {"sock_bind", 2, procket_sock_bind, 0},                                 \
-    {"sock_connect", 2, procket_sock_connect, 0},                           \
+    {"sock_connect_nif", 2, procket_sock_connect, 0},                       \
     {"sock_listen", 2, procket_sock_listen, 0},                             \
     {"sock_accept", 2, procket_sock_accept, 0},                             \
-    {"sock_recvfrom", 4, procket_sock_recvfrom, 0},                         \
-    {"sock_sendto", 4, procket_sock_sendto, 0},                             \
-    {"sock_recvmsg", 5, procket_sock_recvmsg, 0},                           \
-    {"sock_sendmsg", 5, procket_sock_sendmsg, 0},                           \
-    {"sock_read", 2, procket_sock_read, 0},                                 \
-    {"sock_write", 2, procket_sock_write, 0},                               \
-    {"sock_writev", 2, procket_sock_writev, 0},                             \
+    {"sock_recvfrom_nif", 4, procket_sock_recvfrom, 0},                     \
+    {"sock_sendto_nif", 4, procket_sock_sendto, 0},                         \
+    {"sock_recvmsg_nif", 5, procket_sock_recvmsg, 0},                       \
+    {"sock_sendmsg_nif", 5, procket_sock_sendmsg, 0},                       \
+    {"sock_read_nif", 2, procket_sock_read, 0},                             \
+    {"sock_write_nif", 2, procket_sock_write, 0},                           \
+    {"sock_writev_nif", 2, procket_sock_writev, 0},                         \
     {"sock_ioctl", 4, procket_sock_ioctl, ERL_NIF_DIRTY_JOB_IO_BOUND},      \
     {"sock_setsockopt", 4, procket_sock_setsockopt, 0},                     \
     {"sock_getsockopt", 4, procket_sock_getsockopt, 0},                     \
