@@ -9,7 +9,7 @@
 %%           ?BPF_JUMP(?BPF_JMP + ?BPF_JEQ + ?BPF_K, 16#0800, 0, 1),
 %%           ?BPF_STMT(?BPF_RET + ?BPF_K, 16#ffff),
 %%           ?BPF_STMT(?BPF_RET + ?BPF_K, 0)],
-%%   ok = packet:filter(S, Prog).
+%%   {ok, _} = packet:filter(S, Prog).
 
 %% struct sock_filter / struct bpf_insn: code (16 bits), jt, jf (8 bits
 %% each), k (32 bits)

@@ -31,8 +31,13 @@
 %% route, whether or not the gateway's hardware address is cached.</li>
 %% <li>`makesum/1' pads an odd-length binary with a zero byte (RFC 1071);
 %% the old one ignored the last byte.</li>
-%% <li>`filter/2' and `unfilter/1,2' (socket filters through a pointer
-%% the VM allocated) are not provided.</li>
+%% <li>`filter/2' and `unfilter/2' take the program as a binary (8 bytes
+%% per instruction) or a list of instructions: 8-byte binaries, `#insn{}'
+%% records of `bpf.hrl' or `{Code, Jt, Jf, K}' tuples; procket builds the
+%% `struct sock_fprog' itself, so no address passes through the API. A
+%% program that cannot be one (empty, more than 4096 instructions, a
+%% field out of range) is `badarg'; the kernel's checks give `{error,
+%% einval}'.</li>
 %% </ul>
 -module(packet).
 
@@ -41,9 +46,10 @@
          gateway/0, gateway/1, gateway_addr/1, arplookup/1,
          ifindex/2, ifname/2, ipv4address/2, macaddress/2,
          bind/2, bindtodevice/2, promiscuous/2, send/3,
+         filter/2, unfilter/1, unfilter/2,
          makesum/1]).
 
--export_type([ifname/0, mac/0, ethertype/0]).
+-export_type([ifname/0, mac/0, ethertype/0, program/0]).
 
 -type ifname() :: string() | binary().
 %% An interface name: 1 to 15 bytes, no NUL.
@@ -52,7 +58,18 @@
 %% `all', `ip', `ipv6', `arp', or an ethertype in host byte order
 %% (16#0800 for IPv4), as in `/usr/include/linux/if_ether.h'.
 
+-type program() :: binary()
+                 | [binary() | {insn, integer(), integer(), integer(), integer()}
+                    | {integer(), integer(), integer(), integer()}].
+%% A classic BPF program: the instructions as a binary, 8 bytes each in
+%% native byte order (`struct sock_filter': code, jt, jf, k), or a list
+%% of instructions, each an 8-byte binary, an `#insn{}' record of
+%% `bpf.hrl' or a `{Code, Jt, Jf, K}' tuple.
+
 -define(IFNAMSIZ, 16).
+-define(SOL_SOCKET, 1).
+-define(SO_DETACH_FILTER, 27).
+-define(BPF_MAXINSNS, 4096).
 -define(IFREQ_SIZE, 40).
 -define(AF_INET, 2).
 -define(ETH_P_IP, 16#0800).
@@ -238,6 +255,70 @@ send(Socket, Ifindex, Packet) ->
         {error, unsupported} -> {error, einval};  % cannot happen: flags are 0
         Result -> Result
     end.
+
+%% @doc Attaches the socket filter `Program' (classic BPF) to `Socket',
+%% any socket (a packet socket, a UDP socket, ...), replacing the one it
+%% had: the socket then receives only what the program accepts. Returns
+%% the program as attached (the instructions, 8 bytes each). A filter the
+%% helper locked on a packet socket (a rule naming an interface or an
+%% ethertype) cannot be replaced: `{error, eperm}'.
+%% ```
+%% -include_lib("procket/include/bpf.hrl").
+%% %% accept nothing
+%% {ok, _} = packet:filter(S, [?BPF_STMT(?BPF_RET + ?BPF_K, 0)]).
+%% '''
+-spec filter(procket_socket:socket(), program()) ->
+          {ok, binary()} | {error, procket:posix()}.
+filter(Socket, Program) ->
+    Bin = program(Program),
+    case procket_nif:sock_attach_filter(Socket, Bin) of
+        ok -> {ok, Bin};
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Removes the socket filter of `Socket' (SO_DETACH_FILTER):
+%% `{error, enoent}' if it has none, `{error, eperm}' if it is locked.
+-spec unfilter(procket_socket:socket()) -> ok | {error, procket:posix()}.
+unfilter(Socket) ->
+    case procket_socket:setsockopt(Socket, ?SOL_SOCKET, ?SO_DETACH_FILTER, <<0:32>>) of
+        {error, unsupported} -> {error, einval};  % cannot happen: known names
+        Result -> Result
+    end.
+
+%% @doc {@link unfilter/1}, as the older module's `unfilter/2', called
+%% with the program that was attached: it is checked as {@link filter/2}
+%% checks it, and returned.
+-spec unfilter(procket_socket:socket(), program()) ->
+          {ok, binary()} | {error, procket:posix()}.
+unfilter(Socket, Program) ->
+    Bin = program(Program),
+    case unfilter(Socket) of
+        ok -> {ok, Bin};
+        {error, _} = Error -> Error
+    end.
+
+program(Bin) when is_binary(Bin) ->
+    program_size(Bin);
+program(Insns) when is_list(Insns) ->
+    program_size(<< <<(insn(I))/binary>> || I <- Insns >>);
+program(_) ->
+    erlang:error(badarg).
+
+program_size(Bin) when byte_size(Bin) > 0, byte_size(Bin) rem 8 =:= 0,
+                       byte_size(Bin) =< ?BPF_MAXINSNS * 8 ->
+    Bin;
+program_size(_) ->
+    erlang:error(badarg).
+
+insn(<<_:8/binary>> = I) -> I;
+insn({insn, Code, Jt, Jf, K}) -> insn({Code, Jt, Jf, K});
+insn({Code, Jt, Jf, K}) when is_integer(Code), Code >= 0, Code =< 16#ffff,
+                             is_integer(Jt), Jt >= 0, Jt =< 255,
+                             is_integer(Jf), Jf >= 0, Jf =< 255,
+                             is_integer(K), K >= -16#80000000, K =< 16#ffffffff ->
+    <<Code:16/native, Jt:8, Jf:8, K:32/native>>;
+insn(_) ->
+    erlang:error(badarg).
 
 %% @doc The Internet checksum (RFC 1071) of `Hdr', ready to be put in an
 %% IPv4, ICMP, UDP or TCP header; see {@link procket_icmp:checksum/1}.

@@ -125,6 +125,8 @@
 
 -export_type([option/0, posix/0]).
 
+-define(DEV_TUN_CLONE, 3).
+
 -type posix() :: atom().
 %% An errno name as in {@link file:posix()}, or `timeout'.
 
@@ -158,6 +160,15 @@ open(Port) ->
           {ok, non_neg_integer()} | {error, posix()}.
 open(Port, Options) ->
     case procket_opts:parse(Port, Options) of
+        {ok, #{request := #{device := ?DEV_TUN_CLONE, netns := <<>>} = Req,
+               commands := Cmds, pipe := Pipe, timeout := Timeout}} ->
+            %% the VM opens the clone itself if its credentials allow
+            case procket_nif:open_tun_clone() of
+                {error, Denied} when Denied =:= eacces; Denied =:= eperm ->
+                    try_commands(Cmds, Req, Pipe, Timeout, undefined);
+                Result ->
+                    Result
+            end;
         {ok, #{request := Req, commands := Cmds, pipe := Pipe,
                timeout := Timeout}} ->
             try_commands(Cmds, Req, Pipe, Timeout, undefined);
@@ -204,7 +215,14 @@ listen(_, _) ->
     erlang:error(badarg).
 
 %% @doc A new tun or tap device: `open(0, [{dev, Dev}])'. `Dev' is
-%% `tun', `tap', `{tun, Name}' or `{tap, Name}'.
+%% `tun', `tap', `{tun, Name}' or `{tap, Name}': a device the helper
+%% creates, owned by the caller. `"net/tun"' or `"/dev/net/tun"' is the
+%% tun clone device, attached to no device, for callers that name or
+%% create one themselves with ``ioctl(FD, 'TUNSETIFF', Ifreq)'' (which
+%% needs CAP_NET_ADMIN in the VM): the VM opens it itself when its
+%% credentials allow (root, or a device of mode 0666), else the helper
+%% does, when a `tun' rule that names no device grants it. Any other
+%% path is `{error, eacces}' (never opened).
 %% ```
 %% {ok, FD} = procket:dev({tun, "tun7"}),
 %% %% configure it: ip addr add 10.7.0.1/24 dev tun7; ip link set tun7 up

@@ -2,12 +2,12 @@
 %% functions here take already validated arguments; call {@link procket}.
 -module(procket_nif).
 
--export([open/4, close/1]).
+-export([open/4, close/1, open_tun_clone/0]).
 %% the socket API, procket_sock.c (stubs at the end of this module)
 -export([sock_socket/3, sock_bind/2, sock_connect/2, sock_listen/2,
          sock_accept/2, sock_recvfrom/4, sock_sendto/4, sock_recvmsg/5,
          sock_sendmsg/5, sock_read/2, sock_write/2, sock_writev/2,
-         sock_ioctl/4, sock_setsockopt/4, sock_getsockopt/4,
+         sock_ioctl/4, sock_setsockopt/4, sock_getsockopt/4, sock_attach_filter/2,
          sock_getsockname/2, sock_getpeername/2, sock_errno_id/1,
          sock_constants/1, sock_info/0, sock_handle/1, sock_fd/1,
          sock_close/1, sock_finalize/1, sock_select/3, sock_cancel/2,
@@ -33,6 +33,12 @@ init() ->
 -spec open([binary(), ...], procket_opts:request(), binary() | undefined,
            pos_integer()) -> {ok, non_neg_integer()} | {error, atom()} | {next, atom()}.
 open(_Argv, _Request, _Pipe, _TimeoutMs) ->
+    ?NIF_STUB.
+
+%% @doc The tun clone device (`/dev/net/tun', attached to no device),
+%% opened by the VM with its own credentials: non-blocking, close-on-exec.
+-spec open_tun_clone() -> {ok, non_neg_integer()} | {error, atom()}.
+open_tun_clone() ->
     ?NIF_STUB.
 
 %% @doc close(2) on a descriptor.
@@ -120,6 +126,11 @@ sock_ioctl(_FD, _Request, _Arg, _OutSize) -> ?NIF_STUB.
 -spec sock_setsockopt(sock_fd(), integer(), integer(), binary()) ->
           ok | sock_error().
 sock_setsockopt(_FD, _Level, _Optname, _Optval) -> ?NIF_STUB.
+
+%% @doc SO_ATTACH_FILTER with a classic BPF program of 1 to 4096
+%% instructions, 8 bytes each; the NIF makes the struct sock_fprog.
+-spec sock_attach_filter(sock_fd(), binary()) -> ok | sock_error().
+sock_attach_filter(_FD, _Program) -> ?NIF_STUB.
 
 %% @doc getsockopt(2), `Optval' the initial buffer.
 -spec sock_getsockopt(sock_fd(), integer(), integer(), binary()) ->

@@ -7,8 +7,9 @@
 %% Errors: a value procket can never accept (a port of 70000, a protocol
 %% atom it does not know, an interface name of 40 bytes, a NUL byte in a
 %% path) raises `error:badarg'. A family procket does not open returns
-%% `{error, eafnosupport}'; a character device named by path (`{dev,
-%% "..."}') `{error, eacces}': only tun and tap devices are made. Options
+%% `{error, eafnosupport}'. A device named by path (`{dev, "..."}') is
+%% the tun clone device for `"net/tun"' and `"/dev/net/tun"' (as a string
+%% or binary), and `{error, eacces}' for any other path. Options
 %% procket does not know are ignored, as existing callers pass options
 %% meant for other libraries.
 -module(procket_opts).
@@ -26,6 +27,7 @@
 -define(AF_PACKET, 17).
 -define(DEV_TUN, 1).
 -define(DEV_TAP, 2).
+-define(DEV_TUN_CLONE, 3).
 -define(F_TUN_PI, 2).
 -define(NETNS_MAX, 255).
 -define(ETH_P_ALL, 16#0003).
@@ -42,7 +44,7 @@
                      addr := binary(), scope_id := non_neg_integer(),
                      ifname := binary(), backlog := 0..65535,
                      flags := non_neg_integer(), netns := binary(),
-                     device := 0..2}.
+                     device := 0..3}.
 %% The request as the NIF takes it; integers are Linux's numbers.
 
 -type family_name() :: inet | inet6 | unspec | local | unix | file
@@ -139,8 +141,8 @@ device_request(0, Dev, Options) ->
             Flags = case opt(packet_info, Options) of
                         undefined -> 0;
                         false -> 0;
-                        true -> ?F_TUN_PI;
-                        _ -> erlang:error(badarg)
+                        true when Kind =/= ?DEV_TUN_CLONE -> ?F_TUN_PI;
+                        _ -> erlang:error(badarg)   % the clone: IFF_NO_PI is the caller's
                     end,
             {ok, (base())#{family => 0, type => 0, protocol => 0, device => Kind,
                            ifname => Name, flags => Flags}};
@@ -155,8 +157,11 @@ device(tap) -> {ok, ?DEV_TAP, <<>>};
 device({tun, Name}) -> {ok, ?DEV_TUN, interface(Name)};
 device({tap, Name}) -> {ok, ?DEV_TAP, interface(Name)};
 device(Path) when is_list(Path); is_binary(Path) ->
-    _ = text_binary(Path),
-    {error, eacces};   % other character devices: not without a policy
+    case text_binary(Path) of
+        <<"net/tun">> -> {ok, ?DEV_TUN_CLONE, <<>>};
+        <<"/dev/net/tun">> -> {ok, ?DEV_TUN_CLONE, <<>>};
+        _ -> {error, eacces}   % other character devices: never
+    end;
 device(_) -> erlang:error(badarg).
 
 base() ->

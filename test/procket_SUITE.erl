@@ -31,7 +31,7 @@
          policy_rules/1, packet_module/1, packet_module_routes/1,
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
          opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
-         ping_unanswered/1, dev_functions/1, packet_confined/1,
+         ping_unanswered/1, dev_functions/1, tun_clone/1, packet_confined/1,
          reuseport_group_not_joined/1,
          callers_timeout_ignored/1, nonblocking_descriptors/1, refusal_is_final/1]).
 
@@ -71,7 +71,7 @@ groups() ->
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
-                    ping_raw, ping_dgram, ping_unanswered, dev_functions,
+                    ping_raw, ping_dgram, ping_unanswered, dev_functions, tun_clone,
                     example_tun_ping, example_sniff, example_icmp_ping,
                     packet_module, packet_module_routes, packet_confined, policy_rules,
                     policy_supplementary_group]}].
@@ -651,12 +651,82 @@ dev_functions(Peer, Dev) ->
     ok = peer:call(Peer, procket, close, [FD2]),
     {error, eacces} = Dev([tap]),
     {error, eacces} = Dev([{tap, "pkdev2"}, [{namespace, ?NS}]]),
-    {error, eacces} = Dev(["net/tun"]),
+    %% the clone (the tun rule grants it; the VM opens it itself where the
+    %% device is world-accessible): without CAP_NET_ADMIN the kernel lets
+    %% it create no device
+    {ok, Clone} = Dev(["net/tun"]),
+    {ok, "/dev/net/tun"} =
+        file:read_link("/proc/" ++ peer:call(Peer, os, getpid, []) ++ "/fd/" ++
+                       integer_to_list(Clone)),
+    {error, eperm} = peer:call(Peer, procket, ioctl, [Clone, 'TUNSETIFF', ifreq_tun("pkdev4")]),
+    ok = peer:call(Peer, procket, close, [Clone]),
+    [{error, eacces} = Dev([P]) || P <- ["net/tap", "/dev/net/tun/", "/dev/null", "tun"]],
     [{'EXIT', {badarg, _}} = (catch Dev(A))
      || A <- [[42], [tun, notalist], [{tun, "a/b"}], [{tun, "0123456789abcdef"}],
               [{tun, "pkdev3"}, [{protocol, udp}]]]],
     true = string:find(os:cmd("ip link show 2>&1"), "pkdev") =:= nomatch,
     ok.
+
+%% struct ifreq for TUNSETIFF: a tun device named Name, IFF_TUN | IFF_NO_PI
+ifreq_tun(Name) ->
+    N = list_to_binary(Name),
+    <<N/binary, 0:((16 - byte_size(N)) * 8), 16#1001:16/native, 0:(22 * 8)>>.
+
+%% dev("net/tun"): the clone device, unattached, for callers that name a
+%% device themselves with TUNSETIFF. A VM as root opens it itself (no
+%% helper: the helper named here does not exist), names a device and
+%% sees it in `ip link'. A VM as uid 65534 with CAP_NET_ADMIN, where the
+%% device is root's only (a 0600 node bind-mounted over /dev/net/tun in a
+%% mount namespace of its own), gets it through the helper with the tun
+%% rule and does the same; without the rule, eacces.
+tun_clone(Config) ->
+    Stage = ?config(stage, Config),
+    Ebin = ?config(ebin, Config),
+    Root = start_peer_with(Ebin, Config, os:find_executable("erl"), []),
+    try
+        {ok, FD} = peer:call(Root, procket, dev,
+                             ["net/tun", [{exec, ["/nonexistent/procket"]}]], ?CALL_TIMEOUT),
+        {ok, _} = peer:call(Root, procket, ioctl, [FD, 'TUNSETIFF', ifreq_tun("pkclone0")],
+                            ?CALL_TIMEOUT),
+        Link = os:cmd("ip -d link show pkclone0"),
+        ct:log("root's clone: ~s", [Link]),
+        true = string:find(Link, "tun type tun") =/= nomatch,
+        ok = peer:call(Root, procket, close, [FD], ?CALL_TIMEOUT),
+        ok = wait_until(fun() -> string:find(os:cmd("ip link show pkclone0 2>&1"),
+                                             "does not exist") =/= nomatch end, 50)
+    after
+        catch peer:stop(Root)
+    end,
+    Node = filename:join(Stage, "tun0600"),
+    ok = run("mknod " ++ Node ++ " c 10 200 && chmod 600 " ++ Node),
+    Script = "mount --bind " ++ Node ++ " /dev/net/tun && exec setpriv --reuid=65534 "
+             "--regid=65534 --clear-groups --inh-caps=+net_admin --ambient-caps=+net_admin "
+             "-- " ++ os:find_executable("erl") ++ " \"$@\"",
+    Admin = start_peer_with(Ebin, Config, os:find_executable("unshare"),
+                            ["--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                             Script, "sh"]),
+    try
+        OsPid = peer:call(Admin, os, getpid, []),
+        Status = proc_status(OsPid),
+        ct:log("the VM: ~p", [[{K, proplists:get_value(K, Status)}
+                               || K <- ["Uid", "CapEff", "CapAmb"]]]),
+        "65534" = hd(proplists:get_value("Uid", Status)),
+        %% CAP_NET_ADMIN, no more (no CAP_DAC_OVERRIDE: the node is not its)
+        ["0000000000001000"] = proplists:get_value("CapEff", Status),
+        {error, eacces} = peer:call(Admin, procket_nif, open_tun_clone, [], ?CALL_TIMEOUT),
+        {ok, FD2} = peer:call(Admin, procket, dev, ["/dev/net/tun"], ?CALL_TIMEOUT),
+        {ok, _} = peer:call(Admin, procket, ioctl, [FD2, 'TUNSETIFF', ifreq_tun("pkclone1")],
+                            ?CALL_TIMEOUT),
+        Link1 = os:cmd("ip -d link show pkclone1"),
+        ct:log("uid 65534's clone: ~s", [Link1]),
+        true = string:find(Link1, "tun type tun") =/= nomatch,
+        ok = peer:call(Admin, procket, close, [FD2], ?CALL_TIMEOUT),
+        ok = write_policy("allow user 65534 packet tap udp\n", 8#644),
+        {error, eacces} = peer:call(Admin, procket, dev, ["net/tun"], ?CALL_TIMEOUT)
+    after
+        catch peer:stop(Admin),
+        ok = write_policy(?DEVICES_POLICY, 8#644)
+    end.
 
 %% --- cases: the audit trail --------------------------------------------
 
@@ -1251,6 +1321,16 @@ start_peer(Ebin, Config) ->
     ok = peer:call(Peer, file, set_cwd, [?config(home, Config)]),
     OsPid = peer:call(Peer, os, getpid, []),
     {Peer, OsPid}.
+
+%% A VM run by Exec with ExecArgs (then erl's arguments), loading procket
+%% from Ebin.
+start_peer_with(Ebin, Config, Exec, ExecArgs) ->
+    {ok, Peer, _Node} = peer:start(
+                          #{connection => standard_io,
+                            exec => {Exec, ExecArgs},
+                            args => ["-pa", Ebin, "-pa", ?config(test_ebin, Config)],
+                            env => [{"HOME", ?config(home, Config)}]}),
+    Peer.
 
 check_unprivileged(Peer, OsPid) ->
     Status = proc_status(OsPid),

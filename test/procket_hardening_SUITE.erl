@@ -774,12 +774,15 @@ tun_node_checked(Config) ->
          ok = run("mount --bind " ++ Fake ++ " /dev/net/tun"),
          try
              run_rows(Config, [{"tun over " ++ filename:basename(Fake),
-                                {0, [{dev, tun} | H]}, {error, enodev}}])
+                                {0, [{dev, tun} | H]}, {error, enodev}},
+                               {"tun clone over " ++ filename:basename(Fake),
+                                {0, [{dev, "net/tun"} | H]}, {error, enodev}}])
          after
              ok = run("umount /dev/net/tun")
          end
      end || Fake <- [File, Null]],
-    run_rows(Config, [{"tun, the real node", {0, [{dev, tun} | H]}, ok}]),
+    run_rows(Config, [{"tun, the real node", {0, [{dev, tun} | H]}, ok},
+                      {"tun clone, the real node", {0, [{dev, "net/tun"} | H]}, ok}]),
     ok = file:delete(File),
     ok = file:delete(Null).
 
@@ -787,7 +790,8 @@ tun_node_checked(Config) ->
 %% a device named by path or symlink on the command line is a usage error
 %% (64), and so is an interface name with a path in it; over the channel
 %% an unknown device kind, or a device name with a slash, is a malformed
-%% request (65, EINVAL). Only tun and tap exist for the helper.
+%% request (65, EINVAL). Only tun, tap and the tun clone exist for the
+%% helper, and the clone takes no name and no flag.
 device_paths_direct(Config) ->
     {Cmd, Argv} = ?config(direct_cmd, Config),
     Link = filename:join(?config(world, Config), "tty-direct"),
@@ -807,7 +811,9 @@ device_paths_direct(Config) ->
                   req([{1, <<0:32>>}, {2, <<0:32>>}, {3, <<0:32>>}, {4, <<0:16>>},
                        {11, <<Kind:32>>} | Extra])
           end,
-    Wire = [{"device kind 3", #{hex => Dev(3, [])}, [], Inval},
+    Wire = [{"device kind 4", #{hex => Dev(4, [])}, [], Inval},
+            {"tun clone named tun0", #{hex => Dev(3, [{7, <<"tun0">>}])}, [], Inval},
+            {"tun clone with packet info", #{hex => Dev(3, [{9, <<2:32>>}])}, [], Inval},
             {"device kind 2^32-1", #{hex => Dev(16#ffffffff, [])}, [], Inval},
             {"tun named ../tty1", #{hex => Dev(1, [{7, <<"../tty1">>}])}, [], Inval},
             {"tun named tty/1", #{hex => Dev(1, [{7, <<"tty/1">>}])}, [], Inval}],
@@ -1002,11 +1008,24 @@ tun_template_names(Config) ->
     P = "/tmp/procket_hard_nobody_listens.sock",
     Tun = fun(Name) -> req([{1, <<0:32>>}, {2, <<0:32>>}, {3, <<0:32>>}, {4, <<0:16>>},
                             {7, Name}, {11, <<1:32>>}]) end,
+    Clone = req([{1, <<0:32>>}, {2, <<0:32>>}, {3, <<0:32>>}, {4, <<0:16>>}, {11, <<3:32>>}]),
     run_table(Config, Cmd, Argv,
               [{"-D tun -I wg%d", #{stdin => "null"}, ["-u", P, "-D", "tun", "-I", "wg%d"],
                 #{exit => ?EX_USAGE}},
                {"channel: tun wg%d", #{hex => Tun(<<"wg%d">>)}, [],
-                #{exit => ?EX_REQUEST, reply => ?EINVAL, fds => 0}}]),
+                #{exit => ?EX_REQUEST, reply => ?EINVAL, fds => 0}},
+               %% the tun clone can become wg0 (a persistent one without an
+               %% owner): a deny rule naming a device denies it
+               {"channel: tun clone, wg0 denied", #{hex => Clone}, [],
+                #{exit => ?EX_REFUSED, reply => ?EACCES, fds => 0}}]),
+    ok = write_policy("allow user 65534 tun device=wg0\n"),
+    run_table(Config, Cmd, Argv,
+              [{"channel: tun clone, only wg0 allowed", #{hex => Clone}, [],
+                #{exit => ?EX_REFUSED, reply => ?EACCES, fds => 0}}]),
+    ok = write_policy("allow user 65534 tun\n"),
+    run_table(Config, Cmd, Argv,
+              [{"channel: tun clone, tun allowed", #{hex => Clone}, [],
+                #{exit => ?EX_OK, reply => 0, fds => 1}}]),
     true = string:find(os:cmd("ip link show 2>&1"), "wg0") =:= nomatch,
     ok.
 

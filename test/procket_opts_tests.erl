@@ -142,7 +142,11 @@ refused_test_() ->
     [?_assertEqual({error, eacces},
                    procket_opts:parse(0, [{dev, "tun0"}], ?HELPER)),
      ?_assertEqual({error, eacces},
-                   procket_opts:parse(0, [{dev, "net/tun"}], ?HELPER)),
+                   procket_opts:parse(0, [{dev, "net/tap"}], ?HELPER)),
+     ?_assertEqual({error, eacces},
+                   procket_opts:parse(0, [{dev, "/dev/net/tun/"}], ?HELPER)),
+     ?_assertEqual({error, eacces},
+                   procket_opts:parse(0, [{dev, "net//tun"}], ?HELPER)),
      ?_assertEqual({error, eafnosupport},
                    procket_opts:parse(0, [{family, netlink}], ?HELPER)),
      ?_assertEqual({error, eafnosupport},
@@ -184,7 +188,17 @@ device_test_() ->
      ?_assertError(badarg, req(0, [{dev, tun}, {interface, "x"}])),
      ?_assertError(badarg, req(0, [{dev, tun}, {protocol, udp}])),
      ?_assertError(badarg, req(0, [{dev, tun}, {packet_info, yes}])),
-     ?_assertError(badarg, req(0, [{dev, "a\0b"}]))].
+     ?_assertError(badarg, req(0, [{dev, "a\0b"}])),
+     %% the clone device, unattached: no name, no packet_info (its holder
+     %% chooses IFF_NO_PI with TUNSETIFF)
+     ?_assertMatch(#{device := 3, family := 0, type := 0, ifname := <<>>, flags := 0},
+                   req(0, [{dev, "net/tun"}])),
+     ?_assertMatch(#{device := 3}, req(0, [{dev, <<"/dev/net/tun">>}])),
+     ?_assertMatch(#{device := 3, netns := <<"lab">>},
+                   req(0, [{dev, "net/tun"}, {namespace, "lab"}])),
+     ?_assertMatch(#{device := 3}, req(0, [{dev, "net/tun"}, {packet_info, false}])),
+     ?_assertError(badarg, req(0, [{dev, "net/tun"}, {packet_info, true}])),
+     ?_assertError(badarg, req(53, [{dev, "net/tun"}]))].
 
 namespace_test_() ->
     [?_assertMatch(#{netns := <<>>}, req(53, [])),

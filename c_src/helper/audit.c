@@ -86,7 +86,9 @@ void audit_describe(const struct procket_request *req, char *buf, size_t len)
     if (len == 0)
         return;
     buf[0] = '\0';
-    if (req->device == PROCKET_DEV_TUN || req->device == PROCKET_DEV_TAP) {
+    if (req->device == PROCKET_DEV_TUN_CLONE) {
+        add(buf, len, "tun clone (unattached)");
+    } else if (req->device == PROCKET_DEV_TUN || req->device == PROCKET_DEV_TAP) {
         add(buf, len, "%s device=%s", req->device == PROCKET_DEV_TUN ? "tun" : "tap",
             req->ifname[0] != '\0' ? req->ifname : "*");
     } else {

@@ -292,13 +292,15 @@ static int packet_open(const struct procket_request *req, int prep, unsigned con
 
 static int device_serves(const struct procket_request *req)
 {
-    return req->device == PROCKET_DEV_TUN || req->device == PROCKET_DEV_TAP;
+    return req->device == PROCKET_DEV_TUN || req->device == PROCKET_DEV_TAP ||
+           req->device == PROCKET_DEV_TUN_CLONE;
 }
 
+/* The clone is handed over as it was opened: nothing is done with it as
+ * the caller, so no capability is kept for that. */
 static uint64_t device_caps(const struct procket_request *req)
 {
-    (void)req;
-    return CAPBIT(HCAP_NET_ADMIN);
+    return req->device == PROCKET_DEV_TUN_CLONE ? 0 : CAPBIT(HCAP_NET_ADMIN);
 }
 
 /* Opens the tun clone device, while privileged: it is often root's only
@@ -340,6 +342,10 @@ static int device_open(const struct procket_request *req, int prep, unsigned con
 
     (void)confine;
     (void)ifindex;
+    if (req->device == PROCKET_DEV_TUN_CLONE) {
+        *fd = prep; /* unattached: the caller names a device itself */
+        return 0;
+    }
     memset(&ifr, 0, sizeof(ifr));
     ifr.ifr_flags = (short)((req->device == PROCKET_DEV_TUN ? IFF_TUN : IFF_TAP) |
                             IFF_TUN_EXCL |

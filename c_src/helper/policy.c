@@ -81,7 +81,7 @@ const char *policy_kind_name(unsigned kind)
 
 unsigned policy_kind(const struct procket_request *req)
 {
-    if (req->device == PROCKET_DEV_TUN)
+    if (req->device == PROCKET_DEV_TUN || req->device == PROCKET_DEV_TUN_CLONE)
         return POLICY_K_TUN;
     if (req->device == PROCKET_DEV_TAP)
         return POLICY_K_TAP;
@@ -493,6 +493,11 @@ static int value_matches(const struct policy *pol, const struct policy_value *v,
             return 0;
         if (v->any)
             return 1; /* also a name the kernel chooses */
+        /* the clone can become any device (an ownerless persistent one
+         * too): a rule naming a device never grants it, and always
+         * denies it */
+        if (req->device == PROCKET_DEV_TUN_CLONE)
+            return !allow;
         have = req->ifname;
         break;
     default:

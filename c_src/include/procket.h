@@ -71,6 +71,12 @@ extern "C" {
 #define PROCKET_DEV_NONE 0 /* a socket, not a device */
 #define PROCKET_DEV_TUN 1  /* a tun device (IP packets) */
 #define PROCKET_DEV_TAP 2  /* a tap device (Ethernet frames) */
+/* The tun clone device (/dev/net/tun) as it is opened: attached to no
+ * device. Its holder names or creates one with TUNSETIFF, which the
+ * kernel allows according to the holder's own capabilities; but it can
+ * attach to any persistent device that has no owner or group. Needs a tun
+ * rule that names no device. */
+#define PROCKET_DEV_TUN_CLONE 3
 
 /* What the helper is asked for. Fill it with procket_request_init() first;
  * every field then has a documented default.

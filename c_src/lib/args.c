@@ -25,7 +25,17 @@ static const struct name families[] = {
     {"unspec", AF_UNSPEC}, {NULL, 0}};
 
 static const struct name devices[] = {
-    {"tun", PROCKET_DEV_TUN}, {"tap", PROCKET_DEV_TAP}, {NULL, 0}};
+    {"tun", PROCKET_DEV_TUN}, {"tap", PROCKET_DEV_TAP},
+    {"tun-clone", PROCKET_DEV_TUN_CLONE}, {NULL, 0}};
+
+/* The name of number in table (NULL: none). */
+static const char *name_of(const struct name *table, int number)
+{
+    for (; table->name != NULL; table++)
+        if (table->number == number)
+            return table->name;
+    return NULL;
+}
 
 static const struct name types[] = {
     {"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM}, {"raw", SOCK_RAW},
@@ -322,7 +332,7 @@ int procket_args_format(const struct procket_request *req, const char *path,
         return rc;
     if (req->device != PROCKET_DEV_NONE &&
         ((rc = push(&v, "-D")) < 0 ||
-         (rc = push(&v, req->device == PROCKET_DEV_TUN ? "tun" : "tap")) < 0))
+         (rc = push(&v, name_of(devices, req->device))) < 0))
         return rc;
     if (req->addrlen > 0) {
         if (inet_ntop(req->family, req->addr, addr, sizeof(addr)) == NULL)

@@ -129,10 +129,15 @@ static int validate_packet(const struct procket_request *req)
     return 0;
 }
 
-/* A tun or tap device: a name and the packet information flag. */
+/* A tun or tap device: a name and the packet information flag; the clone
+ * device: neither. */
 static int validate_device(const struct procket_request *req)
 {
-    if (req->device != PROCKET_DEV_TUN && req->device != PROCKET_DEV_TAP)
+    if (req->device == PROCKET_DEV_TUN_CLONE &&
+        (req->ifname[0] != '\0' || req->flags != 0))
+        return -EINVAL;
+    if (req->device != PROCKET_DEV_TUN && req->device != PROCKET_DEV_TAP &&
+        req->device != PROCKET_DEV_TUN_CLONE)
         return -EINVAL;
     if (req->family != AF_UNSPEC || req->type != 0 || req->protocol != 0 ||
         req->port != 0 || req->addrlen != 0 || req->scope_id != 0 ||

@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "erl_driver.h" /* erl_errno_id() */
@@ -214,6 +216,37 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
 }
 
+/* open_tun_clone() -> {ok, FD} | {error, Reason}: the tun clone device,
+ * opened by the VM itself, with its own credentials (root, or a device
+ * anyone may open): no helper, no privilege. As the helper does it: only
+ * that device (character device 10:200, checked before and after the
+ * open, no symlink followed), non-blocking and close-on-exec. */
+static ERL_NIF_TERM nif_open_tun_clone(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct stat before, after;
+    int fd, err;
+
+    (void)argc;
+    (void)argv;
+    if (lstat("/dev/net/tun", &before) < 0)
+        return error_tuple(env, errno);
+    if (!S_ISCHR(before.st_mode) || before.st_rdev != makedev(10, 200))
+        return error_tuple(env, ENODEV);
+    fd = open("/dev/net/tun", O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return error_tuple(env, errno);
+    if (fstat(fd, &after) < 0 || after.st_dev != before.st_dev ||
+        after.st_ino != before.st_ino || after.st_rdev != before.st_rdev) {
+        (void)close(fd);
+        return error_tuple(env, ENODEV);
+    }
+    if ((err = procket_sock_issue(fd)) != 0) {
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
+    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+}
+
 /* close(FD) -> ok | closing | {error, Reason}; closing: wait for
  * {'$procket_closed', FD} */
 static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
@@ -237,6 +270,7 @@ static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
 static ErlNifFunc nif_funcs[] = {
     {"open", 4, nif_open, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"close", 1, nif_close, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"open_tun_clone", 0, nif_open_tun_clone, ERL_NIF_DIRTY_JOB_IO_BOUND},
     PROCKET_SOCK_NIFS,
 };
 

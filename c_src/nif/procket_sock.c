@@ -63,6 +63,7 @@
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 #ifdef __linux__
+#include <linux/filter.h>
 #include <linux/icmp.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
@@ -1973,6 +1974,40 @@ ERL_NIF_TERM procket_sock_setsockopt(ErlNifEnv *env, int argc, const ERL_NIF_TER
     }
     rc = setsockopt(op.fd, level, name, val.data, (socklen_t)val.size);
     err = errno;
+    op_end(env, &op);
+    return rc < 0 ? error_tuple(env, err) : a_ok;
+}
+
+/* sock_attach_filter(FD, Program) -> ok | {error, Posix}: a classic BPF
+ * socket filter (SO_ATTACH_FILTER). Program is the instructions, 8 bytes
+ * each (struct sock_filter in native byte order: code, jt, jf, k), 1 to
+ * 4096 of them (BPF_MAXINSNS); procket makes the struct sock_fprog that
+ * points to them, so no address comes from the caller. The kernel checks
+ * the program (einval) and refuses a locked filter (eperm). */
+ERL_NIF_TERM procket_sock_attach_filter(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary insns;
+    struct pk_op op;
+    int rc, err;
+
+    if (!enif_inspect_binary(env, argv[1], &insns) || insns.size == 0 ||
+        insns.size % 8 != 0 || insns.size / 8 > 4096)
+        return enif_make_badarg(env);
+    OP_BEGIN(env, argv[0], &op, 0, procket_sock_attach_filter, "sock_attach_filter",
+             argc, argv);
+#ifdef SO_ATTACH_FILTER
+    {
+        struct sock_fprog prog;
+        prog.len = (unsigned short)(insns.size / 8);
+        /* read (copied) by the kernel during the call only */
+        prog.filter = (struct sock_filter *)insns.data;
+        rc = setsockopt(op.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+        err = errno;
+    }
+#else
+    rc = -1;
+    err = EOPNOTSUPP;
+#endif
     op_end(env, &op);
     return rc < 0 ? error_tuple(env, err) : a_ok;
 }

@@ -42,6 +42,7 @@ ERL_NIF_TERM procket_sock_writev(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_ioctl(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_setsockopt(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_getsockopt(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+ERL_NIF_TERM procket_sock_attach_filter(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_getsockname(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_getpeername(ErlNifEnv *, int, const ERL_NIF_TERM[]);
 ERL_NIF_TERM procket_sock_errno_id(ErlNifEnv *, int, const ERL_NIF_TERM[]);
@@ -79,6 +80,7 @@ ERL_NIF_TERM procket_sock_handle_info(ErlNifEnv *, int, const ERL_NIF_TERM[]);
     {"sock_ioctl", 4, procket_sock_ioctl, ERL_NIF_DIRTY_JOB_IO_BOUND},      \
     {"sock_setsockopt", 4, procket_sock_setsockopt, 0},                     \
     {"sock_getsockopt", 4, procket_sock_getsockopt, 0},                     \
+    {"sock_attach_filter", 2, procket_sock_attach_filter, 0},               \
     {"sock_getsockname", 2, procket_sock_getsockname, 0},                   \
     {"sock_getpeername", 2, procket_sock_getpeername, 0},                   \
     {"sock_errno_id", 1, procket_sock_errno_id, 0},                         \

@@ -353,6 +353,12 @@ TEST(device_and_namespace_flags)
     CHECK_EQ(a.req.device, PROCKET_DEV_TUN);
     CHECK_EQ(a.req.family, AF_UNSPEC);
     CHECK_EQ(a.req.type, 0);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "tun-clone"), 0);
+    CHECK_EQ(a.req.device, PROCKET_DEV_TUN_CLONE);
+    CHECK_EQ(a.req.family, AF_UNSPEC);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "tun-clone", "-I", "tun3"), -EINVAL);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "tun-clone", "-i"), -EINVAL);
+    CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "clone"), -EINVAL);
     CHECK_EQ(PARSE(&a, "-u", "/s", "-D", "tap", "-I", "tap3", "-i", "-N", "red"), 0);
     CHECK_EQ(a.req.device, PROCKET_DEV_TAP);
     CHECK_EQ(a.req.flags, PROCKET_F_TUN_PI);

@@ -153,6 +153,8 @@ TEST(kinds_of_requests)
     CHECK_EQ(policy_kind(&r), POLICY_K_TUN);
     r = device(PROCKET_DEV_TAP, "");
     CHECK_EQ(policy_kind(&r), POLICY_K_TAP);
+    r = device(PROCKET_DEV_TUN_CLONE, "");
+    CHECK_EQ(policy_kind(&r), POLICY_K_TUN);
 }
 
 /* No file: TCP/UDP/SCTP/UDP-Lite on any port but 512-1023, raw ICMP;
@@ -176,6 +178,7 @@ TEST(the_default)
     CHECK(!decide(&a, inet(SOCK_RAW, IPPROTO_UDP, 0, NULL)));
     CHECK(!decide(&a, packet("")));
     CHECK(!decide(&a, device(PROCKET_DEV_TUN, "")));
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
     CHECK(!decide(&a, device(PROCKET_DEV_TAP, "tap0")));
     CHECK(!decide(&a, in_ns(udp(53), "lab")));
     CHECK(!decide(&a, in_ns(inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL), "lab")));
@@ -400,8 +403,25 @@ TEST(interfaces_namespaces_devices)
     CHECK(decide(&a, device(PROCKET_DEV_TUN, "vpn0")));
     CHECK(!decide(&a, device(PROCKET_DEV_TUN, "vpn1")));
     CHECK(!decide(&a, device(PROCKET_DEV_TUN, ""))); /* a kernel-chosen name */
+    /* the clone can name any device: a rule naming one does not grant it */
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
     CHECK(decide(&a, device(PROCKET_DEV_TAP, "")));
     CHECK(decide(&a, device(PROCKET_DEV_TAP, "tap7")));
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, ""))); /* tap is not tun */
+    CHECK_EQ(parse("allow user alice tun\n"), 0);
+    CHECK(decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
+    CHECK_EQ(parse("allow user alice tun device=*\n"), 0);
+    CHECK(decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
+    CHECK(!decide(&a, in_ns(device(PROCKET_DEV_TUN_CLONE, ""), "lab")));
+    /* a deny rule naming a device denies the clone, which can become it */
+    CHECK_EQ(parse("deny user alice tun device=wg0\nallow user alice tun\n"), 0);
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
+    CHECK(decide(&a, device(PROCKET_DEV_TUN, "wg1")));
+    CHECK_EQ(parse("allow user alice packet interface=veth0,veth1\n"
+                   "allow user alice tun device=vpn0\n"
+                   "allow user alice tap device=*\n"
+                   "allow user alice udp packet namespace=lab,lab2\n"
+                   "allow user alice icmp namespace\n"), 0);
     CHECK(decide(&a, in_ns(udp(53), "lab")));
     CHECK(decide(&a, in_ns(packet(""), "lab2")));
     CHECK(!decide(&a, in_ns(udp(53), "lab3")));

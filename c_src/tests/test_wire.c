@@ -332,7 +332,14 @@ TEST(validate_new_kinds)
     CHECK_EQ(procket_request_validate(&r), -EINVAL);
     r.flags = PROCKET_F_TUN_PI;
     CHECK_EQ(procket_request_validate(&r), 0);
-    r.device = 3;
+    r.device = PROCKET_DEV_TUN_CLONE; /* no flags, no name */
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.flags = 0;
+    CHECK_EQ(procket_request_validate(&r), 0);
+    memcpy(r.ifname, "tun0", 5);
+    CHECK_EQ(procket_request_validate(&r), -EINVAL);
+    r.ifname[0] = '\0';
+    r.device = 4;
     CHECK_EQ(procket_request_validate(&r), -EINVAL);
     r.device = -1;
     CHECK_EQ(procket_request_validate(&r), -EINVAL);
