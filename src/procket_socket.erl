@@ -167,19 +167,14 @@
 %% `{error, ebusy}'). The old close/1 closed any integer: the VM's
 %% standard input, its poll set, or, after a double close, the socket of
 %% a port that had reused the number.</li>
-%% <li>`procket:dev/1,2' create a tun or tap device owned by the caller
-%% and return its descriptor (the old ones opened a character device
-%% under `/dev' by name and left TUNSETIFF to the caller); a device
-%% path is `{error, eacces}' and never opened.</li>
+%% <li>`procket:dev/1,2' of a path other than `"net/tun"' (the tun clone
+%% device, as before) is `{error, eacces}' and never opened (the old ones
+%% opened any character device under `/dev' by name); `dev(tun)' and
+%% `dev({tap, Name})' create a device owned by the caller.</li>
 %% <li>`ntohs/1' takes a 16-bit binary (and, as before, a 32-bit one);
 %% an integer must fit 16 bits (the old one kept the low 16 bits of any
 %% integer).</li>
 %% <li>Sizes are bounded (above); the old functions took any size.</li>
-%% <li>Descriptors from `procket:open/2' are in blocking mode (the old
-%% ones were non-blocking): receive and send calls still never wait, but
-%% read, write, accept and connect wait on a dirty I/O scheduler until
-%% {@link set_sock_nonblock/1} or a handle makes the descriptor
-%% non-blocking.</li>
 %% <li>New: handles, select and the `_wait' helpers, `getpeername/2',
 %% `ioctl/4', `family/1' of an integer, `msg_flag/0,1',
 %% `ioctl_request/0,1', atoms for flags, control message levels and types,
@@ -510,10 +505,11 @@ getpeername(FD, Sockaddr) ->
     procket_nif:sock_getpeername(FD, salen(Sockaddr)).
 
 %% @doc Sets O_NONBLOCK on a descriptor (ioctl FIONBIO), as the older
-%% procket's function of that name. Descriptors made by {@link socket/3}
-%% and {@link accept/1} are non-blocking already; those from
-%% `procket:open/2' are in blocking mode, which makes read, write, accept
-%% and connect wait on a dirty I/O scheduler.
+%% procket's function of that name. Descriptors made by procket
+%% (`procket:open/2', `procket:dev/1,2', {@link socket/3}, {@link
+%% accept/1}) are non-blocking already; one received with SCM_RIGHTS may
+%% not be, and in blocking mode read, write, accept and connect wait on a
+%% dirty I/O scheduler.
 -spec set_sock_nonblock(socket()) -> ok | {error, posix()}.
 set_sock_nonblock(FD) ->
     case ioctl(FD, 'FIONBIO', <<1:32/native>>) of
