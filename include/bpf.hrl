@@ -1,7 +1,10 @@
 %% bpf.hrl: classic BPF, for socket filters (packet:filter/2) and for the
 %% BPF devices of the BSDs and macOS, with the names msantos/procket's
-%% header had. Instructions are #insn{} records; packet:filter/2 takes a
-%% list of them (or the program as a binary, 8 bytes per instruction).
+%% header had. ?BPF_STMT and ?BPF_JUMP give an instruction as its 8 bytes
+%% (struct sock_filter, native byte order), as bpf:stmt/2 and bpf:jump/4
+%% do; bpf:insn/1 turns it into an #insn{} record and back.
+%% packet:filter/2 takes a list of instructions in any of these forms, or
+%% the whole program as one binary.
 %% -include_lib("procket/include/bpf.hrl").
 %%
 %%   %% accept IPv4 frames only
@@ -15,8 +18,8 @@
 %% each), k (32 bits)
 -record(insn, {code = 0, jt = 0, jf = 0, k = 0}).
 
--define(BPF_STMT(Code, K), #insn{code = Code, k = K}).
--define(BPF_JUMP(Code, K, JT, JF), #insn{code = Code, jt = JT, jf = JF, k = K}).
+-define(BPF_STMT(Code, K), bpf:stmt(Code, K)).
+-define(BPF_JUMP(Code, K, JT, JF), bpf:jump(Code, K, JT, JF)).
 
 %% instruction classes
 -define(BPF_CLASS(Code), ((Code) band 16#07)).

@@ -300,7 +300,11 @@ unfilter(Socket, Program) ->
 program(Bin) when is_binary(Bin) ->
     program_size(Bin);
 program(Insns) when is_list(Insns) ->
-    program_size(<< <<(insn(I))/binary>> || I <- Insns >>);
+    try length(Insns) of
+        _ -> program_size(<< <<(insn(I))/binary>> || I <- Insns >>)
+    catch
+        error:badarg -> erlang:error(badarg)   % an improper list
+    end;
 program(_) ->
     erlang:error(badarg).
 

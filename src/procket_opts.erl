@@ -188,7 +188,13 @@ htons(N) ->
 netns(undefined) ->
     <<>>;
 netns(Name) ->
-    Bin = text_binary(Name),
+    %% the older library took the path `ip netns' keeps it at: the same
+    %% namespace, by its name
+    Bin = case text_binary(Name) of
+              <<"/run/netns/", N/binary>> -> N;
+              <<"/var/run/netns/", N/binary>> -> N;
+              N -> N
+          end,
     Ok = byte_size(Bin) >= 1 andalso byte_size(Bin) =< ?NETNS_MAX
         andalso binary:first(Bin) =/= $. andalso binary:first(Bin) =/= $-
         andalso lists:all(fun(C) -> (C >= $a andalso C =< $z) orelse

@@ -17,7 +17,7 @@
 -define(MAGIC, "PKFZCANARY").
 -define(BLOCKS, 16384).     % the canary: 64-byte blocks
 -define(DEAD_FD, 999999).   % what a pool member that is gone resolves to
--define(MODS, [procket, procket_socket, packet, procket_ping, procket_ioctl,
+-define(MODS, [procket, procket_socket, packet, bpf, procket_ping, procket_ioctl,
                procket_icmp, procket_opts]).
 -define(GROUPS, [udp, udp6, tcp, unix, unixd, icmp, netlink, hudp, htcp]).
 

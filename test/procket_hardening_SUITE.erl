@@ -1022,6 +1022,11 @@ tun_template_names(Config) ->
     run_table(Config, Cmd, Argv,
               [{"channel: tun clone, only wg0 allowed", #{hex => Clone}, [],
                 #{exit => ?EX_REFUSED, reply => ?EACCES, fds => 0}}]),
+    %% ... or a tap device: a tap deny rule denies it too
+    ok = write_policy("deny user 65534 tap device=tap9\nallow user 65534 tun\n"),
+    run_table(Config, Cmd, Argv,
+              [{"channel: tun clone, tap9 denied", #{hex => Clone}, [],
+                #{exit => ?EX_REFUSED, reply => ?EACCES, fds => 0}}]),
     ok = write_policy("allow user 65534 tun\n"),
     run_table(Config, Cmd, Argv,
               [{"channel: tun clone, tun allowed", #{hex => Clone}, [],

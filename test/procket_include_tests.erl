@@ -89,4 +89,5 @@ every_macro_test() ->
     %% the instructions tcpdump -dd gives for "ether proto 0x0800"
     ?assertEqual([{insn, 16#28, 0, 0, 12}, {insn, 16#15, 0, 1, 16#800},
                   {insn, 16#06, 0, 0, 16#ffff}, {insn, 16#06, 0, 0, 0}],
-                 M:program()).
+                 [bpf:insn(I) || I <- M:program()]),
+    ?assertEqual(<<16#28:16/native, 0, 0, 12:32/native>>, hd(M:program())).

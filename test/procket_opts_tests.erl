@@ -204,9 +204,14 @@ namespace_test_() ->
     [?_assertMatch(#{netns := <<>>}, req(53, [])),
      ?_assertMatch(#{netns := <<"blue">>}, req(53, [{namespace, "blue"}])),
      ?_assertMatch(#{netns := <<"a.b-c_9">>, device := 1},
-                   req(0, [{namespace, <<"a.b-c_9">>}, {dev, tun}]))]
+                   req(0, [{namespace, <<"a.b-c_9">>}, {dev, tun}])),
+     %% the older library's form: the path ip netns keeps it at
+     ?_assertMatch(#{netns := <<"foo">>}, req(53, [{namespace, "/var/run/netns/foo"}])),
+     ?_assertMatch(#{netns := <<"foo">>}, req(53, [{namespace, <<"/run/netns/foo">>}]))]
     ++ [?_assertError(badarg, req(53, [{namespace, N}]))
         || N <- ["", ".", "..", ".x", "-x", "/proc/1/ns/net", "../x", "a/b",
+                 "/run/netns/", "/run/netns/a/b", "/run/netns/..", "/var/run/netns/../x",
+                 "/run/netns//x", "/tmp/netns/x", "run/netns/x",
                  "a b", "$(x)", "`x`", "a;b", lists:duplicate(256, $n), 42,
                  "a\0"]].
 

@@ -206,8 +206,28 @@ filter_test() ->
               [{6, 0, 0, 16#100000000}], [{6, 0, 0, -16#80000001}], [<<0:72>>],
               lists:duplicate(4097, {6, 0, 0, 0}), [{insn, a, 0, 0, 0}]]],
     ?assertError(badarg, packet:unfilter(S, [])),
+    ?assertError(badarg, packet:filter(S, [{6, 0, 0, 0} | x])),
+    %% the older header's macros and module: 8-byte instructions
+    ?assertEqual({ok, LongBin},
+                 packet:filter(S, [bpf:stmt(16#80, 0), bpf:jump(16#25, 28, 0, 1),
+                                   bpf:stmt(16#06, -1), bpf:stmt(16#06, 0)])),
     ?assertMatch({ok, _}, packet:filter(S, lists:duplicate(4096, {6, 0, 0, 0}))),
     ok = gen_udp:close(U),
     ok = procket:close(S),
     ?assertEqual({error, ebadf}, packet:filter(S, Drop)),
     ?assertEqual({error, ebadf}, packet:unfilter(S)).
+
+%% bpf: the older module's instruction helpers
+bpf_test() ->
+    ?assertEqual(<<6:16/native, 0, 0, 16#ffffffff:32/native>>, bpf:stmt(6, -1)),
+    ?assertEqual(<<16#15:16/native, 2, 3, 16#800:32/native>>, bpf:jump(16#15, 16#800, 2, 3)),
+    ?assertEqual({insn, 6, 0, 0, 16#ffffffff}, bpf:insn(bpf:stmt(6, -1))),
+    ?assertEqual(bpf:jump(16#15, 7, 1, 0), bpf:insn({insn, 16#15, 1, 0, 7})),
+    ?assertEqual(16#08, bpf:offset(halfword)),
+    ?assertEqual(byte, bpf:offset(16#10)),
+    [?assertError(badarg, F())
+     || F <- [fun() -> bpf:stmt(-1, 0) end, fun() -> bpf:stmt(16#10000, 0) end,
+              fun() -> bpf:stmt(6, 16#100000000) end, fun() -> bpf:jump(6, 0, 256, 0) end,
+              fun() -> bpf:jump(6, 0, 0, -1) end, fun() -> bpf:stmt(a, 0) end,
+              fun() -> bpf:insn(<<0:56>>) end, fun() -> bpf:insn({insn, 1, 2, 3}) end,
+              fun() -> bpf:offset(4) end]].

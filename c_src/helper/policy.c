@@ -571,6 +571,10 @@ static int rule_matches(const struct policy *pol, const struct policy_rule *r,
                         const struct identity *who, const struct procket_request *req,
                         unsigned kind, policy_ifindex ifindex)
 {
+    /* the tun clone can become a tap device too: a tap rule denies it
+     * (only a tun rule grants it) */
+    if (!r->allow && req->device == PROCKET_DEV_TUN_CLONE)
+        kind |= POLICY_K_TAP;
     if (!who_matches(r, who) || (r->kinds != 0 && !(r->kinds & kind)))
         return 0;
     if (r->allow && req->netns[0] != '\0' && !(r->conds & (1u << POLICY_C_NAMESPACE)))

@@ -417,6 +417,14 @@ TEST(interfaces_namespaces_devices)
     CHECK_EQ(parse("deny user alice tun device=wg0\nallow user alice tun\n"), 0);
     CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
     CHECK(decide(&a, device(PROCKET_DEV_TUN, "wg1")));
+    /* it can become a tap device too: a tap deny rule denies it */
+    CHECK_EQ(parse("deny user alice tap device=tap0\nallow user alice tun\n"), 0);
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
+    CHECK(decide(&a, device(PROCKET_DEV_TUN, "")));
+    CHECK_EQ(parse("deny user alice tap\nallow user alice tun\n"), 0);
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
+    CHECK_EQ(parse("allow user alice tap\n"), 0); /* only tun grants it */
+    CHECK(!decide(&a, device(PROCKET_DEV_TUN_CLONE, "")));
     CHECK_EQ(parse("allow user alice packet interface=veth0,veth1\n"
                    "allow user alice tun device=vpn0\n"
                    "allow user alice tap device=*\n"
