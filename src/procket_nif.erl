@@ -63,7 +63,7 @@ sock_bind(_FD, _Sockaddr) -> ?NIF_STUB.
 %% @doc connect(2); `<<>>' is a NULL address.
 -spec sock_connect(sock_fd(), binary()) -> ok | sock_error().
 sock_connect(FD, Sockaddr) ->
-    await(sock_connect_nif(FD, Sockaddr)).
+    call(fun() -> sock_connect_nif(FD, Sockaddr) end).
 
 %% @doc listen(2).
 -spec sock_listen(sock_fd(), integer()) -> ok | sock_error().
@@ -78,13 +78,13 @@ sock_accept(_FD, _Salen) -> ?NIF_STUB.
 -spec sock_recvfrom(sock_fd(), non_neg_integer(), integer(), non_neg_integer()) ->
           {ok, binary(), binary()} | sock_error().
 sock_recvfrom(FD, Size, Flags, Salen) ->
-    await(sock_recvfrom_nif(FD, Size, Flags, Salen)).
+    call(fun() -> sock_recvfrom_nif(FD, Size, Flags, Salen) end).
 
 %% @doc sendto(2) with MSG_DONTWAIT and MSG_NOSIGNAL: bytes sent.
 -spec sock_sendto(sock_fd(), binary(), integer(), binary()) ->
           {ok, non_neg_integer()} | sock_error().
 sock_sendto(FD, Buf, Flags, Sockaddr) ->
-    await(sock_sendto_nif(FD, Buf, Flags, Sockaddr)).
+    call(fun() -> sock_sendto_nif(FD, Buf, Flags, Sockaddr) end).
 
 %% @doc recvmsg(2) with MSG_DONTWAIT and MSG_CMSG_CLOEXEC.
 -spec sock_recvmsg(sock_fd(), non_neg_integer(), integer(), non_neg_integer(),
@@ -92,29 +92,29 @@ sock_sendto(FD, Buf, Flags, Sockaddr) ->
           {ok, binary(), integer(), [{integer(), integer(), binary()}], binary()}
         | sock_error().
 sock_recvmsg(FD, Size, Flags, CtrlSize, Salen) ->
-    await(sock_recvmsg_nif(FD, Size, Flags, CtrlSize, Salen)).
+    call(fun() -> sock_recvmsg_nif(FD, Size, Flags, CtrlSize, Salen) end).
 
 %% @doc sendmsg(2) with MSG_DONTWAIT and MSG_NOSIGNAL: bytes sent.
 -spec sock_sendmsg(sock_fd(), binary(), integer(),
                    [{integer(), integer(), binary()}], binary()) ->
           {ok, non_neg_integer()} | sock_error().
 sock_sendmsg(FD, Buf, Flags, Ctrl, Sockaddr) ->
-    await(sock_sendmsg_nif(FD, Buf, Flags, Ctrl, Sockaddr)).
+    call(fun() -> sock_sendmsg_nif(FD, Buf, Flags, Ctrl, Sockaddr) end).
 
 %% @doc read(2).
 -spec sock_read(sock_fd(), non_neg_integer()) -> {ok, binary()} | sock_error().
 sock_read(FD, Size) ->
-    await(sock_read_nif(FD, Size)).
+    call(fun() -> sock_read_nif(FD, Size) end).
 
 %% @doc write(2): bytes written.
 -spec sock_write(sock_fd(), binary()) -> {ok, non_neg_integer()} | sock_error().
 sock_write(FD, Buf) ->
-    await(sock_write_nif(FD, Buf)).
+    call(fun() -> sock_write_nif(FD, Buf) end).
 
 %% @doc writev(2) of up to IOV_MAX binaries: bytes written.
 -spec sock_writev(sock_fd(), [binary()]) -> {ok, non_neg_integer()} | sock_error().
 sock_writev(FD, Bufs) ->
-    await(sock_writev_nif(FD, Bufs)).
+    call(fun() -> sock_writev_nif(FD, Bufs) end).
 
 %% @doc ioctl(2) on a dirty I/O scheduler: its return value and the first
 %% `OutSize' bytes of the argument buffer afterwards.
@@ -196,11 +196,28 @@ sock_handle_info(_Handle) -> ?NIF_STUB.
 %% socket, where the kernel may close a passed descriptor in the calling
 %% thread, and that close may wait without end): the NIF then returns
 %% {'$procket_wait', Ref} and the worker sends {Ref, Result}. The caller
-%% waits here, in receive, holding no scheduler.
-await({'$procket_wait', Ref}) ->
-    receive {Ref, Result} -> Result end;
-await(Result) ->
-    Result.
+%% waits here, in receive, holding no scheduler. '$procket_retry': the
+%% descriptor is in blocking mode and the worker, which never waits for
+%% data or room, found none: the call starts again (and waits for them
+%% on a dirty I/O scheduler; from the second time on after a pause of
+%% 1 ms, as poll(2) may say a datagram socket is writable while its peer
+%% is full).
+call(Nif) ->
+    call(Nif, 0).
+
+call(Nif, Tries) ->
+    case Nif() of
+        {'$procket_wait', Ref} ->
+            receive
+                {Ref, '$procket_retry'} ->
+                    Tries > 0 andalso timer:sleep(1),
+                    call(Nif, Tries + 1);
+                {Ref, Result} ->
+                    Result
+            end;
+        Result ->
+            Result
+    end.
 
 sock_connect_nif(_FD, _Sockaddr) -> ?NIF_STUB.
 sock_recvfrom_nif(_FD, _Size, _Flags, _Salen) -> ?NIF_STUB.

@@ -73,19 +73,22 @@
 %% `procket:close/1' and {@link close_handle/1} wait for it in `receive',
 %% holding no scheduler;</li>
 %% <li>on an AF_UNIX socket, the kernel drops queued messages, and closes
-%% the descriptors they carry in the calling thread, in more places: a
-%% receive on a stream socket passes over an out-of-band message (read,
-%% recv, recvfrom, recvmsg); a datagram socket purges its queue on
-%% connect to no peer or another one, and on a send once its connected
-%% peer is gone (connect, sendto, sendmsg, write, writev). These calls,
-%% on such sockets, run on a worker thread and their process waits in
-%% `receive' for the result: as long as the close the kernel does there
-%% takes (without end for a linger without end);</li>
-%% <li>workers: one is started when the library loads and stays, more as
-%% jobs need them (at most 64); when no thread can be started (the user's
-%% RLIMIT_NPROC reached), a job waits for a worker that is there, and if
-%% none could ever be started the call returns `{error, eagain}' (a close
-%% falls back to close(2) with the linger turned off);</li>
+%% the descriptors they carry in the calling thread, in more places: any
+%% receive whose descriptors it cannot install (the descriptor table
+%% full), a receive on a stream socket that passes over an out-of-band
+%% message (read, recv, recvfrom, recvmsg); a datagram socket purges its
+%% queue on connect to no peer or another one, and on a send once its
+%% connected peer is gone (connect, sendto, sendmsg, write, writev).
+%% These calls, on such sockets, run on a worker thread and their process
+%% waits in `receive' for the result: as long as the close the kernel
+%% does there takes (without end for a linger without end). A worker
+%% never waits for data or room: on a descriptor in blocking mode, read,
+%% write and writev wait for it on a dirty I/O scheduler first, as
+%% above;</li>
+%% <li>workers: one is started when the library loads and stays (if none
+%% can be started the library does not load), more as jobs need them (at
+%% most 64); when no thread can be started (the user's RLIMIT_NPROC
+%% reached) or 64 are busy, a job waits for a worker that is there;</li>
 %% <li>a received descriptor the caller does not take (read/2, recv and
 %% recvfrom take none; recvmsg those within `CtrlSize', whole descriptors
 %% only, as the kernel cuts them) is closed by procket, on a worker when

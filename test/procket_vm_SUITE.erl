@@ -20,7 +20,7 @@
 -export([vm_descriptors/1, sigio_refused/1, pointer_arguments/1,
          infinite_linger/1, in_flight_linger/1, purge_during_linger/1,
          fionbio_race/1, unix_queue_drops/1, no_thread_left/1,
-         file_close_waits/1]).
+         file_close_waits/1, emfile_drop/1, blocking_reads_hold_no_worker/1]).
 
 -define(CALL, 15000).
 
@@ -29,7 +29,7 @@ suite() -> [{timetrap, {minutes, 5}}].
 all() ->
     [vm_descriptors, sigio_refused, pointer_arguments, infinite_linger,
      in_flight_linger, purge_during_linger, fionbio_race, unix_queue_drops,
-     no_thread_left, file_close_waits].
+     no_thread_left, file_close_waits, emfile_drop, blocking_reads_hold_no_worker].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -274,6 +274,61 @@ flush_port(Port, Acc) ->
     receive {Port, {data, D}} -> flush_port(Port, [Acc | D])
     after 0 -> Acc
     end.
+
+%% A full descriptor table: the kernel cannot install a passed descriptor
+%% and closes it in the receiving thread, whatever the socket's type. The
+%% message holds the last reference to a socket lingering without end; a
+%% receive of it (recvmsg, recvfrom, read) runs on a worker and waits
+%% there, in receive, while the VM answers (once the table has room again:
+%% the check opens sockets); it returns once the linger ends, recvmsg with
+%% MSG_CTRUNC and no descriptor.
+emfile_drop(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        [begin
+             {S, P, Fill} = peer:call(Peer, procket_vm_peer, emfile_drop, [How], ?CALL),
+             ct:log("~p: ~p sockets fill the table", [How, length(Fill)]),
+             pending = peer:call(Peer, procket_vm_peer, result, [P, 500], ?CALL),
+             ok = peer:call(Peer, procket_vm_peer, release, [Fill], ?CALL),
+             ok = alive(Peer),
+             ok = peer:call(Peer, procket, close, [S], ?CALL),
+             R = peer:call(Peer, procket_vm_peer, result, [P, 5000], ?CALL),
+             ct:log("~p: ~p", [How, R]),
+             case {How, R} of
+                 {recvmsg, {ok, <<"x">>, Flags, [], _}} -> 8 = Flags band 8;
+                 {_, {ok, <<"x">>}} -> ok
+             end
+         end || How <- [recvmsg, recvfrom, read]]
+    end).
+
+%% A worker never waits for data: reads on AF_UNIX sockets in blocking
+%% mode wait on dirty I/O schedulers as documented (8 of them here, fewer
+%% than the VM's 10), no worker is busy meanwhile, and calls that need a
+%% worker (the close of an AF_UNIX socket, a send on a datagram pair) go
+%% through. Each read returns its data once written.
+blocking_reads_hold_no_worker(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {Writers, Readers} = peer:call(Peer, procket_vm_peer, blocking_readers, [8], ?CALL),
+        timer:sleep(300),
+        [pending] = lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL)
+                                 || P <- Readers]),
+        Workers = peer:call(Peer, procket_vm_peer, workers, [], ?CALL),
+        ct:log("workers while 8 reads wait: ~p", [Workers]),
+        [] = [W || {_, W} <- Workers, binary:match(W, <<"futex">>) =:= nomatch],
+        {ok, U} = peer:call(Peer, procket, socket, [local, dgram, 0], ?CALL),
+        {ok, U2} = peer:call(Peer, procket, socket, [local, dgram, 0], ?CALL),
+        Addr = <<1:16/native, 0, "procket-vm-hold-no-worker">>,
+        ok = peer:call(Peer, procket, bind, [U2, Addr], ?CALL),
+        ok = peer:call(Peer, procket, sendto, [U, <<"to U2">>, 0, Addr], 5000),
+        {ok, <<"to U2">>} = peer:call(Peer, procket, recv, [U2, 16], 5000),
+        [ok = peer:call(Peer, procket, close, [X], 5000) || X <- [U, U2]],
+        %% the normal scheduler answers (dirty ones are held by the reads,
+        %% as documented: multi_scheduling block waits for them)
+        true = peer:call(Peer, procket_vm_peer, stretch, [5], ?CALL) < 600,
+        [ok = peer:call(Peer, procket, write, [W, <<"data">>], ?CALL) || W <- Writers],
+        [{ok, <<"data">>}] =
+            lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 5000], ?CALL)
+                         || P <- Readers])
+    end).
 
 %%% ------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 -export([vm_fds/0, attack_fd/1, sigio/0, pointers/0, linger_close/1,
          in_flight_linger/1, fionbio_race/2, wake/1, queue_drop/1, result/2,
          stretch/1, held_in_flight/1, close_async/1, workers/0,
-         fuse_socket/0, fuse_take/1]).
+         fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -384,3 +384,62 @@ fuse_take(B, N) ->
         {ok, <<"x">>, _, [{1, 1, <<F:32/native>>}], _} -> F;
         {error, eagain} -> timer:sleep(50), fuse_take(B, N - 1)
     end.
+
+%% @doc A message on an AF_UNIX datagram socket holds the last reference
+%% to a socket that lingers without end (see queue_drop/1), and the VM's
+%% descriptor table is full (its limit lowered to 256, then filled with
+%% sockets): the kernel cannot install the passed descriptor and closes it
+%% in the receiving thread. How receives it: recvmsg, recvfrom or read, in
+%% a process of its own. Returns the server end (closing it ends the
+%% linger), that process (see result/2) and the sockets that fill the
+%% table (see release/1).
+-spec emfile_drop(recvmsg | recvfrom | read) -> {integer(), pid(), [integer()]}.
+emfile_drop(How) ->
+    {S, _} = linger_close(none),
+    C = get(lingering),
+    {ok, A} = procket:socket(local, dgram, 0),
+    {ok, B} = procket:socket(local, dgram, 0),
+    AB = uaddr("e"),
+    ok = procket:bind(B, AB),
+    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], AB),
+    ok = procket:close(C),
+    ok = procket:close(A),
+    "" = os:cmd("prlimit --pid " ++ os:getpid() ++ " --nofile=256:4096 2>&1"),
+    Fill = fill_table([]),
+    Recv = case How of
+               recvmsg -> fun() -> procket:recvmsg(B, 16, 0, 64, 0) end;
+               recvfrom -> fun() -> procket:recvfrom(B, 16) end;
+               read -> fun() -> procket:read(B, 16) end
+           end,
+    {S, spawn(fun() -> answer(Recv()) end), [B | Fill]}.
+
+fill_table(Acc) ->
+    case procket:socket(inet, dgram, 0) of
+        {ok, F} -> fill_table([F | Acc]);
+        {error, emfile} -> Acc
+    end.
+
+%% @doc Closes the sockets and gives the VM its descriptor limit back.
+-spec release([integer()]) -> ok.
+release(Fds) ->
+    [ok = procket:close(F) || F <- Fds],
+    "" = os:cmd("prlimit --pid " ++ os:getpid() ++ " --nofile=4096:4096 2>&1"),
+    ok.
+
+%% @doc N AF_UNIX stream pairs in blocking mode, a reader on each (in a
+%% process of its own, see result/2): {Writers, Readers}.
+-spec blocking_readers(pos_integer()) -> {[integer()], [pid()]}.
+blocking_readers(N) ->
+    lists:unzip(
+      [begin
+           {ok, L} = procket:socket(local, stream, 0),
+           Addr = uaddr("r"),
+           ok = procket:bind(L, Addr),
+           ok = procket:listen(L, 1),
+           {ok, W} = procket:socket(local, stream, 0),
+           ok = procket:connect(W, Addr),
+           {ok, R, _} = procket:accept(L, 0),
+           ok = procket:close(L),
+           {ok, _} = procket:ioctl(R, 'FIONBIO', <<0:32/native>>),
+           {W, spawn(fun() -> answer(procket:read(R, 16)) end)}
+       end || _ <- lists:seq(1, N)]).

@@ -110,6 +110,7 @@
 #endif
 
 static ErlNifResourceType *pk_rt;
+static ERL_NIF_TERM a_retry;
 static ERL_NIF_TERM a_ok, a_error, a_undefined, a_true, a_false, a_wait,
     a_finalize, a_close_msg, a_closed_msg, a_wait_msg, a_open, a_closing, a_closed, a_fd, a_owner,
     a_state, a_selected, a_not_owner, a_select, a_ready_input,
@@ -406,12 +407,31 @@ static int lingers(int fd)
  * procket's worker threads, and the process that asked waits in receive
  * for a message (close/1, close_handle/1, and the calls of call_on_worker).
  *
- * The pool: one worker starts when the library loads and stays; more start
- * when jobs outnumber idle workers, up to PK_WORKERS_MAX (beyond, and when
- * no thread can be started, jobs wait in the queue: a descriptor may then
- * close late, but no scheduler waits); an idle worker beyond the first
- * leaves after PK_WORKER_IDLE_S seconds. The library is never unmapped
- * (see procket_sock_load), so workers may outlive an unload. */
+ * The pool: one worker starts when the library loads (or the library does
+ * not load) and stays; more start when jobs outnumber idle workers, up to
+ * PK_WORKERS_MAX (beyond, and when no thread can be started, jobs wait in
+ * the queue: a descriptor may then close late, but no scheduler waits); an
+ * idle worker beyond the first leaves after PK_WORKER_IDLE_S seconds. A
+ * worker never waits for data or room (see op_begin): only a close, or a
+ * call whose kernel work closes something, holds one. The library is never
+ * unmapped (see procket_sock_load), so workers may outlive an unload. */
+/* The descriptor argument of a call: integer or handle (see op_begin). */
+struct pk_sock;
+struct pk_op {
+    int fd;
+    struct pk_sock *s; /* NULL for an integer descriptor */
+    int held;          /* an integer descriptor, counted by int_begin */
+    int domain, type;  /* a socket's, as recorded when procket got it */
+    int blocking;      /* routed: the descriptor was in blocking mode */
+    int borrowed;      /* the job's, on its worker: op_end leaves it */
+};
+static void op_end(ErlNifEnv *env, struct pk_op *op);
+
+/* On a worker, the operation of the job it runs (held since the call was
+ * routed): the call works on it, as it would have without the detour, so
+ * that a close/1 meanwhile waits for the call as it would have. */
+static _Thread_local struct pk_op *pk_held;
+
 #define PK_WORKERS_MAX 64
 #define PK_WORKER_IDLE_S 10
 #define PK_JOB_ARGS 5
@@ -426,6 +446,7 @@ struct pk_job {
     ERL_NIF_TERM ref;  /* a call: {Ref, Result} is sent */
     int argc;
     ERL_NIF_TERM argv[PK_JOB_ARGS];
+    struct pk_op op;   /* a call: held from the routing until done */
 };
 
 static pthread_mutex_t job_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -441,9 +462,17 @@ static void run_job(struct pk_job *j)
         if (j->env != NULL)
             (void)enif_send(NULL, &j->to, j->env, j->msg);
     } else {
-        ERL_NIF_TERM r = j->fun(j->env, j->argc, j->argv);
+        ERL_NIF_TERM r;
+        pk_held = &j->op;
+        r = j->fun(j->env, j->argc, j->argv);
+        pk_held = NULL;
         if (enif_is_exception(j->env, r)) /* the arguments were checked */
             r = error_tuple(j->env, EINVAL);
+        /* nothing there, on a descriptor in blocking mode: the caller
+         * calls again, to wait on a dirty scheduler (see op_begin) */
+        else if (j->op.blocking && enif_is_identical(r, error_tuple(j->env, EAGAIN)))
+            r = a_retry;
+        op_end(NULL, &j->op);
         (void)enif_send(NULL, &j->to, j->env, enif_make_tuple2(j->env, j->ref, r));
     }
     if (j->env != NULL)
@@ -559,24 +588,31 @@ static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_
 
 /* The NIF fun, with these arguments, runs again on a worker, which sends
  * {Ref, Result} to the caller: returns {'$procket_wait', Ref} (procket_nif
- * waits for it), or {error, eagain} when there is no worker. The caller
- * checked the arguments already. */
+ * waits for it), or {error, eagain} when there is no worker. Result is
+ * '$procket_retry' when the worker found nothing to read or no room on a
+ * descriptor in blocking mode: procket_nif calls again. The caller
+ * checked the arguments already; op, which op_begin left held, is
+ * released by the worker (or here, on failure). */
 static ERL_NIF_TERM call_on_worker(ErlNifEnv *env,
                                    ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]),
-                                   int argc, const ERL_NIF_TERM argv[])
+                                   int argc, const ERL_NIF_TERM argv[], struct pk_op *op)
 {
     struct pk_job *j;
     ERL_NIF_TERM ref;
     int i;
 
-    if (argc > PK_JOB_ARGS || (j = enif_alloc(sizeof(*j))) == NULL)
+    if (argc > PK_JOB_ARGS || (j = enif_alloc(sizeof(*j))) == NULL) {
+        op_end(env, op);
         return error_tuple(env, ENOMEM);
+    }
     memset(j, 0, sizeof(*j));
     j->fd = -1;
     j->fun = fun;
     j->argc = argc;
+    j->op = *op;
     if (enif_self(env, &j->to) == NULL || (j->env = enif_alloc_env()) == NULL) {
         enif_free(j);
+        op_end(env, op);
         return error_tuple(env, ENOMEM);
     }
     ref = enif_make_ref(env);
@@ -586,6 +622,7 @@ static ERL_NIF_TERM call_on_worker(ErlNifEnv *env,
     if (job_push(j) != 0) {
         enif_free_env(j->env);
         enif_free(j);
+        op_end(env, op);
         return error_tuple(env, EAGAIN);
     }
     return enif_make_tuple2(env, a_wait_msg, ref);
@@ -877,12 +914,6 @@ static void pk_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mo
 
 /* ---- the descriptor argument: integer or handle ------------------------ */
 
-struct pk_op {
-    int fd;
-    struct pk_sock *s; /* NULL for an integer descriptor */
-    int held;          /* an integer descriptor, counted by int_begin */
-    int domain, type;  /* a socket's, as recorded when procket got it */
-};
 
 enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY, OP_WORKER };
 #define CHECK_BLOCKING 1 /* move to a dirty scheduler if fd blocks */
@@ -894,20 +925,23 @@ enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY, OP_WORKER };
 #define ROUTE_SEND 8     /* datagram: connect(2) to another peer or none
                           * purges the queue; so does a send once the
                           * connected peer is gone (ECONNREFUSED) */
-#define ROUTE_RECV 16    /* stream: a receive discards an out-of-band
-                          * message it passes over */
+#define ROUTE_RECV 16    /* any type: the kernel closes the descriptors
+                          * of a message it cannot install (the table
+                          * full: EMFILE); stream: a receive discards an
+                          * out-of-band message it passes over */
 
 /* Whether a call with these checks runs on a worker (see ROUTE_SEND). */
 static int routed(const struct pk_op *op, int checks)
 {
     if (pk_worker || op->domain != AF_UNIX)
         return 0;
-    return ((checks & ROUTE_SEND) && op->type == SOCK_DGRAM) ||
-           ((checks & ROUTE_RECV) && op->type == SOCK_STREAM);
+    return ((checks & ROUTE_SEND) && op->type == SOCK_DGRAM) || (checks & ROUTE_RECV);
 }
 
 static void op_end(ErlNifEnv *env, struct pk_op *op)
 {
+    if (op->borrowed) /* the job releases it */
+        return;
     if (pk_worker) /* a worker's env belongs to no process */
         env = NULL;
     if (op->s != NULL)
@@ -922,8 +956,14 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
 {
     void *obj;
 
+    if (pk_held != NULL) { /* on a worker: the job's, the same argument */
+        *op = *pk_held;
+        op->borrowed = 1;
+        return OP_OK;
+    }
     op->s = NULL;
     op->held = 0;
+    op->borrowed = 0;
     if (enif_get_int(env, t, &op->fd)) {
         int rc;
         if (op->fd < 0)
@@ -948,15 +988,7 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
         return OP_BADARG;
     }
 
-    if (routed(op, checks)) {
-        op_end(env, op);
-        return OP_WORKER;
-    }
-
-    if ((checks & CHECK_DIRTY) && !on_dirty_scheduler()) {
-        op_end(env, op);
-        return OP_DIRTY;
-    }
+    op->blocking = 0;
     if ((checks & (CHECK_BLOCKING | CHECK_FILE)) && !on_dirty_scheduler()) {
         int fl = fcntl(op->fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK)) {
@@ -979,6 +1011,28 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
             }
         }
     }
+    if (routed(op, checks)) {
+        /* A worker never waits for data or room (it would be held for
+         * as long): on a descriptor in blocking mode the wait, as in C,
+         * is here, on the dirty scheduler the call moved to above; the
+         * worker then tries without waiting, and the call comes back
+         * here if it found nothing (see call_on_worker). The operation
+         * stays held until the worker is done. */
+        if ((checks & CHECK_BLOCKING) && on_dirty_scheduler()) {
+            int fl = fcntl(op->fd, F_GETFL);
+            if (fl >= 0 && !(fl & O_NONBLOCK)) {
+                struct pollfd p = {op->fd, (checks & ROUTE_RECV) ? POLLIN : POLLOUT, 0};
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                    ;
+                op->blocking = 1;
+            }
+        }
+        return OP_WORKER;
+    }
+    if ((checks & CHECK_DIRTY) && !on_dirty_scheduler()) {
+        op_end(env, op);
+        return OP_DIRTY;
+    }
     return OP_OK;
 }
 
@@ -995,7 +1049,7 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
             return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND,   \
                                      self, argc, argv);                       \
         case OP_WORKER:                                                       \
-            return call_on_worker(env, self, argc, argv);                     \
+            return call_on_worker(env, self, argc, argv, op);                 \
         default:                                                              \
             break;                                                            \
         }                                                                     \
@@ -1553,7 +1607,7 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         return error_tuple(env, EBUSY);
     case OP_WORKER:
         enif_free(ctrl);
-        return call_on_worker(env, procket_sock_sendmsg, argc, argv);
+        return call_on_worker(env, procket_sock_sendmsg, argc, argv, &op);
     default:
         enif_free(ctrl);
         return enif_make_badarg(env);
@@ -1595,6 +1649,25 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
 static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
 {
     ssize_t r;
+
+    /* On a worker (an AF_UNIX socket: see ROUTE_SEND) nothing waits for
+     * data or room, whatever the descriptor's mode (op_begin waited) */
+    if (pk_worker) {
+        if (!writing && n == 1 && iov[0].iov_len == 0)
+            return 0;
+        if (!writing)
+            return recv_passing(fd, (struct iovec *)iov, n, MSG_DONTWAIT, NULL, 0, NULL);
+        {
+            struct msghdr msg;
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = (struct iovec *)iov;
+            msg.msg_iovlen = (size_t)n;
+            do {
+                r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            } while (r < 0 && errno == EINTR);
+            return r;
+        }
+    }
 
     /* On a dirty scheduler a descriptor that is non-blocking now (a file
      * without RWF_NOWAIT, moved here) is only read or written when ready:
@@ -2526,6 +2599,7 @@ int procket_sock_load(ErlNifEnv *env)
     a_close_msg = enif_make_atom(env, "$procket_close");
     a_closed_msg = enif_make_atom(env, "$procket_closed");
     a_wait_msg = enif_make_atom(env, "$procket_wait");
+    a_retry = enif_make_atom(env, "$procket_retry");
     a_open = enif_make_atom(env, "open");
     a_closing = enif_make_atom(env, "closing");
     a_closed = enif_make_atom(env, "closed");
@@ -2539,12 +2613,20 @@ int procket_sock_load(ErlNifEnv *env)
     a_ready_output = enif_make_atom(env, "ready_output");
     a_read = enif_make_atom(env, "read");
     a_write = enif_make_atom(env, "write");
-    /* the first worker, started now: later, when jobs come, no thread may
-     * be left to start (RLIMIT_NPROC) */
-    pthread_mutex_lock(&job_mtx);
-    if (workers == 0)
-        (void)worker_start_locked();
-    pthread_mutex_unlock(&job_mtx);
+    /* the first worker, started now, and staying: later, when jobs come,
+     * no thread may be left to start (RLIMIT_NPROC). Without one the
+     * library does not load: a close that may wait would have nowhere to
+     * go but a scheduler. */
+    {
+        unsigned have;
+        pthread_mutex_lock(&job_mtx);
+        if (workers == 0)
+            (void)worker_start_locked();
+        have = workers;
+        pthread_mutex_unlock(&job_mtx);
+        if (have == 0)
+            return -1;
+    }
     return 0;
 }
 
