@@ -69,7 +69,9 @@
 %% `l_onoff': a negative `l_linger' never ends; an AF_UNIX socket, which
 %% may hold the last reference to one in flight; any file that is not a
 %% socket, whose release procket cannot judge: a FUSE or NFS file waits
-%% for its server) runs on a worker thread of procket's;
+%% for its server; a socket passed with SCM_RIGHTS, in or out, whose
+%% other holder could make it linger) runs on a worker thread of
+%% procket's;
 %% `procket:close/1' and {@link close_handle/1} wait for it in `receive',
 %% holding no scheduler;</li>
 %% <li>on an AF_UNIX socket, the kernel drops queued messages, and closes
@@ -85,10 +87,14 @@
 %% never waits for data or room: on a descriptor in blocking mode, read,
 %% write and writev wait for it on a dirty I/O scheduler first, as
 %% above;</li>
-%% <li>workers: one is started when the library loads and stays (if none
-%% can be started the library does not load), more as jobs need them (at
-%% most 64); when no thread can be started (the user's RLIMIT_NPROC
-%% reached) or 64 are busy, a job waits for a worker that is there;</li>
+%% <li>workers come in two pools, one for closes and one for calls, so
+%% that closes stuck in a linger hold up no receive or send: in each, one
+%% is started when the library loads and stays (if none can be started
+%% the library does not load), more as jobs need them (at most 64); when
+%% no thread can be started (the user's RLIMIT_NPROC reached) or 64 are
+%% busy, a job waits for a worker of its pool. A process killed while its
+%% call waits takes nothing: descriptors the call received are
+%% closed;</li>
 %% <li>a received descriptor the caller does not take (read/2, recv and
 %% recvfrom take none; recvmsg those within `CtrlSize', whole descriptors
 %% only, as the kernel cuts them) is closed by procket, on a worker when

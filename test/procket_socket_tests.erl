@@ -553,6 +553,15 @@ unclaimed_rights_test() ->
     {ok, <<"fd">>, Flags, [{1, 1, <<New:32/native>>}], _} = procket:recvmsg(B, 10, 0, 20, 0),
     ?assertEqual(8, Flags band 8),
     ?assertEqual({ok, PAddr}, procket:getsockname(New, 16)),
+    %% shared with the sender, who could make it linger: closed on a
+    %% worker (procket:close/1 waits for it), never inline
+    ?assertEqual(closing, procket_nif:close(New)),
+    receive {'$procket_closed', New} -> ok after 5000 -> error(not_closed) end,
+    {ok, New} = begin ok = procket:sendmsg(A, <<"fd">>, 0, Three, BAddr),
+                      {ok, <<"fd">>, _, [{1, 1, <<N1:32/native>>}], _} =
+                          procket:recvmsg(B, 10, 0, 20, 0),
+                      {ok, N1}
+                end,
     ok = procket:close(New),
     %% whole descriptors only, as the kernel cuts them: 6 bytes of room
     %% give one descriptor, 2 bytes none (and no message at all)
@@ -1313,16 +1322,20 @@ linger_wait() ->
     ?assert(wait_until(fun() -> Threads() =:= Threads0 end, 100)),
     ok = close_all([S, S2]).
 
-%% procket's worker threads (named procket_worker) that are not idle
-%% (waiting for a job, in a futex)
+%% procket's worker threads (named procket_close and procket_call, one
+%% pool each) that are not idle (waiting for a job, in a futex)
 busy_workers() ->
     {ok, Ts} = file:list_dir("/proc/self/task"),
     length([T || T <- Ts,
-                 {ok, <<"procket_worker\n">>} =:= file:read_file("/proc/self/task/" ++ T ++ "/comm"),
+                 is_worker(file:read_file("/proc/self/task/" ++ T ++ "/comm")),
                  case file:read_file("/proc/self/task/" ++ T ++ "/wchan") of
                      {ok, <<"futex", _/binary>>} -> false;
                      _ -> true
                  end]).
+
+is_worker({ok, <<"procket_close\n">>}) -> true;
+is_worker({ok, <<"procket_call\n">>}) -> true;
+is_worker(_) -> false.
 
 %% procket sockets until one has number FD (the lowest free is taken)
 reuse_socket(_FD, 0, _Others) ->

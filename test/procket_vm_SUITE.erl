@@ -20,7 +20,8 @@
 -export([vm_descriptors/1, sigio_refused/1, pointer_arguments/1,
          infinite_linger/1, in_flight_linger/1, purge_during_linger/1,
          fionbio_race/1, unix_queue_drops/1, no_thread_left/1,
-         file_close_waits/1, emfile_drop/1, blocking_reads_hold_no_worker/1]).
+         file_close_waits/1, emfile_drop/1, blocking_reads_hold_no_worker/1,
+         closes_hold_no_calls/1, killed_caller_leaves_nothing/1]).
 
 -define(CALL, 15000).
 
@@ -29,7 +30,8 @@ suite() -> [{timetrap, {minutes, 5}}].
 all() ->
     [vm_descriptors, sigio_refused, pointer_arguments, infinite_linger,
      in_flight_linger, purge_during_linger, fionbio_race, unix_queue_drops,
-     no_thread_left, file_close_waits, emfile_drop, blocking_reads_hold_no_worker].
+     no_thread_left, file_close_waits, emfile_drop, blocking_reads_hold_no_worker,
+     closes_hold_no_calls, killed_caller_leaves_nothing].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -328,6 +330,70 @@ blocking_reads_hold_no_worker(Config) ->
         [{ok, <<"data">>}] =
             lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 5000], ?CALL)
                          || P <- Readers])
+    end).
+
+%% Closes and calls have pools of their own: 65 closes that linger without
+%% end (one more than the close pool's 64 workers) hold no call. A send
+%% and a receive on AF_UNIX datagram sockets (which need a call worker)
+%% return at once meanwhile, the VM answers, and every close returns once
+%% its linger ends.
+closes_hold_no_calls(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {Servers, Closes} = peer:call(Peer, procket_vm_peer, stuck_closes, [65], 60000),
+        timer:sleep(500),
+        [pending] = lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL)
+                                 || P <- Closes]),
+        Busy = [W || {_, W} <- peer:call(Peer, procket_vm_peer, workers,
+                                         [<<"procket_close\n">>], ?CALL),
+                     binary:match(W, <<"futex">>) =:= nomatch],
+        ct:log("close workers busy: ~p", [length(Busy)]),
+        64 = length(Busy),
+        {ok, U} = peer:call(Peer, procket, socket, [local, dgram, 0], ?CALL),
+        {ok, U2} = peer:call(Peer, procket, socket, [local, dgram, 0], ?CALL),
+        Addr = <<1:16/native, 0, "procket-vm-closes-hold-no-calls">>,
+        ok = peer:call(Peer, procket, bind, [U2, Addr], ?CALL),
+        ok = peer:call(Peer, procket, sendto, [U, <<"hi">>, 0, Addr], 2000),
+        {ok, <<"hi">>} = peer:call(Peer, procket, recv, [U2, 16], 2000),
+        ok = alive(Peer),
+        [ok = peer:call(Peer, procket, close, [S], ?CALL) || S <- Servers],
+        [ok] = lists:usort([peer:call(Peer, procket_vm_peer, result, [P, 10000], 15000)
+                            || P <- Closes]),
+        %% U and U2 are AF_UNIX: their closes need a close worker, free now
+        [ok = peer:call(Peer, procket, close, [X], ?CALL) || X <- [U, U2]]
+    end).
+
+%% A caller killed while its call waits for a worker takes nothing: the
+%% descriptor its recvmsg received is closed, not left open under a number
+%% nobody knows. The VM may start no thread (RLIMIT_NPROC), and the call
+%% pool's one worker is held by a send whose kernel work waits in a
+%% linger, so the recvmsg waits in the queue; its caller is killed, the
+%% linger ends, the worker runs the recvmsg: the VM then has the
+%% descriptors it had before, less the server end closed to end the
+%% linger.
+killed_caller_leaves_nothing(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {module, procket_nif} = peer:call(Peer, code, ensure_loaded, [procket_nif], ?CALL),
+        OsPid = peer:call(Peer, os, getpid, [], ?CALL),
+        "" = peer:call(Peer, os, cmd, ["prlimit --pid " ++ OsPid ++ " --nproc=1:1 2>&1"],
+                       ?CALL),
+        [_] = peer:call(Peer, procket_vm_peer, workers, [<<"procket_call\n">>], ?CALL),
+        {B, _} = peer:call(Peer, procket_vm_peer, fd_message, [], ?CALL),
+        {S, Held} = peer:call(Peer, procket_vm_peer, queue_drop, [dead_sendto], ?CALL),
+        pending = peer:call(Peer, procket_vm_peer, result, [Held, 200], ?CALL),
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL),
+        P = peer:call(Peer, procket_vm_peer, recvmsg_async, [B], ?CALL),
+        timer:sleep(200),
+        pending = peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL),
+        true = peer:call(Peer, erlang, exit, [P, kill], ?CALL),
+        ok = peer:call(Peer, procket, close, [S], ?CALL),
+        {error, econnrefused} = peer:call(Peer, procket_vm_peer, result, [Held, 5000], ?CALL),
+        timer:sleep(300),
+        After = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL),
+        ct:log("descriptors: ~p before, ~p after", [Before, After]),
+        After = Before - 1,
+        %% the message was taken: the queue is empty
+        {error, eagain} = peer:call(Peer, procket, recvfrom, [B, 16], ?CALL),
+        ok = peer:call(Peer, procket, close, [B], ?CALL)
     end).
 
 %%% ------------------------------------------------------------------

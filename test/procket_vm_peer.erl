@@ -6,7 +6,8 @@
 -export([vm_fds/0, attack_fd/1, sigio/0, pointers/0, linger_close/1,
          in_flight_linger/1, fionbio_race/2, wake/1, queue_drop/1, result/2,
          stretch/1, held_in_flight/1, close_async/1, workers/0,
-         fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1]).
+         fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1,
+         workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -353,12 +354,17 @@ held_in_flight(N) ->
 close_async(FD) ->
     spawn(fun() -> answer(procket:close(FD)) end).
 
-%% @doc procket's worker threads: {Tid, Wchan} of each.
+%% @doc procket's worker threads, both pools: {Tid, Wchan} of each.
 -spec workers() -> [{string(), binary()}].
 workers() ->
+    workers(<<"procket_close\n">>) ++ workers(<<"procket_call\n">>).
+
+%% @doc The workers of one pool (Comm: the thread name with its newline).
+-spec workers(binary()) -> [{string(), binary()}].
+workers(Comm) ->
     {ok, Ts} = file:list_dir("/proc/self/task"),
     [{T, W} || T <- Ts,
-               {ok, <<"procket_worker\n">>} =:= file:read_file("/proc/self/task/" ++ T ++ "/comm"),
+               {ok, Comm} =:= file:read_file("/proc/self/task/" ++ T ++ "/comm"),
                {ok, W} <- [file:read_file("/proc/self/task/" ++ T ++ "/wchan")]].
 
 %% @doc An AF_UNIX datagram socket with an abstract name, for the FUSE
@@ -443,3 +449,61 @@ blocking_readers(N) ->
            {ok, _} = procket:ioctl(R, 'FIONBIO', <<0:32/native>>),
            {W, spawn(fun() -> answer(procket:read(R, 16)) end)}
        end || _ <- lists:seq(1, N)]).
+
+%% @doc N TCP sockets lingering without end (small buffers, full send
+%% queues the server ends never read), each closed by close/1 in a
+%% process of its own (see result/2): the server ends (closing one ends
+%% its linger) and the closing processes.
+-spec stuck_closes(pos_integer()) -> {[integer()], [pid()]}.
+stuck_closes(N) ->
+    {ok, L} = procket:socket(inet, stream, 0),
+    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    ok = procket:listen(L, N),
+    {ok, Addr} = procket:getsockname(L, 16),
+    Pairs = [begin
+                 {ok, C} = procket:socket(inet, stream, 0),
+                 ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_SNDBUF', 4096),
+                 _ = procket:connect(C, Addr),
+                 {ok, S} = accept_retry(L, 100),
+                 ok = procket:setsockopt(S, 'SOL_SOCKET', 'SO_RCVBUF', 4096),
+                 fill(C, 0),
+                 ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_LINGER',
+                                         <<1:32/native, -1:32/native-signed>>),
+                 {S, C}
+             end || _ <- lists:seq(1, N)],
+    ok = procket:close(L),
+    {[S || {S, _} <- Pairs], [spawn(fun() -> answer(procket:close(C)) end) || {_, C} <- Pairs]}.
+
+accept_retry(L, 0) ->
+    procket:accept(L);
+accept_retry(L, Tries) ->
+    case procket:accept(L) of
+        {error, eagain} -> timer:sleep(5), accept_retry(L, Tries - 1);
+        Result -> Result
+    end.
+
+%% @doc An AF_UNIX datagram socket with one message queued on it that
+%% carries a UDP socket (procket's own copy closed): the socket, and the
+%% number of descriptors the VM has then.
+-spec fd_message() -> {integer(), non_neg_integer()}.
+fd_message() ->
+    {ok, A} = procket:socket(local, dgram, 0),
+    {ok, B} = procket:socket(local, dgram, 0),
+    AB = uaddr("m"),
+    ok = procket:bind(B, AB),
+    {ok, X} = procket:socket(inet, dgram, 0),
+    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<X:32/native>>}], AB),
+    ok = procket:close(X),
+    ok = procket:close(A),
+    {B, open_fds()}.
+
+%% @doc recvmsg/5 of B with room for a descriptor, in a process of its own.
+-spec recvmsg_async(integer()) -> pid().
+recvmsg_async(B) ->
+    spawn(fun() -> answer(procket:recvmsg(B, 16, 0, 64, 0)) end).
+
+%% @doc The number of descriptors the VM has open.
+-spec open_fds() -> non_neg_integer().
+open_fds() ->
+    {ok, Names} = file:list_dir("/proc/self/fd"),
+    length(Names).

@@ -199,6 +199,12 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
                                 enif_make_atom(env, erl_errno_id(-fd)));
     if (fd < 0)
         return error_tuple(env, -fd);
+    /* a caller killed while the helper worked would never learn the
+     * number (this runs on a dirty scheduler) */
+    if (!enif_is_current_process_alive(env)) {
+        (void)close(fd);
+        return error_tuple(env, ESRCH);
+    }
     /* non-blocking, as the older procket gave them out: poll loops expect
      * eagain, and gen_udp/gen_tcp adopt either kind */
     {
@@ -239,6 +245,10 @@ static ERL_NIF_TERM nif_open_tun_clone(ErlNifEnv *env, int argc, const ERL_NIF_T
         after.st_ino != before.st_ino || after.st_rdev != before.st_rdev) {
         (void)close(fd);
         return error_tuple(env, ENODEV);
+    }
+    if (!enif_is_current_process_alive(env)) { /* killed meanwhile */
+        (void)close(fd);
+        return error_tuple(env, ESRCH);
     }
     if ((err = procket_sock_issue(fd)) != 0) {
         (void)close(fd);

@@ -196,6 +196,8 @@ struct pk_issued {
     ino_t ino;
     unsigned busy;         /* calls in flight on the integer descriptor */
     int domain, type;      /* a socket's (see routed); 0 for other files */
+    unsigned char shared;  /* passed with SCM_RIGHTS, in or out: another
+                            * process may hold the same open file */
     unsigned char used;
     unsigned char closing; /* close/1 came while busy: the last call closes */
 };
@@ -246,6 +248,7 @@ int procket_sock_issue(int fd)
     iss[fd].ino = st.st_ino;
     iss[fd].domain = domain;
     iss[fd].type = type;
+    iss[fd].shared = 0;
     iss[fd].used = 1;
     iss[fd].closing = 0;
 out:
@@ -407,11 +410,13 @@ static int lingers(int fd)
  * procket's worker threads, and the process that asked waits in receive
  * for a message (close/1, close_handle/1, and the calls of call_on_worker).
  *
- * The pool: one worker starts when the library loads (or the library does
- * not load) and stays; more start when jobs outnumber idle workers, up to
+ * The pools, one for closes and one for calls (see struct pk_pool): in
+ * each, one worker starts when the library loads (or the library does not
+ * load) and stays; more start when jobs outnumber idle workers, up to
  * PK_WORKERS_MAX (beyond, and when no thread can be started, jobs wait in
- * the queue: a descriptor may then close late, but no scheduler waits); an
- * idle worker beyond the first leaves after PK_WORKER_IDLE_S seconds. A
+ * the queue: a descriptor may then close late, a call return late, but no
+ * scheduler waits); an idle worker beyond the first leaves after
+ * PK_WORKER_IDLE_S seconds. A
  * worker never waits for data or room (see op_begin): only a close, or a
  * call whose kernel work closes something, holds one. The library is never
  * unmapped (see procket_sock_load), so workers may outlive an unload. */
@@ -449,10 +454,61 @@ struct pk_job {
     struct pk_op op;   /* a call: held from the routing until done */
 };
 
-static pthread_mutex_t job_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t job_cv = PTHREAD_COND_INITIALIZER;
-static struct pk_job *job_head, *job_last; /* under job_mtx, as are: */
-static unsigned job_queued, workers, workers_idle;
+/* Two pools: closes, which may wait without end, and calls, so that
+ * closes stuck in a linger never hold up receives and sends (nor the
+ * reverse). Each has its queue and its workers. */
+struct pk_pool {
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    struct pk_job *head, *last; /* under mtx, as are: */
+    unsigned queued, workers, idle;
+};
+static struct pk_pool pool_close = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                                    NULL, NULL, 0, 0, 0};
+static struct pk_pool pool_call = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                                   NULL, NULL, 0, 0, 0};
+
+/* A descriptor procket issued that nobody will take: unissued (unless a
+ * call or close/1 got to it meanwhile) and closed. */
+static void drop_issued(int fd)
+{
+    int mine = 0;
+
+    enif_mutex_lock(reg_mtx);
+    if (issued_locked(fd) && !iss[fd].closing && iss[fd].busy == 0) {
+        iss[fd].used = 0;
+        mine = 1;
+    }
+    enif_mutex_unlock(reg_mtx);
+    if (mine)
+        close_owned(fd);
+}
+
+/* The descriptors in a recvmsg result, {ok, Buf, Flags, Cmsgs, Sockaddr}
+ * (SCM_RIGHTS, SCM_PIDFD): dropped (drop_issued). */
+static void drop_received(ErlNifEnv *env, ERL_NIF_TERM r)
+{
+    const ERL_NIF_TERM *t, *c;
+    ERL_NIF_TERM head, tail;
+    ErlNifBinary data;
+    int arity, level, type;
+
+    if (!enif_get_tuple(env, r, &arity, &t) || arity != 5)
+        return;
+    tail = t[3];
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        if (!enif_get_tuple(env, head, &arity, &c) || arity != 3 ||
+            !enif_get_int(env, c[0], &level) || !enif_get_int(env, c[1], &type) ||
+            level != SOL_SOCKET || (type != SCM_RIGHTS && type != SCM_PIDFD) ||
+            !enif_inspect_binary(env, c[2], &data))
+            continue;
+        for (size_t i = 0; i + sizeof(int) <= data.size; i += sizeof(int)) {
+            int fd;
+            memcpy(&fd, data.data + i, sizeof(fd));
+            drop_issued(fd);
+        }
+    }
+}
 
 static void run_job(struct pk_job *j)
 {
@@ -473,7 +529,12 @@ static void run_job(struct pk_job *j)
         else if (j->op.blocking && enif_is_identical(r, error_tuple(j->env, EAGAIN)))
             r = a_retry;
         op_end(NULL, &j->op);
-        (void)enif_send(NULL, &j->to, j->env, enif_make_tuple2(j->env, j->ref, r));
+        /* a caller gone (killed while it waited) takes nothing: the
+         * descriptors the call received are closed, not left issued
+         * under numbers nobody knows */
+        if (!enif_send(NULL, &j->to, j->env, enif_make_tuple2(j->env, j->ref, r)) &&
+            j->fun == procket_sock_recvmsg)
+            drop_received(j->env, r);
     }
     if (j->env != NULL)
         enif_free_env(j->env);
@@ -482,80 +543,106 @@ static void run_job(struct pk_job *j)
 
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    struct pk_pool *pool = arg;
+
     pk_worker = 1;
 #ifdef __linux__
-    (void)pthread_setname_np(pthread_self(), "procket_worker");
+    (void)pthread_setname_np(pthread_self(),
+                             pool == &pool_close ? "procket_close" : "procket_call");
 #endif
-    pthread_mutex_lock(&job_mtx);
+    pthread_mutex_lock(&pool->mtx);
     for (;;) {
         struct pk_job *j;
-        while (job_head == NULL) {
+        while (pool->head == NULL) {
             struct timespec ts;
             (void)clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += PK_WORKER_IDLE_S;
-            if (pthread_cond_timedwait(&job_cv, &job_mtx, &ts) == ETIMEDOUT &&
-                job_head == NULL && workers_idle > 1) {
-                workers--;
-                workers_idle--;
-                pthread_mutex_unlock(&job_mtx);
+            if (pthread_cond_timedwait(&pool->cv, &pool->mtx, &ts) == ETIMEDOUT &&
+                pool->head == NULL && pool->idle > 1) {
+                pool->workers--;
+                pool->idle--;
+                pthread_mutex_unlock(&pool->mtx);
                 return NULL;
             }
         }
-        j = job_head;
-        job_head = j->next;
-        if (job_head == NULL)
-            job_last = NULL;
-        job_queued--;
-        workers_idle--;
-        pthread_mutex_unlock(&job_mtx);
+        j = pool->head;
+        pool->head = j->next;
+        if (pool->head == NULL)
+            pool->last = NULL;
+        pool->queued--;
+        pool->idle--;
+        pthread_mutex_unlock(&pool->mtx);
         run_job(j);
-        pthread_mutex_lock(&job_mtx);
-        workers_idle++;
+        pthread_mutex_lock(&pool->mtx);
+        pool->idle++;
     }
 }
 
-/* With job_mtx held: one more worker (0), or -1. */
-static int worker_start_locked(void)
+/* With pool->mtx held: one more worker (0), or -1. */
+static int worker_start_locked(struct pk_pool *pool)
 {
     pthread_attr_t attr;
     pthread_t tid;
     int rc;
 
-    if (workers >= PK_WORKERS_MAX || pthread_attr_init(&attr) != 0)
+    if (pool->workers >= PK_WORKERS_MAX || pthread_attr_init(&attr) != 0)
         return -1;
     (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     (void)pthread_attr_setstacksize(&attr, 256 * 1024);
-    rc = pthread_create(&tid, &attr, worker_main, NULL);
+    rc = pthread_create(&tid, &attr, worker_main, pool);
     (void)pthread_attr_destroy(&attr);
     if (rc != 0)
         return -1;
-    workers++;
-    workers_idle++;
+    pool->workers++;
+    pool->idle++;
     return 0;
 }
 
-/* Queues j (0), or -1 when there is no worker at all. */
-static int job_push(struct pk_job *j)
+/* Queues j in pool (0), or -1 when the pool has no worker at all. */
+static int job_push(struct pk_pool *pool, struct pk_job *j)
 {
     int rc = 0;
 
     j->next = NULL;
-    pthread_mutex_lock(&job_mtx);
-    if (job_queued + 1 > workers_idle)
-        (void)worker_start_locked();
-    if (workers == 0) {
+    pthread_mutex_lock(&pool->mtx);
+    if (pool->queued + 1 > pool->idle)
+        (void)worker_start_locked(pool);
+    if (pool->workers == 0) {
         rc = -1;
     } else {
-        if (job_last != NULL)
-            job_last->next = j;
+        if (pool->last != NULL)
+            pool->last->next = j;
         else
-            job_head = j;
-        job_last = j;
-        job_queued++;
-        pthread_cond_signal(&job_cv);
+            pool->head = j;
+        pool->last = j;
+        pool->queued++;
+        pthread_cond_signal(&pool->cv);
     }
-    pthread_mutex_unlock(&job_mtx);
+    pthread_mutex_unlock(&pool->mtx);
+    return rc;
+}
+
+/* The workers a pool has (started and not gone). */
+static unsigned pool_workers(struct pk_pool *pool)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&pool->mtx);
+    n = pool->workers;
+    pthread_mutex_unlock(&pool->mtx);
+    return n;
+}
+
+/* With none, one worker for the pool, to stay: 0, or -1 if none can be
+ * started. */
+static int pool_start(struct pk_pool *pool)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&pool->mtx);
+    if (pool->workers == 0)
+        rc = worker_start_locked(pool);
+    pthread_mutex_unlock(&pool->mtx);
     return rc;
 }
 
@@ -578,7 +665,7 @@ static int close_on_thread(int fd, ErlNifEnv *env, const ErlNifPid *to, ERL_NIF_
         }
         j->msg = enif_make_copy(j->env, msg);
     }
-    if (job_push(j) == 0)
+    if (job_push(&pool_close, j) == 0)
         return 0;
     if (j->env != NULL)
         enif_free_env(j->env);
@@ -619,7 +706,7 @@ static ERL_NIF_TERM call_on_worker(ErlNifEnv *env,
     j->ref = enif_make_copy(j->env, ref);
     for (i = 0; i < argc; i++)
         j->argv[i] = enif_make_copy(j->env, argv[i]);
-    if (job_push(j) != 0) {
+    if (job_push(&pool_call, j) != 0) {
         enif_free_env(j->env);
         enif_free(j);
         op_end(env, op);
@@ -639,11 +726,32 @@ static int holds_in_flight(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
 }
 
+/* Marks fd as shared with another process (see struct pk_issued). */
+static void mark_shared(int fd)
+{
+    enif_mutex_lock(reg_mtx);
+    if (fd >= 0 && (size_t)fd < iss_len)
+        iss[fd].shared = 1;
+    enif_mutex_unlock(reg_mtx);
+}
+
+static int is_shared(int fd)
+{
+    int shared;
+
+    enif_mutex_lock(reg_mtx);
+    shared = fd >= 0 && (size_t)fd < iss_len && iss[fd].shared;
+    enif_mutex_unlock(reg_mtx);
+    return shared;
+}
+
 /* Whether close(2) of fd may wait: a lingering socket, an AF_UNIX one (see
- * holds_in_flight), or any file that is not a socket (procket cannot know
+ * holds_in_flight), any file that is not a socket (procket cannot know
  * what its release does: a FUSE or NFS file waits for its server's answer
- * to the flush). Only a socket of another kind, not lingering, closes at
- * once. */
+ * to the flush), or a file another process holds too (it could make the
+ * socket linger, and drop its own reference, between the look here and
+ * the close). Only a socket of another kind, procket's alone and not
+ * lingering, closes at once. */
 static int close_may_wait(int fd)
 {
     struct stat st;
@@ -652,7 +760,7 @@ static int close_may_wait(int fd)
         return 0; /* not open: close(2) says EBADF at once */
     if (!S_ISSOCK(st.st_mode))
         return 1;
-    return lingers(fd) || holds_in_flight(fd);
+    return is_shared(fd) || lingers(fd) || holds_in_flight(fd);
 }
 
 /* A handle's descriptor leaves the registry, then close(2). In that order:
@@ -1152,6 +1260,12 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     op_end(env, &op);
     if (fd < 0)
         return error_tuple(env, err);
+    /* a caller killed while the call waited on the dirty scheduler would
+     * never learn the number */
+    if (!enif_is_current_process_alive(env)) {
+        close_owned(fd);
+        return error_tuple(env, ESRCH);
+    }
     if ((err = procket_sock_issue(fd)) != 0) {
         (void)close(fd);
         return error_tuple(env, err);
@@ -1203,7 +1317,8 @@ static int pass_fds(struct msghdr *msg, size_t keep)
             memcpy(&fd, data + i, sizeof(fd));
             if ((size_t)(data - base) + i + sizeof(int) <= keep) {
                 (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-                (void)procket_sock_issue(fd); /* without: close/1 refuses it */
+                if (procket_sock_issue(fd) == 0) /* without: close/1 refuses it */
+                    mark_shared(fd);
             }
             else
                 close_owned(fd);
@@ -1536,8 +1651,11 @@ static int cmsg_dup_ours(struct msghdr *msg)
                 err = EBADF;
             else if ((dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
                 err = errno;
-            else
+            else {
                 memcpy(CMSG_DATA(c) + i, &dup, sizeof(dup));
+                if ((size_t)fd < iss_len)
+                    iss[fd].shared = 1; /* the receiver will hold it too */
+            }
             if (err != 0) {
                 /* the ones before i are duplicates: mark the rest */
                 for (size_t k = i; k + sizeof(int) <= len; k += sizeof(int))
@@ -1555,8 +1673,9 @@ out:
     return err;
 }
 
-/* Closes the duplicates cmsg_dup_ours made (-1 marks none). Each may be
- * the last reference by now: close_owned. */
+/* Closes the duplicates cmsg_dup_ours made (-1 marks none), on a worker:
+ * each may be the last reference by now, to a file the receiver holds
+ * too (see close_may_wait). */
 static void cmsg_close_dups(struct msghdr *msg)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
@@ -1567,7 +1686,7 @@ static void cmsg_close_dups(struct msghdr *msg)
         for (size_t i = 0; i + sizeof(int) <= len; i += sizeof(int)) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i, sizeof(fd));
-            if (fd >= 0)
+            if (fd >= 0 && close_on_thread(fd, NULL, NULL, 0) != 0)
                 close_owned(fd);
         }
     }
@@ -2617,16 +2736,8 @@ int procket_sock_load(ErlNifEnv *env)
      * no thread may be left to start (RLIMIT_NPROC). Without one the
      * library does not load: a close that may wait would have nowhere to
      * go but a scheduler. */
-    {
-        unsigned have;
-        pthread_mutex_lock(&job_mtx);
-        if (workers == 0)
-            (void)worker_start_locked();
-        have = workers;
-        pthread_mutex_unlock(&job_mtx);
-        if (have == 0)
-            return -1;
-    }
+    if (pool_start(&pool_close) < 0 || pool_start(&pool_call) < 0)
+        return -1;
     return 0;
 }
 
@@ -2637,11 +2748,8 @@ int procket_sock_load(ErlNifEnv *env)
  * caller (the code purge) for ever. */
 void procket_sock_unload(void)
 {
-    unsigned running;
+    unsigned running = pool_workers(&pool_close) + pool_workers(&pool_call);
 
-    pthread_mutex_lock(&job_mtx);
-    running = workers;
-    pthread_mutex_unlock(&job_mtx);
     if (--pk_loads > 0 || running > 0)
         return;
     enif_free(reg_bits);
