@@ -58,7 +58,8 @@ sock_socket(_Family, _Type, _Protocol) -> ?NIF_STUB.
 
 %% @doc bind(2); `<<>>' is a NULL address.
 -spec sock_bind(sock_fd(), binary()) -> ok | sock_error().
-sock_bind(_FD, _Sockaddr) -> ?NIF_STUB.
+sock_bind(FD, Sockaddr) ->
+    call(fun() -> sock_bind_nif(FD, Sockaddr) end).
 
 %% @doc connect(2); `<<>>' is a NULL address.
 -spec sock_connect(sock_fd(), binary()) -> ok | sock_error().
@@ -219,6 +220,7 @@ call(Nif, Tries) ->
             Result
     end.
 
+sock_bind_nif(_FD, _Sockaddr) -> ?NIF_STUB.
 sock_connect_nif(_FD, _Sockaddr) -> ?NIF_STUB.
 sock_recvfrom_nif(_FD, _Size, _Flags, _Salen) -> ?NIF_STUB.
 sock_sendto_nif(_FD, _Buf, _Flags, _Sockaddr) -> ?NIF_STUB.

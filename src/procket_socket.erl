@@ -81,6 +81,8 @@
 %% message (read, recv, recvfrom, recvmsg); a datagram socket purges its
 %% queue on connect to no peer or another one, and on a send once its
 %% connected peer is gone (connect, sendto, sendmsg, write, writev).
+%% bind and connect of an AF_UNIX socket look a path up, which waits
+%% without end on a FUSE or NFS file system whose server does not answer.
 %% These calls, on such sockets, run on a worker thread and their process
 %% waits in `receive' for the result: as long as the close the kernel
 %% does there takes (without end for a linger without end). A worker

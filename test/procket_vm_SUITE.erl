@@ -244,7 +244,10 @@ no_thread_left(Config) ->
 %% none) is closed by procket on a worker too, and recv/2 returns at
 %% once. The VM answers, no scheduler waits (a dirty one would hold
 %% multi_scheduling block beyond its 10 s), and the close returns once the
-%% server answered. Run as root in ct.sh's private mount namespace.
+%% server answered. The same server answers a lookup of "slow" after
+%% 12 s: bind, connect (datagram and stream) and sendto of AF_UNIX
+%% sockets with a path through it wait on workers too. Run as root in
+%% ct.sh's private mount namespace.
 file_close_waits(Config) ->
     with_peer(Config, [], fun(Peer) ->
         Stage = ?config(stage, Config),
@@ -258,11 +261,22 @@ file_close_waits(Config) ->
             F = peer:call(Peer, procket_vm_peer, fuse_take, [B], ?CALL),
             T0 = erlang:monotonic_time(millisecond),
             P = peer:call(Peer, procket_vm_peer, close_async, [F], ?CALL),
+            %% a path through the FUSE mount resolves in 12 s: bind,
+            %% connect and sendto with it wait on workers, not schedulers
+            PathCalls = [peer:call(Peer, procket_vm_peer, path_async,
+                                   [How, filename:join([Mnt, "slow" ++ atom_to_list(How), "x"])],
+                                   ?CALL)
+                         || How <- [bind, connect, sendto, stream_connect]],
             {ok, <<"x">>} = peer:call(Peer, procket, recv, [B, 16], 2000),
             ok = alive(Peer),
             pending = peer:call(Peer, procket_vm_peer, result, [P, 0], ?CALL),
             ok = peer:call(Peer, procket_vm_peer, result, [P, 20000], 25000),
             Ms = erlang:monotonic_time(millisecond) - T0,
+            %% (bind holds the directory's lock while it looks up: the
+            %% lookups there take their turns, 12 s each)
+            [{error, enoent}] =
+                lists:usort([peer:call(Peer, procket_vm_peer, result, [Q, 60000], 65000)
+                             || Q <- PathCalls]),
             ct:log("close/1 of the FUSE file returned after ~p ms; the server said: ~s",
                    [Ms, flush_port(Port, [])]),
             true = Ms >= 11000,

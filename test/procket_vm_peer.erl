@@ -7,7 +7,8 @@
          in_flight_linger/1, fionbio_race/2, wake/1, queue_drop/1, result/2,
          stretch/1, held_in_flight/1, close_async/1, workers/0,
          fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1,
-         workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0]).
+         workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0,
+         path_async/2]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -507,3 +508,20 @@ recvmsg_async(B) ->
 open_fds() ->
     {ok, Names} = file:list_dir("/proc/self/fd"),
     length(Names).
+
+%% @doc An AF_UNIX call with the path Path, in a process of its own (see
+%% result/2): bind, connect or sendto of a datagram socket, or connect of
+%% a stream socket.
+-spec path_async(bind | connect | sendto | stream_connect, string()) -> pid().
+path_async(How, Path) ->
+    Addr = <<(procket:sockaddr_common(local, 0))/binary, (list_to_binary(Path))/binary, 0>>,
+    Type = case How of stream_connect -> stream; _ -> dgram end,
+    {ok, U} = procket:socket(local, Type, 0),
+    spawn(fun() ->
+                  R = case How of
+                          bind -> procket:bind(U, Addr);
+                          sendto -> procket:sendto(U, <<"x">>, 0, Addr);
+                          _ -> procket:connect(U, Addr)
+                      end,
+                  answer(R)
+          end).

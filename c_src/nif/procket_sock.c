@@ -1033,6 +1033,10 @@ enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY, OP_WORKER };
 #define ROUTE_SEND 8     /* datagram: connect(2) to another peer or none
                           * purges the queue; so does a send once the
                           * connected peer is gone (ECONNREFUSED) */
+#define ROUTE_PATH 32    /* any type: bind(2) and connect(2) look the path
+                          * up, and a FUSE or NFS file system may wait
+                          * without end there (sendto with a path is a
+                          * datagram send: ROUTE_SEND) */
 #define ROUTE_RECV 16    /* any type: the kernel closes the descriptors
                           * of a message it cannot install (the table
                           * full: EMFILE); stream: a receive discards an
@@ -1043,7 +1047,8 @@ static int routed(const struct pk_op *op, int checks)
 {
     if (pk_worker || op->domain != AF_UNIX)
         return 0;
-    return ((checks & ROUTE_SEND) && op->type == SOCK_DGRAM) || (checks & ROUTE_RECV);
+    return ((checks & ROUTE_SEND) && op->type == SOCK_DGRAM) ||
+           (checks & (ROUTE_RECV | ROUTE_PATH));
 }
 
 static void op_end(ErlNifEnv *env, struct pk_op *op)
@@ -1197,7 +1202,7 @@ ERL_NIF_TERM procket_sock_bind(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 
     if (!get_bin(env, argv[1], PK_SOCKADDR_MAX, &sa))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, 0, procket_sock_bind, "sock_bind", argc, argv);
+    OP_BEGIN(env, argv[0], &op, ROUTE_PATH, procket_sock_bind, "sock_bind", argc, argv);
     rc = bind(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
               (socklen_t)sa.size);
     err = errno;
@@ -1214,7 +1219,7 @@ ERL_NIF_TERM procket_sock_connect(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
 
     if (!get_bin(env, argv[1], PK_SOCKADDR_MAX, &sa))
         return enif_make_badarg(env);
-    OP_BEGIN(env, argv[0], &op, CHECK_DIRTY | ROUTE_SEND, procket_sock_connect,
+    OP_BEGIN(env, argv[0], &op, CHECK_DIRTY | ROUTE_SEND | ROUTE_PATH, procket_sock_connect,
              "sock_connect", argc, argv);
     rc = connect(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
                  (socklen_t)sa.size);

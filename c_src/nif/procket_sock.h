@@ -66,7 +66,7 @@ ERL_NIF_TERM procket_sock_handle_info(ErlNifEnv *, int, const ERL_NIF_TERM[]);
  * sock_* functions wait for it). */
 #define PROCKET_SOCK_NIFS                                                   \
     {"sock_socket", 3, procket_sock_socket, 0},                             \
-    {"sock_bind", 2, procket_sock_bind, 0},                                 \
+    {"sock_bind_nif", 2, procket_sock_bind, 0},                             \
     {"sock_connect_nif", 2, procket_sock_connect, 0},                       \
     {"sock_listen", 2, procket_sock_listen, 0},                             \
     {"sock_accept", 2, procket_sock_accept, 0},                             \

@@ -9,8 +9,10 @@
  * SCM_RIGHTS, to the AF_UNIX datagram socket with the abstract NAME, then
  * closes its own. A FLUSH (sent by every close(2) of a descriptor of the
  * file) from any other process is answered after HANG_MS milliseconds:
- * the close waits that long. After LIFE_S seconds the file system is
- * detached and the program exits.
+ * the close waits that long. So is a LOOKUP of a name that begins with
+ * "slow" (ENOENT): a path through MOUNTPOINT/slow... waits that long to
+ * resolve. After LIFE_S seconds
+ * the file system is detached and the program exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,14 +62,26 @@ static void fill_attr(struct fuse_attr *a, uint64_t ino)
     a->blksize = 4096;
 }
 
+/* unique, and the error in the bits above 56 (FLUSH: 0, LOOKUP: ENOENT) */
 static void *late_reply(void *arg)
 {
-    uint64_t unique = (uint64_t)(uintptr_t)arg;
+    uint64_t v = (uint64_t)(uintptr_t)arg;
     struct timespec ts = {hang_ms / 1000, (hang_ms % 1000) * 1000000L};
 
     nanosleep(&ts, NULL);
-    reply(unique, 0, NULL, 0);
+    reply(v & ((1ULL << 56) - 1), -(int)(v >> 56), NULL, 0);
     return NULL;
+}
+
+static void reply_late(uint64_t unique, int err)
+{
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, late_reply,
+                       (void *)(uintptr_t)(unique | ((uint64_t)err << 56))) != 0)
+        reply(unique, -err, NULL, 0);
+    else
+        pthread_detach(t);
 }
 
 static void *serve(void *arg)
@@ -110,7 +124,11 @@ static void *serve(void *arg)
             break;
         }
         case FUSE_LOOKUP:
-            if (strcmp((const char *)body, "f") == 0) {
+            if (strncmp((const char *)body, "slow", 4) == 0) {
+                fprintf(stderr, "fuse_flush: lookup of %s from pid %u, answered in %ld ms\n",
+                        (const char *)body, in.pid, hang_ms);
+                reply_late(in.unique, ENOENT);
+            } else if (strcmp((const char *)body, "f") == 0) {
                 struct fuse_entry_out out;
                 memset(&out, 0, sizeof(out));
                 out.nodeid = 2;
@@ -131,13 +149,9 @@ static void *serve(void *arg)
             if ((pid_t)in.pid == self) {
                 reply(in.unique, 0, NULL, 0);
             } else {
-                pthread_t t;
                 fprintf(stderr, "fuse_flush: flush from pid %u, answered in %ld ms\n",
                         in.pid, hang_ms);
-                if (pthread_create(&t, NULL, late_reply, (void *)(uintptr_t)in.unique) != 0)
-                    reply(in.unique, 0, NULL, 0);
-                else
-                    pthread_detach(t);
+                reply_late(in.unique, 0);
             }
             break;
         case FUSE_RELEASE:
