@@ -568,6 +568,9 @@ poke(Name, #{addr := A} = M, _) when Name =:= tcp_l; Name =:= unix_l ->
      end || _ <- lists:seq(1, 12)],
     drain_listener(M);
 poke(Name, #{v := V, addr := A}, Pool) ->
+    %% a socket filter a call attached (packet:filter/2) may drop what
+    %% the poke sends
+    _ = (catch packet:unfilter(V)),
     drain(V, 2000),
     {From, Data, To} = case Name of
                            icmp -> {V, <<8, 0, 247, 255, 0:32>>, lo(inet)};   % an echo request
