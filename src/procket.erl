@@ -253,7 +253,8 @@ dev(_, _) ->
 -spec close(FD :: non_neg_integer()) -> ok | {error, posix()}.
 close(FD) when is_integer(FD), FD >= 0 ->
     %% a close(2) that may wait (a lingering socket, an AF_UNIX one with
-    %% descriptors in flight) runs on a thread of the NIF's, which says
+    %% descriptors in flight, a file that is not a socket, one shared with
+    %% another process) runs on a worker thread of the NIF's, which says
     %% when it returned: waited for here, holding no scheduler
     case procket_nif:close(FD) of
         closing -> receive {'$procket_closed', FD} -> ok end;

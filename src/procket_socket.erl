@@ -726,8 +726,8 @@ close_handle(Handle) ->
             Error
     end.
 
-%% A lingering close(2) runs on a thread of the NIF's, which says when it
-%% returned: waited for here, in receive, on no scheduler.
+%% A close(2) that may wait runs on a worker thread of the NIF's, which
+%% says when it returned: waited for here, in receive, on no scheduler.
 finalize(Handle) ->
     case procket_nif:sock_finalize(Handle) of
         closing ->

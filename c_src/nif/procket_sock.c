@@ -15,8 +15,10 @@
  *    is cleared between the look and the call. A handle's descriptor is
  *    kept non-blocking: procket sets O_NONBLOCK again if it was cleared.
  *  - accept, connect, ioctl always run on a dirty I/O scheduler.
- *  - close(2) of a lingering socket (any l_onoff) runs on a thread of its
- *    own; close_handle waits for its message.
+ *  - kernel work that may wait without end (a close(2) that may linger or
+ *    flush, the drop of an AF_UNIX message carrying the last reference to
+ *    such a file, a path lookup) runs on procket's worker threads, and the
+ *    caller waits in receive: see "work off the schedulers".
  *
  * The VM's safety: an integer descriptor must be one procket gave out
  * (int_begin); ioctl passes on known requests only (ioc_rules); socket
