@@ -65,11 +65,19 @@
 %% <dd>How long to wait for the helper, each time one runs. Default 5000.
 %% (`{timeout, _}' is not procket's: a ping library's reply timeout passes
 %% through unread.)</dd>
+%% <dt>`{broker, Path}'</dt>
+%% <dd>Ask the broker listening at `Path' (`procket -l PATH', run by root;
+%% see procket(8)) instead of running the helper: nothing privileged is
+%% executed, so it works where the VM can never gain privileges
+%% (no_new_privs, containers). The broker decides as the helper would,
+%% and makes the socket in the caller's network namespace. Default: the
+%% application environment's `broker', else none (the helper).</dd>
 %% <dt>`{namespace, Name}'</dt>
 %% <dd>Create the socket (or device) in the named network namespace
 %% `/run/netns/Name', as made by `ip netns add Name'. Only such names
-%% (letters, digits, `_', `-', `.'; not starting with `.' or `-'), never
-%% a path. A name with no namespace gives `{error, enoent}'.</dd>
+%% (letters, digits, `_', `-', `.'; not starting with `.' or `-'); the
+%% paths `/run/netns/Name' and `/var/run/netns/Name' are taken as
+%% `Name'. A name with no namespace gives `{error, enoent}'.</dd>
 %% <dt>`{dev, tun | tap | {tun, Name} | {tap, Name}}'</dt>
 %% <dd>Instead of a socket, a new tun (IP packets) or tap (Ethernet
 %% frames) device, named `Name' or as the kernel chooses, owned by the
@@ -77,7 +85,8 @@
 %% the device disappears when it is closed. Port must be 0; socket options
 %% are refused. An existing device is never attached to (`{error,
 %% ebusy}'). `{dev, Path}' with a string (another character device) gives
-%% `{error, eacces}'. See {@link dev/1}.</dd>
+%% `{error, eacces}', except `"net/tun"', the tun clone. See
+%% {@link dev/1}.</dd>
 %% <dt>`{packet_info, boolean()}'</dt>
 %% <dd>tun/tap: keep the 4-byte packet information header before each
 %% packet. Default `false'.</dd>
@@ -89,7 +98,7 @@
 %% `interface', `progname', `exec', `pipe', `namespace', `dev'), names
 %% gen_tcp and gen_udp use with the same meaning (`ip', `backlog',
 %% `ipv6_v6only'; `{ip, any}' and `{ip, loopback}' as there), and its own
-%% `helper_timeout' and `packet_info'.
+%% `helper_timeout', `packet_info' and `broker'.
 %%
 %% == Errors ==
 %% A value procket can never accept (port 70000, an unknown protocol atom,
@@ -141,6 +150,7 @@
                 | {exec, [string() | binary()]}
                 | {pipe, string() | binary()}
                 | {helper_timeout, pos_integer() | infinity}
+                | {broker, string() | binary()}
                 | {namespace, string() | binary()}
                 | {dev, tun | tap | {tun | tap, string() | binary()} | string()}
                 | {packet_info, boolean()}
@@ -160,6 +170,10 @@ open(Port) ->
           {ok, non_neg_integer()} | {error, posix()}.
 open(Port, Options) ->
     case procket_opts:parse(Port, Options) of
+        {ok, #{request := Req, broker := Broker, timeout := Timeout}}
+          when is_binary(Broker) ->
+            %% no program is run: the broker decides as the helper would
+            procket_nif:open_broker(Req, Broker, Timeout);
         {ok, #{request := #{device := ?DEV_TUN_CLONE, netns := <<>>} = Req,
                commands := Cmds, pipe := Pipe, timeout := Timeout}} ->
             %% the VM opens the clone itself if its credentials allow

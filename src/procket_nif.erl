@@ -2,7 +2,7 @@
 %% functions here take already validated arguments; call {@link procket}.
 -module(procket_nif).
 
--export([open/4, close/1, open_tun_clone/0]).
+-export([open/4, close/1, open_tun_clone/0, open_broker/3]).
 %% the socket API, procket_sock.c (stubs at the end of this module)
 -export([sock_socket/3, sock_bind/2, sock_connect/2, sock_listen/2,
          sock_accept/2, sock_recvfrom/4, sock_sendto/4, sock_recvmsg/5,
@@ -39,6 +39,14 @@ open(_Argv, _Request, _Pipe, _TimeoutMs) ->
 %% opened by the VM with its own credentials: non-blocking, close-on-exec.
 -spec open_tun_clone() -> {ok, non_neg_integer()} | {error, atom()}.
 open_tun_clone() ->
+    ?NIF_STUB.
+
+%% @doc The descriptor `Request' describes, from the broker listening at
+%% `Path' (`procket -l PATH'), within `TimeoutMs' milliseconds; on a dirty
+%% I/O scheduler.
+-spec open_broker(procket_opts:request(), binary(), pos_integer()) ->
+          {ok, non_neg_integer()} | {error, atom()}.
+open_broker(_Request, _Path, _TimeoutMs) ->
     ?NIF_STUB.
 
 %% @doc close(2) on a descriptor.

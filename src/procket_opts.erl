@@ -56,6 +56,7 @@
 -type plan() :: #{request := request(),
                   commands := [[binary(), ...], ...],
                   pipe := binary() | undefined,
+                  broker := binary() | undefined,
                   timeout := pos_integer()}.
 %% A request and the helper commands to try, in order.
 
@@ -80,6 +81,7 @@ parse(Port, Options, Helper) when is_integer(Port), Port >= 0, Port =< 65535 ->
                    commands => commands(opt(progname, Options),
                                         opt(exec, Options), Helper),
                    pipe => pipe(opt(pipe, Options)),
+                   broker => broker(opt(broker, Options)),
                    timeout => helper_timeout(opt(helper_timeout, Options))}};
         Error ->
             Error
@@ -337,6 +339,20 @@ helper_timeout(undefined) -> ?DEFAULT_TIMEOUT;
 helper_timeout(infinity) -> 16#7fffffff;   % about 24.8 days
 helper_timeout(N) when is_integer(N), N >= 1, N =< 16#7fffffff -> N;
 helper_timeout(_) -> erlang:error(badarg).
+
+%% {broker, Path}: the broker's socket; the application environment's
+%% `broker' when the option is not given.
+broker(undefined) ->
+    case application:get_env(procket, broker) of
+        {ok, Path} -> broker(Path);
+        undefined -> undefined
+    end;
+broker(Path) ->
+    Bin = text_binary(Path),
+    Bin =/= <<>> orelse erlang:error(badarg),
+    Abs = filename:absname(Bin),
+    byte_size(Abs) < ?UNIX_PATH_MAX orelse erlang:error(badarg),
+    Abs.
 
 pipe(undefined) ->
     undefined;

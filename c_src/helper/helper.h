@@ -47,6 +47,12 @@ struct invocation {
     gid_t sudo_gid;
 };
 
+/* main.c: one request on chan (see there); the exit status */
+int serve(int chan, const struct invocation *inv, struct procket_args *args);
+
+/* broker.c: -l PATH */
+int broker_main(int argc, char *argv[], const struct invocation *inv);
+
 /* Prints "procket: where: message" on stderr. */
 void say(const char *where, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -207,17 +207,14 @@ static int check_policy(const struct procket_request *req,
 int main(int argc, char *argv[])
 {
     struct invocation inv;
-    struct identity who;
     struct procket_args args;
-    struct procket_request *req = &args.req;
-    unsigned char reply[PROCKET_REPLY_LEN];
     const char *why = NULL;
-    char missing[128] = "";
-    int chan = STDIN_FILENO, fd = -1, prep = -1, logfd = -1, rc, bad_request = 0,
-        denied = 0, unprivileged = 0, unused = 0;
-    unsigned confine = 0, ifindex = 0;
 
     sanitize(&inv);
+
+    /* the broker: serves requests on a Unix socket (broker.c) */
+    if (argc >= 2 && strcmp(argv[1], "-l") == 0)
+        return broker_main(argc, argv, &inv);
 
     if (procket_args_parse(&args, argc, argv, &why) < 0) {
         say("args", "%s", why);
@@ -234,18 +231,34 @@ int main(int argc, char *argv[])
         return PROCKET_EXIT_OK;
     }
 
+    if (args.path == NULL && argc > 1) {
+        say("args", "options describe a request only with -u PATH");
+        return PROCKET_EXIT_USAGE;
+    }
+    return serve(STDIN_FILENO, &inv, &args);
+}
+
+/* One request: on chan (args->path NULL: the stdin channel, or a broker's
+ * accepted connection), or described by args (path transport). The exit
+ * status. */
+int serve(int chan, const struct invocation *inv, struct procket_args *args)
+{
+    struct identity who;
+    struct procket_request *req = &args->req;
+    unsigned char reply[PROCKET_REPLY_LEN];
+    char missing[128] = "";
+    int fd = -1, prep = -1, logfd = -1, rc, bad_request = 0, denied = 0,
+        unprivileged = 0, unused = 0;
+    unsigned confine = 0, ifindex = 0;
+
     /* Who asks, and what. */
-    if (args.path == NULL) {
-        if (argc > 1) {
-            say("args", "options describe a request only with -u PATH");
-            return PROCKET_EXIT_USAGE;
-        }
+    if (args->path == NULL) {
         if (check_channel(chan) < 0) {
             say("channel", "standard input is not a procket channel "
                            "(use -u PATH from a shell)");
             return PROCKET_EXIT_CHANNEL;
         }
-        rc = identify_peer(chan, &inv, &who);
+        rc = identify_peer(chan, inv, &who);
         if (rc < 0)
             return rc == -EPERM    ? PROCKET_EXIT_PEER
                    : rc == -ENOMEM ? PROCKET_EXIT_INTERNAL
@@ -261,7 +274,7 @@ int main(int argc, char *argv[])
         if (bad_request)
             say("read_request", "bad request: %s", strerror(-rc));
     } else {
-        rc = identify_invoker(&inv, &who);
+        rc = identify_invoker(inv, &who);
         if (rc < 0) {
             say("identify", "cannot tell the caller's groups: %s", strerror(-rc));
             return PROCKET_EXIT_INTERNAL;
@@ -341,8 +354,8 @@ int main(int argc, char *argv[])
     }
 
     /* Reply. */
-    if (args.path != NULL) {
-        chan = connect_back(args.path, &who);
+    if (args->path != NULL) {
+        chan = connect_back(args->path, &who);
         if (chan < 0)
             return chan == -2 ? PROCKET_EXIT_PEER : PROCKET_EXIT_CHANNEL;
     }

@@ -247,6 +247,15 @@ PROCKET_API int procket_protocol_number(const char *name);
 /* Default number of milliseconds to wait for the helper. */
 #define PROCKET_TIMEOUT_MS 5000
 
+/* The descriptor req describes, from the broker listening at path (a
+ * helper run as `procket -l PATH` by root or systemd): no program is run,
+ * so it works where privileges cannot be gained (no_new_privs, containers,
+ * nosuid mounts). The broker decides as the helper does, by the caller's
+ * credentials as the kernel reports them. Returns the descriptor or
+ * -errno: the broker's answer, -ENOENT or -ECONNREFUSED when no broker
+ * listens, -ETIMEDOUT after timeout_ms. */
+int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms);
+
 /* Runs the helper command argv (argv[0] is looked up in PATH when it has
  * no slash; no shell is involved, not even for a file the kernel cannot
  * execute: -ENOEXEC), gives it one end of a fresh socketpair as its

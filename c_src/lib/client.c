@@ -604,6 +604,41 @@ static int open_path(const struct procket_request *req, char *const argv[],
 /* The public entry points: errno is never part of the result, and the
  * system calls above (and posix_spawn's child, which shares our memory
  * until it execs) may change it. */
+int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms)
+{
+    unsigned char msg[PROCKET_MSG_MAX];
+    struct sockaddr_un sun;
+    unsigned flags = 0;
+    ssize_t len;
+    int64_t deadline;
+    int s, rc;
+
+    if (req == NULL || path == NULL || timeout_ms < 1)
+        return -EINVAL;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sun.sun_path, path, strlen(path));
+    len = procket_request_encode(req, msg, sizeof(msg));
+    if (len < 0)
+        return (int)len;
+    deadline = now_ms() + timeout_ms;
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        rc = -errno;
+        (void)close(s);
+        return rc;
+    }
+    rc = send_request(s, msg, (size_t)len, deadline);
+    if (rc == 0 || rc == -ECONNRESET)
+        rc = await_reply(s, deadline, &flags);
+    (void)close(s);
+    return rc;
+}
+
 int procket_spawn(char *const argv[], int chan, pid_t *pid)
 {
     int saved = errno, rc = spawn(argv, chan, pid);

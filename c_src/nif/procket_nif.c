@@ -222,6 +222,40 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
 }
 
+/* open_broker(Request, Path, TimeoutMs) -> {ok, FD} | {error, Reason}:
+ * the descriptor from the broker at Path (procket_open_broker). */
+static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct procket_request req;
+    char path[128];
+    int timeout, fd, err;
+
+    (void)argc;
+    if (!get_request(env, argv[0], &req) || !get_cstring(env, argv[1], path, sizeof(path)) ||
+        !enif_get_int(env, argv[2], &timeout) || timeout < 1)
+        return enif_make_badarg(env);
+    fd = procket_open_broker(&req, path, timeout);
+    if (fd < 0)
+        return error_tuple(env, -fd);
+    if (!enif_is_current_process_alive(env)) { /* killed meanwhile */
+        (void)close(fd);
+        return error_tuple(env, ESRCH);
+    }
+    {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+            err = errno;
+            (void)close(fd);
+            return error_tuple(env, err);
+        }
+    }
+    if ((err = procket_sock_issue(fd)) != 0) {
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
+    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+}
+
 /* open_tun_clone() -> {ok, FD} | {error, Reason}: the tun clone device,
  * opened by the VM itself, with its own credentials (root, or a device
  * anyone may open): no helper, no privilege. As the helper does it: only
@@ -281,6 +315,7 @@ static ErlNifFunc nif_funcs[] = {
     {"open", 4, nif_open, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"close", 1, nif_close, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"open_tun_clone", 0, nif_open_tun_clone, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"open_broker", 3, nif_open_broker, ERL_NIF_DIRTY_JOB_IO_BOUND},
     PROCKET_SOCK_NIFS,
 };
 
