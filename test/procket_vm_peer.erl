@@ -339,16 +339,21 @@ stretch(N) ->
 held_in_flight(N) ->
     [begin
          {S, _} = linger_close(none),
-         C = get(lingering),
-         {ok, A} = procket:socket(local, dgram, 0),
-         {ok, B} = procket:socket(local, dgram, 0),
-         AB = uaddr("h"),
-         ok = procket:bind(B, AB),
-         ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], AB),
-         ok = procket:close(C),
-         ok = procket:close(A),
-         {B, S}
+         {queued(get(lingering), "h"), S}
      end || _ <- lists:seq(1, N)].
+
+%% A bound AF_UNIX datagram socket with one message ("x") queued on it
+%% that carries FD with SCM_RIGHTS; procket's own FD and the sender are
+%% closed, so that the message holds the last reference to FD's file.
+queued(FD, Tag) ->
+    {ok, A} = procket:socket(local, dgram, 0),
+    {ok, B} = procket:socket(local, dgram, 0),
+    Addr = uaddr(Tag),
+    ok = procket:bind(B, Addr),
+    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<FD:32/native>>}], Addr),
+    ok = procket:close(FD),
+    ok = procket:close(A),
+    B.
 
 %% @doc close/1 of FD in a process of its own (see result/2).
 -spec close_async(integer()) -> pid().
@@ -403,14 +408,7 @@ fuse_take(B, N) ->
 -spec emfile_drop(recvmsg | recvfrom | read) -> {integer(), pid(), [integer()]}.
 emfile_drop(How) ->
     {S, _} = linger_close(none),
-    C = get(lingering),
-    {ok, A} = procket:socket(local, dgram, 0),
-    {ok, B} = procket:socket(local, dgram, 0),
-    AB = uaddr("e"),
-    ok = procket:bind(B, AB),
-    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<C:32/native>>}], AB),
-    ok = procket:close(C),
-    ok = procket:close(A),
+    B = queued(get(lingering), "e"),
     "" = os:cmd("prlimit --pid " ++ os:getpid() ++ " --nofile=256:4096 2>&1"),
     Fill = fill_table([]),
     Recv = case How of
@@ -488,14 +486,8 @@ accept_retry(L, Tries) ->
 %% number of descriptors the VM has then.
 -spec fd_message() -> {integer(), non_neg_integer()}.
 fd_message() ->
-    {ok, A} = procket:socket(local, dgram, 0),
-    {ok, B} = procket:socket(local, dgram, 0),
-    AB = uaddr("m"),
-    ok = procket:bind(B, AB),
     {ok, X} = procket:socket(inet, dgram, 0),
-    ok = procket:sendmsg(A, <<"x">>, 0, [{1, 1, <<X:32/native>>}], AB),
-    ok = procket:close(X),
-    ok = procket:close(A),
+    B = queued(X, "m"),
     {B, open_fds()}.
 
 %% @doc recvmsg/5 of B with room for a descriptor, in a process of its own.

@@ -171,6 +171,32 @@ static int get_argv(ErlNifEnv *env, ERL_NIF_TERM list, char **cargv,
     return n > 0 && enif_is_empty_list(env, list);
 }
 
+/* {ok, FD} for a descriptor just made on a dirty scheduler (by the helper,
+ * the broker or the VM): non-blocking, as the older procket gave them out
+ * (poll loops expect eagain; gen_udp and gen_tcp adopt either kind), and
+ * issued (close/1 and the socket API act on it). Closed instead when the
+ * caller was killed meanwhile: it would never learn the number. */
+static ERL_NIF_TERM hand_out(ErlNifEnv *env, int fd)
+{
+    int fl, err;
+
+    if (!enif_is_current_process_alive(env)) {
+        (void)close(fd);
+        return error_tuple(env, ESRCH);
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        err = errno;
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
+    if ((err = procket_sock_issue(fd)) != 0) {
+        (void)close(fd);
+        return error_tuple(env, err);
+    }
+    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+}
+
 /* open(Argv :: [binary()], Request :: map(), Pipe :: binary() | undefined,
  *      TimeoutMs :: pos_integer()) -> {ok, FD} | {error, Reason} | {next, Reason}
  * {next, Reason}: the helper could not be run, or ran without the
@@ -181,7 +207,7 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     struct procket_request req;
     char words[2048], path[128];
     char *cargv[32];
-    int timeout, fd, err, how;
+    int timeout, fd, how;
 
     (void)argc;
     if (!get_argv(env, argv[0], cargv, 32, words, sizeof(words)) ||
@@ -199,27 +225,7 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
                                 enif_make_atom(env, erl_errno_id(-fd)));
     if (fd < 0)
         return error_tuple(env, -fd);
-    /* a caller killed while the helper worked would never learn the
-     * number (this runs on a dirty scheduler) */
-    if (!enif_is_current_process_alive(env)) {
-        (void)close(fd);
-        return error_tuple(env, ESRCH);
-    }
-    /* non-blocking, as the older procket gave them out: poll loops expect
-     * eagain, and gen_udp/gen_tcp adopt either kind */
-    {
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-            err = errno;
-            (void)close(fd);
-            return error_tuple(env, err);
-        }
-    }
-    if ((err = procket_sock_issue(fd)) != 0) {
-        (void)close(fd);
-        return error_tuple(env, err);
-    }
-    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+    return hand_out(env, fd);
 }
 
 /* open_broker(Request, Path, TimeoutMs) -> {ok, FD} | {error, Reason}:
@@ -228,7 +234,7 @@ static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM
 {
     struct procket_request req;
     char path[128];
-    int timeout, fd, err;
+    int timeout, fd;
 
     (void)argc;
     if (!get_request(env, argv[0], &req) || !get_cstring(env, argv[1], path, sizeof(path)) ||
@@ -237,23 +243,7 @@ static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     fd = procket_open_broker(&req, path, timeout);
     if (fd < 0)
         return error_tuple(env, -fd);
-    if (!enif_is_current_process_alive(env)) { /* killed meanwhile */
-        (void)close(fd);
-        return error_tuple(env, ESRCH);
-    }
-    {
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-            err = errno;
-            (void)close(fd);
-            return error_tuple(env, err);
-        }
-    }
-    if ((err = procket_sock_issue(fd)) != 0) {
-        (void)close(fd);
-        return error_tuple(env, err);
-    }
-    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+    return hand_out(env, fd);
 }
 
 /* open_tun_clone() -> {ok, FD} | {error, Reason}: the tun clone device,
@@ -264,7 +254,7 @@ static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM
 static ERL_NIF_TERM nif_open_tun_clone(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     struct stat before, after;
-    int fd, err;
+    int fd;
 
     (void)argc;
     (void)argv;
@@ -280,15 +270,7 @@ static ERL_NIF_TERM nif_open_tun_clone(ErlNifEnv *env, int argc, const ERL_NIF_T
         (void)close(fd);
         return error_tuple(env, ENODEV);
     }
-    if (!enif_is_current_process_alive(env)) { /* killed meanwhile */
-        (void)close(fd);
-        return error_tuple(env, ESRCH);
-    }
-    if ((err = procket_sock_issue(fd)) != 0) {
-        (void)close(fd);
-        return error_tuple(env, err);
-    }
-    return enif_make_tuple2(env, atom_ok, enif_make_int(env, fd));
+    return hand_out(env, fd);
 }
 
 /* close(FD) -> ok | closing | {error, Reason}; closing: wait for

@@ -112,9 +112,8 @@
 #endif
 
 static ErlNifResourceType *pk_rt;
-static ERL_NIF_TERM a_retry;
 static ERL_NIF_TERM a_ok, a_error, a_undefined, a_true, a_false, a_wait,
-    a_finalize, a_close_msg, a_closed_msg, a_wait_msg, a_open, a_closing, a_closed, a_fd, a_owner,
+    a_finalize, a_close_msg, a_closed_msg, a_wait_msg, a_retry, a_open, a_closing, a_closed, a_fd, a_owner,
     a_state, a_selected, a_not_owner, a_select, a_ready_input,
     a_ready_output, a_read, a_write;
 
