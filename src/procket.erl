@@ -65,13 +65,16 @@
 %% <dd>How long to wait for the helper, each time one runs. Default 5000.
 %% (`{timeout, _}' is not procket's: a ping library's reply timeout passes
 %% through unread.)</dd>
-%% <dt>`{broker, Path}'</dt>
-%% <dd>Ask the broker listening at `Path' (`procket -l PATH', run by root;
-%% see procket(8)) instead of running the helper: nothing privileged is
-%% executed, so it works where the VM can never gain privileges
-%% (no_new_privs, containers). The broker decides as the helper would,
-%% and makes the socket in the caller's network namespace. Default: the
-%% application environment's `broker', else none (the helper).</dd>
+%% <dt>`{broker, Path | false}'</dt>
+%% <dd>Ask the broker listening at `Path' (`procket -l PATH' run by root,
+%% or systemd's procket.socket; see procket(8)) instead of running the
+%% helper: nothing privileged is executed, so it works where the VM can
+%% never gain privileges (no_new_privs, containers). The broker decides
+%% as the helper would, and makes the socket in the caller's network
+%% namespace. `false': never a broker. Default: the application
+%% environment's `broker' (a path or `false'); else, unless `progname',
+%% `exec' or `pipe' is given, the broker at `/run/procket/procket.sock'
+%% when a socket is there and a broker listens on it; else the helper.</dd>
 %% <dt>`{namespace, Name}'</dt>
 %% <dd>Create the socket (or device) in the named network namespace
 %% `/run/netns/Name', as made by `ip netns add Name'. Only such names
@@ -150,7 +153,7 @@
                 | {exec, [string() | binary()]}
                 | {pipe, string() | binary()}
                 | {helper_timeout, pos_integer() | infinity}
-                | {broker, string() | binary()}
+                | {broker, string() | binary() | false}
                 | {namespace, string() | binary()}
                 | {dev, tun | tap | {tun | tap, string() | binary()} | string()}
                 | {packet_info, boolean()}
@@ -170,10 +173,24 @@ open(Port) ->
           {ok, non_neg_integer()} | {error, posix()}.
 open(Port, Options) ->
     case procket_opts:parse(Port, Options) of
-        {ok, #{request := Req, broker := Broker, timeout := Timeout}}
-          when is_binary(Broker) ->
+        {ok, #{request := Req, broker := Broker, broker_default := Default,
+               timeout := Timeout} = Plan} when is_binary(Broker) ->
             %% no program is run: the broker decides as the helper would
-            procket_nif:open_broker(Req, Broker, Timeout);
+            case procket_nif:open_broker(Req, Broker, Timeout) of
+                {error, Gone} when Default, Gone =:= enoent orelse Gone =:= econnrefused ->
+                    %% the default path, where no broker listens: the helper
+                    open_helper(Plan);
+                Result ->
+                    Result
+            end;
+        {ok, Plan} ->
+            open_helper(Plan);
+        {error, _} = Error ->
+            Error
+    end.
+
+open_helper(Plan) ->
+    case {ok, Plan} of
         {ok, #{request := #{device := ?DEV_TUN_CLONE, netns := <<>>} = Req,
                commands := Cmds, pipe := Pipe, timeout := Timeout}} ->
             %% the VM opens the clone itself if its credentials allow
@@ -185,9 +202,7 @@ open(Port, Options) ->
             end;
         {ok, #{request := Req, commands := Cmds, pipe := Pipe,
                timeout := Timeout}} ->
-            try_commands(Cmds, Req, Pipe, Timeout, undefined);
-        {error, _} = Error ->
-            Error
+            try_commands(Cmds, Req, Pipe, Timeout, undefined)
     end.
 
 %% The next command is tried only when the NIF says `next': the helper

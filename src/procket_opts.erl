@@ -37,7 +37,11 @@
 -define(IFNAME_MAX, 15).
 -define(UNIX_PATH_MAX, 108).
 -define(DEFAULT_TIMEOUT, 5000).
+-include_lib("kernel/include/file.hrl").
+
 -define(DEFAULT_EXEC, ["", "sudo -n"]).
+%% where procket.socket (systemd) puts the broker's socket
+-define(DEFAULT_BROKER, <<"/run/procket/procket.sock">>).
 
 -type request() :: #{family := integer(), type := integer(),
                      protocol := 0..65535, port := 0..65535,
@@ -57,6 +61,7 @@
                   commands := [[binary(), ...], ...],
                   pipe := binary() | undefined,
                   broker := binary() | undefined,
+                  broker_default := boolean(),
                   timeout := pos_integer()}.
 %% A request and the helper commands to try, in order.
 
@@ -77,11 +82,15 @@ parse(Port, Options, Helper) when is_integer(Port), Port >= 0, Port =< 65535 ->
     is_proper_list(Options) orelse erlang:error(badarg),
     case request(Port, Options) of
         {ok, Request} ->
+            Commands = commands(opt(progname, Options), opt(exec, Options), Helper),
+            Pipe = pipe(opt(pipe, Options)),
+            HelperAsked = [K || K <- [progname, exec, pipe], opt(K, Options) =/= undefined] =/= [],
+            {Broker, Default} = broker(opt(broker, Options), HelperAsked),
             {ok, #{request => Request#{netns => netns(opt(namespace, Options))},
-                   commands => commands(opt(progname, Options),
-                                        opt(exec, Options), Helper),
-                   pipe => pipe(opt(pipe, Options)),
-                   broker => broker(opt(broker, Options)),
+                   commands => Commands,
+                   pipe => Pipe,
+                   broker => Broker,
+                   broker_default => Default,
                    timeout => helper_timeout(opt(helper_timeout, Options))}};
         Error ->
             Error
@@ -340,19 +349,34 @@ helper_timeout(infinity) -> 16#7fffffff;   % about 24.8 days
 helper_timeout(N) when is_integer(N), N >= 1, N =< 16#7fffffff -> N;
 helper_timeout(_) -> erlang:error(badarg).
 
-%% {broker, Path}: the broker's socket; the application environment's
-%% `broker' when the option is not given.
-broker(undefined) ->
+%% {broker, Path}: the broker's socket; {broker, false}: none. Not given:
+%% the application environment's `broker' (a path, or false), else the
+%% broker at the default path when a socket is there, unless the options
+%% ask for a helper (progname, exec, pipe). The second element says the
+%% default was taken: a broker not listening there then leaves the
+%% request to the helper.
+broker(undefined, HelperAsked) ->
     case application:get_env(procket, broker) of
-        {ok, Path} -> broker(Path);
-        undefined -> undefined
+        {ok, Path} -> broker(Path, HelperAsked);
+        undefined when HelperAsked -> {undefined, false};
+        undefined -> default_broker()
     end;
-broker(Path) ->
+broker(false, _) ->
+    {undefined, false};
+broker(Path, _) when is_atom(Path) ->
+    erlang:error(badarg);
+broker(Path, _) ->
     Bin = text_binary(Path),
     Bin =/= <<>> orelse erlang:error(badarg),
     Abs = filename:absname(Bin),
     byte_size(Abs) < ?UNIX_PATH_MAX orelse erlang:error(badarg),
-    Abs.
+    {Abs, false}.
+
+default_broker() ->
+    case file:read_link_info(?DEFAULT_BROKER) of
+        {ok, #file_info{type = other}} -> {?DEFAULT_BROKER, true};
+        _ -> {undefined, false}
+    end.
 
 pipe(undefined) ->
     undefined;

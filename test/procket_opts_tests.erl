@@ -254,3 +254,33 @@ priv_dir_test() ->
     Dir = procket:priv_dir(),
     ?assert(filelib:is_dir(Dir)),
     ?assertEqual(filename:join(Dir, "procket"), procket:helper_path()).
+
+%% {broker, Path}: absolute, as a binary; false: none; the application
+%% environment's broker when the option is not given. (The default path,
+%% /run/procket/procket.sock, is not made here: procket_broker_SUITE.)
+broker_test_() ->
+    Broker = fun(Opts) -> maps:with([broker, broker_default], plan(53, Opts)) end,
+    {setup, fun() -> application:load(procket) end,
+     fun(_) -> application:unset_env(procket, broker) end,
+     [?_assertEqual(#{broker => <<"/run/b.sock">>, broker_default => false},
+                    Broker([{broker, "/run/b.sock"}])),
+      ?_assertEqual(#{broker => <<"/run/b.sock">>, broker_default => false},
+                    Broker([{broker, <<"/run/b.sock">>}, {progname, "/x"}])),
+      ?_assertMatch(#{broker := <<"/", _/binary>>}, Broker([{broker, "rel.sock"}])),
+      ?_assertEqual(#{broker => undefined, broker_default => false},
+                    Broker([{broker, false}])),
+      ?_assertError(badarg, plan(53, [{broker, ""}])),
+      ?_assertError(badarg, plan(53, [{broker, lists:duplicate(108, $a)}])),
+      ?_assertError(badarg, plan(53, [{broker, true}])),
+      ?_test(begin
+                 ok = application:set_env(procket, broker, <<"/env.sock">>),
+                 ?assertEqual(#{broker => <<"/env.sock">>, broker_default => false},
+                              Broker([])),
+                 %% the option wins over the environment
+                 ?assertEqual(#{broker => undefined, broker_default => false},
+                              Broker([{broker, false}])),
+                 ok = application:set_env(procket, broker, false),
+                 ?assertEqual(#{broker => undefined, broker_default => false},
+                              Broker([{protocol, udp}])),
+                 ok = application:unset_env(procket, broker)
+             end)]}.

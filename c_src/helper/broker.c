@@ -2,14 +2,20 @@
  * broker.c - procket -l PATH: the helper as a broker, for callers that can
  * never gain privileges (no_new_privs, containers, nosuid mounts).
  *
- * The parent binds PATH (a SOCK_SEQPACKET Unix socket) and keeps workers
- * forked ahead of demand; it reads nothing a caller sends. Each worker
- * takes one connection (accept(2) on the shared socket), tells the parent
- * (which forks a replacement, off the caller's path), and serves that one
+ * The parent binds PATH (a SOCK_SEQPACKET Unix socket), or takes the one
+ * systemd passes it (socket activation), and keeps workers forked ahead
+ * of demand; it reads nothing a caller sends. Each worker takes one
+ * connection (accept(2) on the shared socket), tells the parent (which
+ * forks a replacement, off the caller's path), and serves that one
  * request exactly as the helper serves its standard input channel
  * (main.c serve(): the peer's credentials from the kernel, the policy,
  * become the caller, open, drop everything, audit, reply), then exits. A
  * bug in a parser costs one request, never the broker.
+ *
+ * What the parent learns from a worker is the worker's own: a fixed-size
+ * note on a pipe (its pid, the caller's uid as the kernel gives it, and
+ * whether the request has arrived). With it the parent bounds the
+ * connections one uid may hold without a request (BROKER_MUTE_PER_UID).
  *
  * Only for a process started by root (or by systemd as root): an
  * invocation that got its privileges from the setuid bit or file
@@ -18,17 +24,23 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
 #include <poll.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -36,26 +48,77 @@
 #define BROKER_IDLE 4  /* workers waiting in accept(2) */
 #define BROKER_MAX 64  /* workers at once; more callers wait in the backlog */
 #define BROKER_BACKLOG 128
+/* Connections one uid may hold open without a request for longer than
+ * BROKER_MUTE_GRACE_MS: a worker that accepts one more is ended at once
+ * (its caller sees the connection closed). A client sends its request as
+ * soon as it connects; only a client that means to hold workers stays
+ * mute that long. */
+#define BROKER_MUTE_PER_UID 8
+#define BROKER_MUTE_GRACE_MS 200
+/* How long a stopping broker waits for requests in progress. */
+#define BROKER_STOP_WAIT_MS 5000
+
+#define ST_IDLE 0
+#define ST_MUTE 1  /* accepted, no request yet */
+#define ST_BUSY 2  /* serving a request */
 
 struct worker {
     pid_t pid; /* 0: free slot */
-    int idle;  /* still waiting for a connection */
+    int state;
+    uid_t uid;
+    int64_t since; /* ms, when accepted */
 };
 
 static struct worker workers[BROKER_MAX];
+static unsigned long mute_dropped;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The socket file's owner and mode (-o, -g, -m). */
+struct sockfile {
+    uid_t uid;
+    gid_t gid;
+    mode_t mode;
+};
+
+/* The directory of path must keep others from replacing the socket file
+ * between bind(2) and chmod(2): owned by root, and writable by no one
+ * else, or sticky. */
+static int safe_dir(const char *path)
+{
+    char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct stat st;
+
+    (void)snprintf(copy, sizeof(copy), "%s", path);
+    if (stat(dirname(copy), &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    if (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
+        return -EPERM;
+    return 0;
+}
 
 /* Binds and listens at path. A socket file nobody listens on (left by a
  * broker that crashed) is replaced; one a broker listens on is not
- * (-EADDRINUSE). Mode 0666: who may ask is the policy's to say. */
-static int listen_at(const char *path, struct stat *st)
+ * (-EADDRINUSE). The file is made 0700 (umask 077) and gets its owner
+ * and mode after. */
+static int listen_at(const char *path, const struct sockfile *sf, struct stat *st)
 {
     struct sockaddr_un sun;
-    int s, c, tries;
+    int s, c, tries, rc;
 
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
         return -ENAMETOOLONG;
+    if ((rc = safe_dir(path)) < 0)
+        return rc == -EPERM ? -EROFS : rc; /* EROFS: said as "unsafe directory" */
     memcpy(sun.sun_path, path, strlen(path));
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
@@ -67,8 +130,9 @@ static int listen_at(const char *path, struct stat *st)
             (void)close(s);
             return -err;
         }
-        c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (c >= 0 && connect(c, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+        c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c >= 0 && (connect(c, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+                       errno == EAGAIN)) {
             (void)close(c);
             (void)close(s);
             return -EADDRINUSE; /* a broker listens there */
@@ -77,9 +141,11 @@ static int listen_at(const char *path, struct stat *st)
             (void)close(c);
         (void)unlink(path); /* stale */
     }
-    if (chmod(path, 0666) < 0 || listen(s, BROKER_BACKLOG) < 0 || lstat(path, st) < 0) {
+    if (fchownat(AT_FDCWD, path, sf->uid, sf->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        chmod(path, sf->mode) < 0 || listen(s, BROKER_BACKLOG) < 0 || lstat(path, st) < 0) {
         int err = errno;
         (void)close(s);
+        (void)unlink(path);
         return -err;
     }
     return s;
@@ -106,38 +172,59 @@ static int enter_caller_netns(int conn)
     return rc;
 }
 
-/* In a worker: one connection, one request, exit. */
-static void work(int lsock, int notify, const struct invocation *inv)
+/* A worker's note to the parent: one write(2) of a few bytes on a pipe,
+ * atomic. */
+struct note {
+    pid_t pid;
+    uid_t uid;
+    int state;
+};
+
+void broker_note_request(const struct invocation *inv)
 {
+    struct note n = {getpid(), 0, ST_BUSY};
+
+    if (inv->broker && inv->notify >= 0)
+        (void)!write(inv->notify, &n, sizeof(n));
+}
+
+/* In a worker: one connection, one request, exit. */
+static void work(int lsock, const struct invocation *parent_inv)
+{
+    struct invocation inv = *parent_inv;
     struct procket_args args;
-    pid_t self = getpid();
-    int conn;
+    struct note n = {getpid(), (uid_t)-1, ST_MUTE};
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int conn, rc;
 
     do {
         conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
     } while (conn < 0 && (errno == EINTR || errno == ECONNABORTED));
-    (void)!write(notify, &self, sizeof(self));
-    (void)close(notify);
+    /* from here on, a life of its own and a bound on it */
+    watchdog_arm();
     (void)close(lsock);
+    if (conn >= 0 && getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        n.uid = cred.uid;
+    (void)!write(inv.notify, &n, sizeof(n));
     if (conn < 0)
         _exit(PROCKET_EXIT_CHANNEL);
-    {
-        int rc = enter_caller_netns(conn);
-        if (rc < 0) {
-            say("broker", "cannot enter the caller's network namespace: %s", strerror(-rc));
-            _exit(PROCKET_EXIT_CHANNEL);
-        }
+    rc = enter_caller_netns(conn);
+    if (rc < 0) {
+        say("broker", "cannot enter the caller's network namespace: %s", strerror(-rc));
+        _exit(PROCKET_EXIT_CHANNEL);
     }
+    inv.broker = 1;
     memset(&args, 0, sizeof(args));
     procket_request_init(&args.req);
-    _exit(serve(conn, inv, &args));
+    _exit(serve(conn, &inv, &args));
 }
 
-static int fork_worker(int lsock, int notify_r, int notify_w, int sfd,
-                       const struct invocation *inv, const sigset_t *old)
+static int fork_worker(int lsock, int notify_r, int sfd, const struct invocation *inv,
+                       const sigset_t *old)
 {
+    pid_t pid, parent = getpid();
     int i;
-    pid_t pid;
 
     for (i = 0; i < BROKER_MAX && workers[i].pid != 0; i++)
         ;
@@ -147,13 +234,19 @@ static int fork_worker(int lsock, int notify_r, int notify_w, int sfd,
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* A worker waiting for a connection is root: it ends with the
+         * broker. (The setting goes when it becomes the caller, and its
+         * watchdog bounds it then.) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+            _exit(PROCKET_EXIT_INTERNAL);
         (void)close(notify_r);
         (void)close(sfd);
         (void)sigprocmask(SIG_SETMASK, old, NULL);
-        work(lsock, notify_w, inv);
+        work(lsock, inv);
     }
     workers[i].pid = pid;
-    workers[i].idle = 1;
+    workers[i].state = ST_IDLE;
+    workers[i].since = 0;
     return 0;
 }
 
@@ -165,79 +258,259 @@ static struct worker *find(pid_t pid)
     return NULL;
 }
 
-int broker_main(int argc, char *argv[], const struct invocation *inv)
+static int count(int state)
 {
-    struct stat mine, now;
-    sigset_t set, old;
-    int lsock, sfd, notify[2], idle = 0, stop = 0;
+    int n = 0;
+    for (int i = 0; i < BROKER_MAX; i++)
+        n += workers[i].pid != 0 && workers[i].state == state;
+    return n;
+}
 
-    if (argc != 3) {
-        say("args", "usage: " PROGNAME " -l PATH");
-        return PROCKET_EXIT_USAGE;
+/* A worker has accepted a connection from uid: ended at once if uid
+ * already holds BROKER_MUTE_PER_UID connections that have stayed mute
+ * past the grace period. */
+static void bound_mute(struct worker *w, int64_t now)
+{
+    int held = 0;
+
+    if (w->uid == 0)
+        return;
+    for (int i = 0; i < BROKER_MAX; i++)
+        if (&workers[i] != w && workers[i].pid != 0 && workers[i].state == ST_MUTE &&
+            workers[i].uid == w->uid && now - workers[i].since >= BROKER_MUTE_GRACE_MS)
+            held++;
+    if (held >= BROKER_MUTE_PER_UID) {
+        (void)kill(w->pid, SIGKILL);
+        if (mute_dropped++ % 1000 == 0)
+            say("broker", "uid %u holds %d connections without a request: "
+                          "closing its new ones (%lu so far)",
+                (unsigned)w->uid, held, mute_dropped);
     }
-    if (getauxval(AT_SECURE) != 0 || inv->ruid != 0 || geteuid() != 0) {
+}
+
+/* Reads every note there is, then bounds the new mute connections. */
+static void read_notes(int fd)
+{
+    struct note n[64];
+    ssize_t got;
+    int64_t now = now_ms();
+
+    while ((got = read(fd, n, sizeof(n))) > 0) {
+        for (size_t i = 0; i < (size_t)got / sizeof(n[0]); i++) {
+            struct worker *w = find(n[i].pid);
+            if (w == NULL)
+                continue;
+            if (n[i].state == ST_MUTE && w->state == ST_IDLE) {
+                w->state = ST_MUTE;
+                w->uid = n[i].uid;
+                w->since = now;
+            } else if (n[i].state == ST_BUSY) {
+                w->state = ST_BUSY;
+            }
+        }
+        if ((size_t)got < sizeof(n))
+            break;
+    }
+    for (int i = 0; i < BROKER_MAX; i++)
+        if (workers[i].pid != 0 && workers[i].state == ST_MUTE && workers[i].since == now)
+            bound_mute(&workers[i], now);
+}
+
+static void reap(void)
+{
+    for (;;) {
+        pid_t pid = waitpid(-1, NULL, WNOHANG);
+        struct worker *w;
+        if (pid <= 0)
+            break;
+        if ((w = find(pid)) != NULL)
+            w->pid = 0;
+    }
+}
+
+/* A user or group: a name in the system's databases, or a number. */
+static int parse_owner(const char *s, int group, unsigned *id)
+{
+    char *end;
+    unsigned long v;
+
+    if (s[0] >= '0' && s[0] <= '9') {
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v >= 0xffffffffUL)
+            return -1;
+        *id = (unsigned)v;
+        return 0;
+    }
+    if (group) {
+        struct group *g = getgrnam(s);
+        if (g == NULL)
+            return -1;
+        *id = g->gr_gid;
+    } else {
+        struct passwd *p = getpwnam(s);
+        if (p == NULL)
+            return -1;
+        *id = p->pw_uid;
+    }
+    return 0;
+}
+
+static int parse_options(int argc, char *argv[], const char **path, struct sockfile *sf)
+{
+    int owned = 0, moded = 0;
+
+    sf->uid = 0;
+    sf->gid = 0;
+    sf->mode = 0666;
+    *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned id;
+        if (strcmp(o, "-l") == 0 && v != NULL && *path == NULL) {
+            *path = v;
+        } else if (strcmp(o, "-m") == 0 && v != NULL) {
+            char *end;
+            unsigned long m = strtoul(v, &end, 8);
+            if (*v == '\0' || *end != '\0' || m > 0777) {
+                say("args", "-m %s: a mode in octal, at most 0777", v);
+                return -1;
+            }
+            sf->mode = (mode_t)m;
+            moded = 1;
+        } else if ((strcmp(o, "-o") == 0 || strcmp(o, "-g") == 0) && v != NULL) {
+            int group = o[1] == 'g';
+            if (parse_owner(v, group, &id) < 0) {
+                say("args", "%s %s: no such %s", o, v, group ? "group" : "user");
+                return -1;
+            }
+            if (group)
+                sf->gid = id;
+            else
+                sf->uid = id;
+            owned = 1;
+        } else {
+            say("args", "%s: not an option of the broker", o);
+            return -1;
+        }
+        i++;
+    }
+    if (owned && !moded)
+        sf->mode = 0660;
+    return 0;
+}
+
+/* The socket systemd passed (descriptor 3): a listening AF_UNIX
+ * SOCK_SEQPACKET socket, or nothing. */
+static int activated_socket(const struct invocation *inv)
+{
+    int v, fd = inv->listen_fd;
+    socklen_t len = sizeof(v);
+
+    if (fd == -2) {
+        say("broker", "socket activation: LISTEN_FDS must be 1");
+        return -1;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX ||
+        (len = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len)) < 0 ||
+        v != SOCK_SEQPACKET ||
+        (len = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len)) < 0 || !v) {
+        say("broker", "socket activation: descriptor 3 is not a listening Unix "
+                      "SOCK_SEQPACKET socket (ListenSequentialPacket=)");
+        return -1;
+    }
+    return fd;
+}
+
+int broker_main(int argc, char *argv[], const struct invocation *inv_in)
+{
+    struct invocation inv = *inv_in;
+    struct stat mine, now;
+    struct sockfile sf;
+    const char *path = NULL;
+    sigset_t set, old;
+    int lsock, sfd, notify[2], stop = 0;
+    int64_t stop_at = 0;
+
+    if (getauxval(AT_SECURE) != 0 || inv.ruid != 0 || geteuid() != 0) {
         say("broker", "-l is for a process started by root; not through setuid, "
                       "file capabilities or another user");
         return PROCKET_EXIT_USAGE;
     }
-    lsock = listen_at(argv[2], &mine);
-    if (lsock < 0) {
-        say("broker", "%s: %s", argv[2],
-            lsock == -EADDRINUSE ? "a broker listens there already" : strerror(-lsock));
-        return PROCKET_EXIT_INTERNAL;
+    if (inv.listen_fd != -1) {
+        if (argc != 1) {
+            say("args", "socket activation: no options (the socket unit sets the "
+                        "socket's owner and mode)");
+            return PROCKET_EXIT_USAGE;
+        }
+        if ((lsock = activated_socket(&inv)) < 0)
+            return PROCKET_EXIT_USAGE;
+    } else {
+        if (parse_options(argc, argv, &path, &sf) < 0 || path == NULL) {
+            say("args", "usage: " PROGNAME " -l PATH [-m MODE] [-o USER] [-g GROUP]");
+            return PROCKET_EXIT_USAGE;
+        }
+        lsock = listen_at(path, &sf, &mine);
+        if (lsock < 0) {
+            say("broker", "%s: %s", path,
+                lsock == -EADDRINUSE ? "a broker listens there already"
+                : lsock == -EROFS    ? "its directory must be root's and writable by no "
+                                       "one else (or sticky)"
+                                     : strerror(-lsock));
+            return PROCKET_EXIT_INTERNAL;
+        }
     }
-    if (pipe2(notify, O_CLOEXEC) < 0)
+    /* the broker runs until stopped; its workers each arm a watchdog */
+    if (watchdog_disarm() < 0 || pipe2(notify, O_CLOEXEC) < 0 ||
+        fcntl(notify[0], F_SETFL, O_NONBLOCK) < 0)
         return PROCKET_EXIT_INTERNAL;
+    inv.notify = notify[1];
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, &old) < 0 ||
-        (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+        (sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
         return PROCKET_EXIT_INTERNAL;
 
-    while (!stop) {
+    for (;;) {
         struct pollfd p[2] = {{notify[0], POLLIN, 0}, {sfd, POLLIN, 0}};
-        while (idle < BROKER_IDLE &&
-               fork_worker(lsock, notify[0], notify[1], sfd, inv, &old) == 0)
-            idle++;
-        if (poll(p, 2, idle < BROKER_IDLE ? 100 : -1) < 0 && errno != EINTR)
-            break;
-        if (p[0].revents & POLLIN) {
-            pid_t pid;
-            if (read(notify[0], &pid, sizeof(pid)) == (ssize_t)sizeof(pid)) {
-                struct worker *w = find(pid);
-                if (w != NULL && w->idle) {
-                    w->idle = 0;
-                    idle--;
-                }
-            }
+        int idle = count(ST_IDLE), timeout = -1;
+        if (!stop)
+            while (idle < BROKER_IDLE &&
+                   fork_worker(lsock, notify[0], sfd, &inv, &old) == 0)
+                idle++;
+        if (stop) {
+            int64_t left = stop_at - now_ms();
+            if (count(ST_MUTE) + count(ST_BUSY) == 0 || left <= 0)
+                break;
+            timeout = (int)left;
+        } else if (idle < BROKER_IDLE) {
+            timeout = 100; /* no fork now: try again soon */
         }
+        if (poll(p, 2, timeout) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & POLLIN)
+            read_notes(notify[0]);
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo != SIGCHLD)
-                stop = 1;
-            for (;;) {
-                pid_t pid = waitpid(-1, NULL, WNOHANG);
-                struct worker *w;
-                if (pid <= 0)
-                    break;
-                if ((w = find(pid)) != NULL) {
-                    if (w->idle)
-                        idle--;
-                    w->pid = 0;
+            while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                if (si.ssi_signo != SIGCHLD && !stop) {
+                    /* Stop: no new connection; idle workers go, requests in
+                     * progress get BROKER_STOP_WAIT_MS to finish. */
+                    stop = 1;
+                    stop_at = now_ms() + BROKER_STOP_WAIT_MS;
+                    for (int i = 0; i < BROKER_MAX; i++)
+                        if (workers[i].pid != 0 && workers[i].state == ST_IDLE)
+                            (void)kill(workers[i].pid, SIGKILL);
+                    if (path != NULL && lstat(path, &now) == 0 &&
+                        now.st_dev == mine.st_dev && now.st_ino == mine.st_ino)
+                        (void)unlink(path);
+                    (void)close(lsock);
                 }
-            }
+            reap();
         }
     }
-    /* Stop: idle workers go; busy ones finish their request. The socket
-     * file goes if it is still ours. */
-    for (int i = 0; i < BROKER_MAX; i++)
-        if (workers[i].pid != 0 && workers[i].idle)
-            (void)kill(workers[i].pid, SIGTERM);
-    if (lstat(argv[2], &now) == 0 && now.st_dev == mine.st_dev && now.st_ino == mine.st_ino)
-        (void)unlink(argv[2]);
-    (void)close(lsock);
     return PROCKET_EXIT_OK;
 }

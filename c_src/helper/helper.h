@@ -37,6 +37,10 @@ struct identity {
     size_t ngroups;
     gid_t *groups; /* ngroups of them: few, or from malloc */
     gid_t few[HELPER_FEW_GROUPS];
+    /* broker: uid is the overflow uid and the caller is in another user
+     * namespace, one that maps it to no uid here (only a rule that names
+     * the uid grants it anything) */
+    int unmapped;
 };
 
 /* What sanitize() learned before it wiped the environment. */
@@ -45,6 +49,9 @@ struct invocation {
     int sudo;        /* real uid 0 and SUDO_UID/SUDO_GID were set */
     uid_t sudo_uid;
     gid_t sudo_gid;
+    int listen_fd;   /* socket activation: 3; -1 none; -2 not usable */
+    int broker;      /* a broker's worker: serve() reads one connection */
+    int notify;      /* broker's worker: the pipe to the broker, or -1 */
 };
 
 /* main.c: one request on chan (see there); the exit status */
@@ -52,6 +59,8 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args);
 
 /* broker.c: -l PATH */
 int broker_main(int argc, char *argv[], const struct invocation *inv);
+/* in a broker's worker: tells the broker the request has arrived */
+void broker_note_request(const struct invocation *inv);
 
 /* Prints "procket: where: message" on stderr. */
 void say(const char *where, const char *fmt, ...)
@@ -59,6 +68,10 @@ void say(const char *where, const char *fmt, ...)
 
 /* sanitize.c */
 void sanitize(struct invocation *inv);
+
+/* the SIGKILL watchdog of HELPER_WATCHDOG_S seconds (armed by sanitize) */
+void watchdog_arm(void);
+int watchdog_disarm(void);
 
 /* privsep.c */
 /* setresuid(0, 0, 0): for a setuid helper, until become_caller() */

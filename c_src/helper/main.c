@@ -71,6 +71,7 @@ static void usage(FILE *out)
         "[-P PROTOCOL]\n"
         "               [-I IFNAME] [-b BACKLOG] [-d] [-N NETNS] [ADDRESS]\n"
         "       " PROGNAME " -u PATH -D tun|tap|tun-clone [-I IFNAME] [-i] [-N NETNS]\n"
+        "       " PROGNAME " -l PATH [-m MODE] [-o USER] [-g GROUP]\n"
         "\n"
         "Creates one socket as the calling user and passes it back over a\n"
         "Unix socket. Normally run by the procket library, which hands it\n"
@@ -91,6 +92,13 @@ static void usage(FILE *out)
         "  -D tun-clone the tun clone device, attached to no device\n"
         "  -i           -D: keep the packet information header\n"
         "  ADDRESS      local IPv4 or IPv6 address (default: any)\n"
+        "\n"
+        "  -l PATH      run as the broker (root only): serve requests on a\n"
+        "               Unix socket at PATH; under socket activation\n"
+        "               (LISTEN_FDS=1), with no option, on the socket passed\n"
+        "  -m MODE      -l: the socket's mode (default 0666; 0660 with -o or -g)\n"
+        "  -o USER      -l: the socket's owner (default root)\n"
+        "  -g GROUP     -l: the socket's group (default root)\n"
         "\n"
         "Exit: 0 descriptor sent, 1 request failed (errno sent), 64 usage,\n"
         "65 bad request, 66 channel, 67 privilege drop, 68 peer refused,\n"
@@ -213,7 +221,7 @@ int main(int argc, char *argv[])
     sanitize(&inv);
 
     /* the broker: serves requests on a Unix socket (broker.c) */
-    if (argc >= 2 && strcmp(argv[1], "-l") == 0)
+    if ((argc >= 2 && strcmp(argv[1], "-l") == 0) || (inv.listen_fd != -1 && argc == 1))
         return broker_main(argc, argv, &inv);
 
     if (procket_args_parse(&args, argc, argv, &why) < 0) {
@@ -270,6 +278,7 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
                                          : "channel closed before a request");
             return PROCKET_EXIT_CHANNEL;
         }
+        broker_note_request(inv);
         bad_request = rc < 0;
         if (bad_request)
             say("read_request", "bad request: %s", strerror(-rc));

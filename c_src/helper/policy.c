@@ -411,6 +411,10 @@ int policy_parse(struct policy *pol, const char *text, size_t len,
 
 static int who_matches(const struct policy_rule *r, const struct identity *who)
 {
+    /* an unmapped caller (broker): its uid and groups stand for anyone
+     * the kernel could not map; an allow rule must name the uid itself */
+    if (who->unmapped && r->allow && r->who != POLICY_WHO_UID)
+        return 0;
     if (r->who == POLICY_WHO_ALL)
         return 1;
     if (r->who == POLICY_WHO_UID)
@@ -676,6 +680,11 @@ int policy_decide(const struct policy *pol, const struct identity *who,
     }
     if (req->netns[0] != '\0') {
         (void)snprintf(why, whylen, "a namespace needs a rule");
+        return 0;
+    }
+    if (who->unmapped) {
+        (void)snprintf(why, whylen, "uid %u (unmapped: the overflow uid) needs a rule naming it",
+                       (unsigned)who->uid);
         return 0;
     }
     switch (kind) {

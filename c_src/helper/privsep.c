@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -113,6 +115,74 @@ static gid_t *many_groups(void)
     return malloc(HELPER_MAX_GROUPS * sizeof(gid_t));
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* The overflow uid: what the kernel reports for a uid that has no mapping
+ * in the reader's user namespace (user_namespaces(7)). */
+static uid_t overflow_uid(void)
+{
+    char buf[16];
+    unsigned long v = 0;
+    ssize_t n;
+    int fd = open("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 65534;
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd);
+    if (n <= 0)
+        return 65534;
+    buf[n] = '\0';
+    for (char *c = buf; *c >= '0' && *c <= '9'; c++)
+        v = v * 10 + (unsigned long)(*c - '0');
+    return (uid_t)v;
+}
+
+/* 1 unless the peer of chan is known to be in this process's user
+ * namespace. The peer's process comes from a pidfd (SO_PEERPIDFD), its
+ * pid from the pidfd's fdinfo, and the pidfd is asked after the look at
+ * /proc/PID that the process is still alive: the pid was not reused
+ * meanwhile. */
+static int peer_in_other_userns(int chan)
+{
+    char path[64], line[128], mine[64], theirs[64];
+    int pidfd = -1, other = 1;
+    socklen_t len = sizeof(pidfd);
+    long pid = -1;
+    ssize_t n;
+    FILE *f;
+
+    if (getsockopt(chan, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
+        return 1;
+    (void)snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+    f = fopen(path, "re");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "Pid:", 4) == 0)
+            pid = strtol(line + 4, NULL, 10);
+    if (f != NULL)
+        (void)fclose(f);
+    if (pid > 0) {
+        (void)snprintf(path, sizeof(path), "/proc/%ld/ns/user", pid);
+        n = readlink(path, theirs, sizeof(theirs) - 1);
+        if (n > 0) {
+            theirs[n] = '\0';
+            n = readlink("/proc/self/ns/user", mine, sizeof(mine) - 1);
+            if (n > 0) {
+                mine[n] = '\0';
+                other = strcmp(mine, theirs) != 0 ||
+                        syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0;
+            }
+        }
+    }
+    (void)close(pidfd);
+    return other;
+}
+
 int identify_peer(int chan, const struct invocation *inv,
                   struct identity *who)
 {
@@ -143,6 +213,11 @@ int identify_peer(int chan, const struct invocation *inv,
     }
     who->uid = cred.uid;
     who->gid = cred.gid;
+    /* A broker's caller in another user namespace whose uid has no
+     * mapping here shows as the overflow uid: any such caller would be
+     * the same uid to the policy. Only a rule that names the uid grants it
+     * anything (policy.c). */
+    who->unmapped = inv->broker && cred.uid == overflow_uid() && peer_in_other_userns(chan);
 
     /* few first; ERANGE (and the size needed in len) if there are more */
     who->groups = who->few;

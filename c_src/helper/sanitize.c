@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -120,20 +121,55 @@ static void reset_signals(void)
  * from here: a setuid helper stopped by its caller between execve(2) and
  * this, while the real uid is still the caller's, stays stopped, having
  * done nothing, until continued; see procket(8).) */
-static void arm_watchdog(void)
+static timer_t watchdog;
+static int watchdog_made;
+
+void watchdog_arm(void)
 {
     struct sigevent sev;
     struct itimerspec its;
-    timer_t t;
 
     memset(&sev, 0, sizeof(sev));
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = SIGKILL;
     memset(&its, 0, sizeof(its));
     its.it_value.tv_sec = HELPER_WATCHDOG_S;
-    if (timer_create(CLOCK_MONOTONIC, &sev, &t) < 0 ||
-        timer_settime(t, 0, &its, NULL) < 0)
+    /* a timer is not inherited by fork(2): a broker's worker makes its own */
+    watchdog_made = 0;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &watchdog) < 0 ||
+        timer_settime(watchdog, 0, &its, NULL) < 0)
         _exit(PROCKET_EXIT_INTERNAL); /* no bound on its life: do nothing */
+    watchdog_made = 1;
+}
+
+/* For the broker's own process, which runs until stopped (broker.c): its
+ * workers arm their own. */
+int watchdog_disarm(void)
+{
+    struct itimerspec none;
+
+    memset(&none, 0, sizeof(none));
+    return watchdog_made && timer_settime(watchdog, 0, &none, NULL) == 0 ? 0 : -1;
+}
+
+/* Socket activation (sd_listen_fds(3)): a listening socket at descriptor
+ * 3, for this process (LISTEN_PID), one only (LISTEN_FDS=1). Believed only
+ * when root started the helper itself (real and effective uid 0, no
+ * AT_SECURE): a setuid or file-capability invocation never takes it, so
+ * the environment it wipes cannot turn the broker on. Returns 3, -1 when
+ * there is no activation, -2 when it is there but not as the broker
+ * needs (said later, by broker_main()). */
+static int activation(uid_t ruid)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    unsigned long p, n;
+
+    if (ruid != 0 || geteuid() != 0 || getauxval(AT_SECURE) != 0 || pid == NULL ||
+        parse_id(pid, &p) < 0 || (pid_t)p != getpid())
+        return -1;
+    if (fds == NULL || parse_id(fds, &n) < 0 || n != 1)
+        return -2;
+    return 3;
 }
 
 void sanitize(struct invocation *inv)
@@ -143,13 +179,14 @@ void sanitize(struct invocation *inv)
     /* First of all: out of the caller's reach (setuid: see below), and a
      * bound on this process's life. */
     memset(inv, 0, sizeof(*inv));
+    inv->notify = -1;
     inv->ruid = getuid();
     /* Setuid root: real and saved uid root too until the switch to the
      * caller (as under sudo), so that the caller, whose uid was the real
      * one, cannot signal (stop, kill) a privileged process. */
     if (inv->ruid != 0 && geteuid() == 0 && hold_real_uid() < 0)
         _exit(PROCKET_EXIT_INTERNAL);
-    arm_watchdog();
+    watchdog_arm();
 
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     (void)setrlimit(RLIMIT_CORE, &none);
@@ -166,7 +203,10 @@ void sanitize(struct invocation *inv)
         }
     }
 
-    close_from(3);
+    inv->listen_fd = activation(inv->ruid);
+    close_from(inv->listen_fd == 3 ? 4 : 3);
+    if (inv->listen_fd == 3)
+        (void)fcntl(3, F_SETFD, FD_CLOEXEC);
     fill_std_fds();
     reset_signals();
 

@@ -604,7 +604,32 @@ static int open_path(const struct procket_request *req, char *const argv[],
 /* The public entry points: errno is never part of the result, and the
  * system calls above (and posix_spawn's child, which shares our memory
  * until it execs) may change it. */
-int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms)
+/* Connects s to the broker within the deadline. A full backlog (a busy
+ * broker, or another client holding it) makes a non-blocking connect(2)
+ * of a Unix socket fail with EAGAIN at once, and nothing says when there
+ * is room: try again, 1 ms later at first, up to 50 ms apart. */
+static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline)
+{
+    int pause = 1;
+
+    for (;;) {
+        if (connect(s, (const struct sockaddr *)sun, sizeof(*sun)) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        int left = remaining(deadline);
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, (long)(pause < left ? pause : left) * 1000000L};
+        (void)nanosleep(&ts, NULL);
+        if (pause < 50)
+            pause *= 2;
+    }
+}
+
+static int open_broker(const struct procket_request *req, const char *path, int timeout_ms)
 {
     unsigned char msg[PROCKET_MSG_MAX];
     struct sockaddr_un sun;
@@ -624,18 +649,22 @@ int procket_open_broker(const struct procket_request *req, const char *path, int
     if (len < 0)
         return (int)len;
     deadline = now_ms() + timeout_ms;
-    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return -errno;
-    if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        rc = -errno;
-        (void)close(s);
-        return rc;
-    }
-    rc = send_request(s, msg, (size_t)len, deadline);
+    rc = connect_broker(s, &sun, deadline);
+    if (rc == 0)
+        rc = send_request(s, msg, (size_t)len, deadline);
     if (rc == 0 || rc == -ECONNRESET)
         rc = await_reply(s, deadline, &flags);
     (void)close(s);
+    return rc;
+}
+
+int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms)
+{
+    int saved = errno, rc = open_broker(req, path, timeout_ms);
+    errno = saved;
     return rc;
 }
 

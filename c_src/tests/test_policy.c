@@ -189,6 +189,38 @@ TEST(the_default)
     CHECK(decide(&root, in_ns(device(PROCKET_DEV_TUN, ""), "lab")));
 }
 
+/* A broker's unmapped caller (the overflow uid, from another user
+ * namespace): nothing by default, nothing by a rule for all or for a
+ * group; a rule naming the uid grants; deny rules apply as to anyone. */
+TEST(unmapped_caller)
+{
+    struct identity u = alice();
+    struct procket_request r = udp(53);
+    char why[128];
+
+    u.uid = 65534;
+    u.gid = 65534;
+    u.few[0] = 300; /* netlab, as the kernel would say it */
+    u.ngroups = 1;
+    u.unmapped = 1;
+    CHECK_EQ(parse(""), 0);
+    CHECK(!policy_decide(&pol, &u, &r, ifindex_of, why, sizeof(why), NULL));
+    CHECK(strstr(why, "unmapped") != NULL);
+    CHECK(!decide(&u, inet(SOCK_RAW, IPPROTO_ICMP, 0, NULL)));
+    CHECK_EQ(parse("allow all udp port=53\nallow group netlab udp\n"), 0);
+    CHECK(!decide(&u, udp(53)));
+    CHECK_EQ(parse("allow user 65534 udp port=53\n"), 0);
+    CHECK(decide(&u, udp(53)));
+    CHECK(!decide(&u, udp(54)));
+    CHECK_EQ(parse("deny all udp port=53\nallow user 65534 udp\n"), 0);
+    CHECK(!decide(&u, udp(53)));
+    CHECK(decide(&u, udp(54)));
+    /* the same uid, mapped (the broker's own user namespace): the default */
+    u.unmapped = 0;
+    CHECK_EQ(parse(""), 0);
+    CHECK(decide(&u, udp(53)));
+}
+
 TEST(why_denied)
 {
     struct identity a = alice();
@@ -731,6 +763,7 @@ int main(void)
 {
     RUN(kinds_of_requests);
     RUN(the_default);
+    RUN(unmapped_caller);
     RUN(why_denied);
     RUN(kinds_and_ports);
     RUN(first_match);
