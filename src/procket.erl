@@ -177,9 +177,12 @@ open(Port, Options) ->
                timeout := Timeout} = Plan} when is_binary(Broker) ->
             %% no program is run: the broker decides as the helper would
             case procket_nif:open_broker(Req, Broker, Timeout) of
-                {error, Gone} when Default, Gone =:= enoent orelse Gone =:= econnrefused ->
-                    %% the default path, where no broker listens: the helper
+                {next, _} when Default ->
+                    %% the default path, where no broker heard it (none
+                    %% listens, or not to this user): the helper
                     open_helper(Plan);
+                {next, Reason} ->
+                    {error, Reason};
                 Result ->
                     Result
             end;

@@ -31,7 +31,7 @@
          policy_rules/1, packet_module/1, packet_module_routes/1,
          audit_trail/1, rule_needed/1, example_icmp_ping/1,
          opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
-         ping_unanswered/1, dev_functions/1, tun_clone/1, broker_no_new_privs/1, packet_confined/1,
+         ping_unanswered/1, dev_functions/1, tun_clone/1, packet_confined/1,
          reuseport_group_not_joined/1,
          callers_timeout_ignored/1, nonblocking_descriptors/1, refusal_is_final/1]).
 
@@ -55,7 +55,7 @@ suite() ->
     [{timetrap, {minutes, 10}}].
 
 all() ->
-    [{group, setuid}, {group, sudo}, {group, devices}, broker_no_new_privs].
+    [{group, setuid}, {group, sudo}, {group, devices}].
 
 groups() ->
     Common = [peer_is_unprivileged, readme_session,
@@ -727,77 +727,6 @@ tun_clone(Config) ->
         catch peer:stop(Admin),
         ok = write_policy(?DEVICES_POLICY, 8#644)
     end.
-
-%% The broker (`procket -l PATH', run here by root) serves a VM that can
-%% never gain privileges: uid 65534 with no_new_privs gets UDP 53 and TCP
-%% 80 through {broker, Path}, owned by uid 65534, and serves them (socat,
-%% gen_tcp); the setuid helper is refused in the same VM; a client that
-%% connects and says nothing holds up no other; a second broker on the
-%% same path refuses to start; a VM in a network namespace of its own
-%% gets its socket in that namespace, not the broker's; SIGTERM stops the
-%% broker and removes its socket file.
-broker_no_new_privs(Config) ->
-    Stage = ?config(stage, Config),
-    Helper = filename:join(Stage, "setuid/priv/procket"),
-    Path = filename:join(Stage, "broker.sock"),
-    Ebin = filename:join(Stage, "setuid/ebin"),
-    Broker = open_port({spawn_executable, Helper}, [{args, ["-l", Path]}, exit_status,
-                                                   stderr_to_stdout]),
-    {os_pid, BrokerPid} = erlang:port_info(Broker, os_pid),
-    ok = wait_until(fun() -> element(1, file:read_link_info(Path)) =:= ok end, 50),
-    Setpriv = ["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--",
-               os:find_executable("erl")],
-    Peer = start_peer_with(Ebin, Config, os:find_executable("setpriv"), Setpriv),
-    Ns = "procket_ct_broker",
-    _ = os:cmd("ip netns del " ++ Ns ++ " 2>/dev/null"),
-    ok = run("ip netns add " ++ Ns ++ " && ip -n " ++ Ns ++ " link set lo up"),
-    try
-        OsPid = peer:call(Peer, os, getpid, []),
-        ["1"] = proplists:get_value("NoNewPrivs", proc_status(OsPid)),
-        Open = fun(P, Port, Opts) -> peer:call(P, procket, open, [Port, Opts], ?CALL_TIMEOUT) end,
-        {ok, _} = peer:call(Peer, procket_test_echo, udp_echo,
-                            [broker_udp, 53, [{broker, Path}, {protocol, udp}], []],
-                            ?CALL_TIMEOUT),
-        [?NOBODY] = socket_uids("udp", 53),
-        {ok, _} = peer:call(Peer, procket_test_echo, tcp_echo,
-                            [broker_tcp, 80, [{broker, Path}, {protocol, tcp}, {backlog, 5}],
-                             []], ?CALL_TIMEOUT),
-        [?NOBODY] = socket_uids("tcp", 80),
-        %% the setuid helper: refused (no_new_privs), by the kernel
-        {error, _} = Open(Peer, 54, [{protocol, udp}]),
-        %% a client that says nothing, meanwhile
-        {ok, Mute} = socket:open(local, seqpacket, default),
-        ok = socket:connect(Mute, #{family => local, path => list_to_binary(Path)}),
-        {ok, U2} = Open(Peer, 55, [{broker, Path}, {protocol, udp}]),
-        ok = socket:close(Mute),
-        %% echo through the broker's sockets
-        "broker\n" = socat("broker", "udp4:127.0.0.1:53"),
-        "broker\n" = socat("broker", "tcp4:127.0.0.1:80"),
-        [ok = peer:call(Peer, procket_test_echo, stop, [N]) || N <- [broker_udp, broker_tcp]],
-        ok = peer:call(Peer, procket, close, [U2]),
-        %% a second broker on the same path
-        "procket: broker: " ++ _ = os:cmd(Helper ++ " -l " ++ Path ++ " 2>&1"),
-        %% a VM in a network namespace of its own
-        NsPeer = start_peer_with(Ebin, Config, os:find_executable("ip"),
-                                 ["netns", "exec", Ns, os:find_executable("setpriv") | Setpriv]),
-        try
-            {ok, _} = Open(NsPeer, 53, [{broker, Path}, {protocol, udp}]),
-            [?NOBODY] = [list_to_integer(Uid)
-                         || L <- tl(string:lexemes(os:cmd("ip netns exec " ++ Ns ++
-                                                           " cat /proc/net/udp"), "\n")),
-                            [_, Local, _, _, _, _, _, Uid | _] <- [string:lexemes(L, " ")],
-                            lists:suffix(":0035", Local)]
-        after
-            catch peer:stop(NsPeer)
-        end
-    after
-        catch peer:stop(Peer),
-        _ = os:cmd("ip netns del " ++ Ns),
-        _ = os:cmd("kill " ++ integer_to_list(BrokerPid))
-    end,
-    receive {Broker, {exit_status, 0}} -> ok after 5000 -> error(broker_did_not_stop) end,
-    {error, enoent} = file:read_link_info(Path),
-    ok.
 
 %% --- cases: the audit trail --------------------------------------------
 

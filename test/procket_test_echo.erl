@@ -11,6 +11,7 @@
 -export([open_fd/2, tun_answer_ping/2, packet_capture/3, packet_send/2]).
 -export([packet_roundtrip/4, packet_confinement/4]).
 -export([opens_with/3, fresh_calls/2]).
+-export([mute/2, release/1, flood/2, flood_result/1]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -505,3 +506,64 @@ fresh_calls(Port, Opts) ->
          procket:accept(T)],
     [ok = procket:close(F) || F <- [U, T]],
     R.
+
+%% --- hostile clients of a broker -------------------------------------
+
+%% @doc Makes up to `N' connections to the broker socket at `Path' (with
+%% procket's non-blocking sockets; a full backlog is tried again for a
+%% while) and holds them, saying nothing, until {@link release/1}.
+%% Returns the holder and how many connected.
+-spec mute(string(), pos_integer()) -> {pid(), non_neg_integer()}.
+mute(Path, N) ->
+    Parent = self(),
+    Pid = spawn(fun() ->
+                        FDs = [FD || {ok, FD} <- [connect_unix(Path, 100) || _ <- lists:seq(1, N)]],
+                        Parent ! {self(), length(FDs)},
+                        receive
+                            {release, From} ->
+                                [procket:close(FD) || FD <- FDs],
+                                From ! {self(), released}
+                        end
+                end),
+    receive {Pid, Count} -> {Pid, Count} end.
+
+%% @doc Closes what {@link mute/2} holds.
+-spec release(pid()) -> ok.
+release(Pid) ->
+    Pid ! {release, self()},
+    receive {Pid, released} -> ok after 30000 -> error(not_released) end.
+
+%% @doc Starts `N' connect-and-close rounds to `Path' as fast as they go
+%% (a full backlog is not waited for); {@link flood_result/1} waits for
+%% the counts.
+-spec flood(string(), pos_integer()) -> pid().
+flood(Path, N) ->
+    spawn(fun() ->
+                  R = lists:foldl(fun(_, Acc) ->
+                                          K = case connect_unix(Path, 1) of
+                                                  {ok, FD} -> ok = procket:close(FD), ok;
+                                                  {error, E} -> E
+                                              end,
+                                          maps:update_with(K, fun(C) -> C + 1 end, 1, Acc)
+                                  end, #{}, lists:seq(1, N)),
+                  receive {result, From} -> From ! {self(), R} end
+          end).
+
+%% @doc The counts of a {@link flood/2}: #{ok => N, eagain => M, ...}.
+-spec flood_result(pid()) -> map().
+flood_result(Pid) ->
+    Pid ! {result, self()},
+    receive {Pid, R} -> R after 60000 -> error(flood_timeout) end.
+
+connect_unix(Path, Tries) ->
+    {ok, FD} = procket:socket(unix, seqpacket, 0),
+    case connect_retry(FD, <<1:16/native, (list_to_binary(Path))/binary, 0>>, Tries) of
+        ok -> {ok, FD};
+        Error -> procket:close(FD), Error
+    end.
+
+connect_retry(FD, Sun, Tries) ->
+    case procket:connect(FD, Sun) of
+        {error, eagain} when Tries > 1 -> timer:sleep(10), connect_retry(FD, Sun, Tries - 1);
+        Other -> Other
+    end.

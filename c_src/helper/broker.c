@@ -49,12 +49,10 @@
 #define BROKER_MAX 64  /* workers at once; more callers wait in the backlog */
 #define BROKER_BACKLOG 128
 /* Connections one uid may hold open without a request for longer than
- * BROKER_MUTE_GRACE_MS: a worker that accepts one more is ended at once
- * (its caller sees the connection closed). A client sends its request as
- * soon as it connects; only a client that means to hold workers stays
- * mute that long. */
+ * BROKER_MUTE_GRACE_MS: the workers of more are ended (their callers see
+ * the connection closed). See sweep_mute(). */
 #define BROKER_MUTE_PER_UID 8
-#define BROKER_MUTE_GRACE_MS 200
+#define BROKER_MUTE_GRACE_MS 100
 /* How long a stopping broker waits for requests in progress. */
 #define BROKER_STOP_WAIT_MS 5000
 
@@ -209,10 +207,13 @@ static void work(int lsock, const struct invocation *parent_inv)
     (void)!write(inv.notify, &n, sizeof(n));
     if (conn < 0)
         _exit(PROCKET_EXIT_CHANNEL);
+    /* Not in the caller's network namespace, nothing may be opened: the
+     * request is answered with the error (after the policy, which may
+     * refuse it first). */
     rc = enter_caller_netns(conn);
     if (rc < 0) {
         say("broker", "cannot enter the caller's network namespace: %s", strerror(-rc));
-        _exit(PROCKET_EXIT_CHANNEL);
+        inv.netns_error = rc;
     }
     inv.broker = 1;
     memset(&args, 0, sizeof(args));
@@ -266,29 +267,37 @@ static int count(int state)
     return n;
 }
 
-/* A worker has accepted a connection from uid: ended at once if uid
- * already holds BROKER_MUTE_PER_UID connections that have stayed mute
- * past the grace period. */
-static void bound_mute(struct worker *w, int64_t now)
+/* Ends the workers whose callers stay mute past the grace period where
+ * one uid holds more than BROKER_MUTE_PER_UID such: its oldest keep
+ * theirs. A client sends its request as it connects; its worker is busy
+ * within microseconds, so only a caller that means to hold workers loses
+ * any. Root is never bounded. */
+static void sweep_mute(int64_t now)
 {
-    int held = 0;
-
-    if (w->uid == 0)
-        return;
-    for (int i = 0; i < BROKER_MAX; i++)
-        if (&workers[i] != w && workers[i].pid != 0 && workers[i].state == ST_MUTE &&
-            workers[i].uid == w->uid && now - workers[i].since >= BROKER_MUTE_GRACE_MS)
-            held++;
-    if (held >= BROKER_MUTE_PER_UID) {
-        (void)kill(w->pid, SIGKILL);
-        if (mute_dropped++ % 1000 == 0)
-            say("broker", "uid %u holds %d connections without a request: "
-                          "closing its new ones (%lu so far)",
-                (unsigned)w->uid, held, mute_dropped);
+    for (int i = 0; i < BROKER_MAX; i++) {
+        struct worker *w = &workers[i];
+        int older = 0;
+        if (w->pid == 0 || w->state != ST_MUTE || w->uid == 0 ||
+            now - w->since < BROKER_MUTE_GRACE_MS)
+            continue;
+        for (int j = 0; j < BROKER_MAX; j++) {
+            const struct worker *o = &workers[j];
+            if (j != i && o->pid != 0 && o->state == ST_MUTE && o->uid == w->uid &&
+                now - o->since >= BROKER_MUTE_GRACE_MS &&
+                (o->since < w->since || (o->since == w->since && j < i)))
+                older++;
+        }
+        if (older >= BROKER_MUTE_PER_UID) {
+            (void)kill(w->pid, SIGKILL);
+            w->state = ST_BUSY; /* reaped soon; never killed twice */
+            if (mute_dropped++ % 1000 == 0)
+                say("broker", "uid %u holds %d connections without a request: closing "
+                              "more (%lu so far)", (unsigned)w->uid, older, mute_dropped);
+        }
     }
 }
 
-/* Reads every note there is, then bounds the new mute connections. */
+/* Reads every note there is. */
 static void read_notes(int fd)
 {
     struct note n[64];
@@ -311,9 +320,6 @@ static void read_notes(int fd)
         if ((size_t)got < sizeof(n))
             break;
     }
-    for (int i = 0; i < BROKER_MAX; i++)
-        if (workers[i].pid != 0 && workers[i].state == ST_MUTE && workers[i].since == now)
-            bound_mute(&workers[i], now);
 }
 
 static void reap(void)
@@ -489,6 +495,8 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         } else if (idle < BROKER_IDLE) {
             timeout = 100; /* no fork now: try again soon */
         }
+        if (count(ST_MUTE) > 0 && (timeout < 0 || timeout > BROKER_MUTE_GRACE_MS / 4))
+            timeout = BROKER_MUTE_GRACE_MS / 4;
         if (poll(p, 2, timeout) < 0 && errno != EINTR)
             break;
         if (p[0].revents & POLLIN)
@@ -511,6 +519,7 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
                 }
             reap();
         }
+        sweep_mute(now_ms());
     }
     return PROCKET_EXIT_OK;
 }

@@ -52,6 +52,8 @@ struct invocation {
     int listen_fd;   /* socket activation: 3; -1 none; -2 not usable */
     int broker;      /* a broker's worker: serve() reads one connection */
     int notify;      /* broker's worker: the pipe to the broker, or -1 */
+    int netns_error; /* broker's worker: -errno if it could not enter the
+                      * caller's network namespace (nothing is opened) */
 };
 
 /* main.c: one request on chan (see there); the exit status */
@@ -82,6 +84,8 @@ int identify_invoker(const struct invocation *inv, struct identity *who);
 int become_caller(const struct identity *who, uint64_t keep, int *unprivileged);
 int drop_all(void);
 int verify_dropped(const struct identity *who);
+/* no capability, no_new_privs: all verify_dropped() checks but the ids */
+int verify_caps_dropped(void);
 
 /* policy.c: see the comment there, and procket.conf(5) */
 #ifndef PROCKET_POLICY_FILE

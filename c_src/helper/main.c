@@ -308,6 +308,8 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
         rc = check_policy(req, &who, 0, missing, sizeof(missing), &confine);
         denied = rc < 0;
     }
+    if (rc == 0 && inv->netns_error < 0)
+        rc = inv->netns_error;
 
     /* Enter the namespace and prepare while privileged; open as the
      * caller with only the needed capabilities, then drop. */
@@ -339,7 +341,11 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
         rc = open_requested(req, prep, confine, ifindex, &fd);
     else if (prep >= 0)
         (void)close(prep);
-    if (drop_all() < 0 || verify_dropped(&who) < 0) {
+    /* A broker's unmapped caller's uid may have no mapping here either:
+     * when the worker could not become it, nothing was opened (rc), and
+     * the worker replies with no capability left, as the uid it has. */
+    if (drop_all() < 0 ||
+        (who.unmapped && rc < 0 ? verify_caps_dropped() : verify_dropped(&who)) < 0) {
         say("main", "could not drop privileges; nothing sent");
         return PROCKET_EXIT_PRIVILEGE;
     }

@@ -428,11 +428,25 @@ int drop_all(void)
     return 0;
 }
 
+int verify_caps_dropped(void)
+{
+    uint64_t eff, perm;
+
+    if (caps_get(&eff, &perm) < 0 || eff != 0 || perm != 0) {
+        say("verify_dropped", "capabilities remain");
+        return -1;
+    }
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        say("verify_dropped", "no_new_privs not set");
+        return -1;
+    }
+    return 0;
+}
+
 int verify_dropped(const struct identity *who)
 {
     uid_t r, e, s;
     gid_t rg, eg, sg;
-    uint64_t eff, perm;
 
     if (getresuid(&r, &e, &s) < 0 || r != who->uid || e != who->uid ||
         s != who->uid) {
@@ -448,14 +462,8 @@ int verify_dropped(const struct identity *who)
         say("verify_dropped", "supplementary groups not the caller's");
         return -1;
     }
-    if (caps_get(&eff, &perm) < 0 || eff != 0 || perm != 0) {
-        say("verify_dropped", "capabilities remain");
+    if (verify_caps_dropped() < 0)
         return -1;
-    }
-    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
-        say("verify_dropped", "no_new_privs not set");
-        return -1;
-    }
     /* setuid(0), seteuid(0), setgid(0), setegid(0), as raw calls */
     if (who->uid != 0 && (syscall(NR_SETUID, 0L) == 0 ||
                           sys_setresuid((uid_t)-1, 0, (uid_t)-1) == 0)) {

@@ -254,7 +254,12 @@ PROCKET_API int procket_protocol_number(const char *name);
  * credentials as the kernel reports them. Returns the descriptor or
  * -errno: the broker's answer, -ENOENT or -ECONNREFUSED when no broker
  * listens, -ETIMEDOUT after timeout_ms. */
-int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms);
+PROCKET_API int procket_open_broker(const struct procket_request *req, const char *path,
+                                    int timeout_ms);
+
+/* Where procket.socket (systemd) puts the broker's socket; the Erlang
+ * module asks a broker there when no option says otherwise. */
+#define PROCKET_BROKER_PATH "/run/procket/procket.sock"
 
 /* Runs the helper command argv (argv[0] is looked up in PATH when it has
  * no slash; no shell is involved, not even for a file the kernel cannot
@@ -314,6 +319,13 @@ PROCKET_API int procket_open_path(const struct procket_request *req,
  * prefix (sudo) only then, so a refusal is never asked again. */
 PROCKET_API int procket_open_how(const struct procket_request *req, char *const argv[],
                                  const char *path, int timeout_ms, int *how);
+
+/* procket_open_broker() that also says, in *how, PROCKET_HOW_NOT_RUN when
+ * no broker heard the request (nothing at path, nobody listening, no
+ * permission to connect, the timeout while the backlog stayed full): the
+ * caller may run the helper instead. Else PROCKET_HOW_FINAL. */
+PROCKET_API int procket_open_broker_how(const struct procket_request *req, const char *path,
+                                        int timeout_ms, int *how);
 
 /* The spawn step alone: runs argv with chan as its standard input, other
  * descriptors of this process not inherited unless they lack

@@ -629,7 +629,8 @@ static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline
     }
 }
 
-static int open_broker(const struct procket_request *req, const char *path, int timeout_ms)
+static int open_broker(const struct procket_request *req, const char *path, int timeout_ms,
+                       int *how)
 {
     unsigned char msg[PROCKET_MSG_MAX];
     struct sockaddr_un sun;
@@ -653,19 +654,34 @@ static int open_broker(const struct procket_request *req, const char *path, int 
     if (s < 0)
         return -errno;
     rc = connect_broker(s, &sun, deadline);
-    if (rc == 0)
-        rc = send_request(s, msg, (size_t)len, deadline);
+    if (rc < 0) {
+        *how = PROCKET_HOW_NOT_RUN; /* no broker heard the request */
+        (void)close(s);
+        return rc;
+    }
+    rc = send_request(s, msg, (size_t)len, deadline);
     if (rc == 0 || rc == -ECONNRESET)
         rc = await_reply(s, deadline, &flags);
     (void)close(s);
     return rc;
 }
 
-int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms)
+int procket_open_broker_how(const struct procket_request *req, const char *path,
+                            int timeout_ms, int *how)
 {
-    int saved = errno, rc = open_broker(req, path, timeout_ms);
+    int saved = errno, unused, rc;
+
+    if (how == NULL)
+        how = &unused;
+    *how = PROCKET_HOW_FINAL;
+    rc = open_broker(req, path, timeout_ms, how);
     errno = saved;
     return rc;
+}
+
+int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms)
+{
+    return procket_open_broker_how(req, path, timeout_ms, NULL);
 }
 
 int procket_spawn(char *const argv[], int chan, pid_t *pid)

@@ -228,19 +228,24 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
     return hand_out(env, fd);
 }
 
-/* open_broker(Request, Path, TimeoutMs) -> {ok, FD} | {error, Reason}:
- * the descriptor from the broker at Path (procket_open_broker). */
+/* open_broker(Request, Path, TimeoutMs) -> {ok, FD} | {error, Reason} |
+ * {next, Reason}: the descriptor from the broker at Path
+ * (procket_open_broker_how); {next, Reason} when no broker heard the
+ * request (could not connect). */
 static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     struct procket_request req;
     char path[128];
-    int timeout, fd;
+    int timeout, fd, how;
 
     (void)argc;
     if (!get_request(env, argv[0], &req) || !get_cstring(env, argv[1], path, sizeof(path)) ||
         !enif_get_int(env, argv[2], &timeout) || timeout < 1)
         return enif_make_badarg(env);
-    fd = procket_open_broker(&req, path, timeout);
+    fd = procket_open_broker_how(&req, path, timeout, &how);
+    if (fd < 0 && how == PROCKET_HOW_NOT_RUN)
+        return enif_make_tuple2(env, enif_make_atom(env, "next"),
+                                enif_make_atom(env, erl_errno_id(-fd)));
     if (fd < 0)
         return error_tuple(env, -fd);
     return hand_out(env, fd);
