@@ -279,6 +279,7 @@ step common-test-socket ct_socket_run
 step common-test-vm "$ROOT/scripts/ct-vm.sh"
 step common-test-hardening "$ROOT/scripts/ct-hardening.sh"
 step common-test-broker "$ROOT/scripts/ct-broker.sh"
+step systemd-units "$ROOT/scripts/check-units.sh"
 step host-untouched host_untouched
 
 echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"

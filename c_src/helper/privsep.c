@@ -174,8 +174,11 @@ static int peer_in_other_userns(int chan)
             n = readlink("/proc/self/ns/user", mine, sizeof(mine) - 1);
             if (n > 0) {
                 mine[n] = '\0';
+                /* signal 0 checks only: EPERM (no CAP_KILL for another
+                 * user's process) still says it is alive; ESRCH, gone */
                 other = strcmp(mine, theirs) != 0 ||
-                        syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0;
+                        (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 &&
+                         errno == ESRCH);
             }
         }
     }
