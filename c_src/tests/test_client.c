@@ -1405,6 +1405,128 @@ TEST(nothing_left_behind)
                 fds_at_start);
 }
 
+/* Binds a SOCK_SEQPACKET socket at path and listens with backlog, or
+ * (backlog < 0) closes it at once: a stale socket file. */
+static int unix_listener(const char *path, int backlog)
+{
+    struct sockaddr_un sun;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    (void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        if (s >= 0)
+            (void)close(s);
+        return -1;
+    }
+    if (backlog < 0) {
+        (void)close(s);
+        return 0;
+    }
+    if (listen(s, backlog) < 0) {
+        (void)close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* procket_open_broker() against the real helper run as the broker (-l),
+ * and against what is not a broker: nothing there, a stale socket file,
+ * a listener whose backlog stays full (connect is retried, then
+ * -ETIMEDOUT). Each of those says PROCKET_HOW_NOT_RUN. SIGTERM stops the
+ * broker: exit 0, its socket file gone. */
+TEST(open_broker)
+{
+    char dir[] = "/tmp/procket_broker.XXXXXX", path[100], stale[100], full[100];
+    struct procket_request r;
+    struct stat st;
+    int64_t t0;
+    pid_t pid;
+    int fd, how = -1, status = -1, held, filler, tries;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "  open_broker: not root, skipped\n");
+        return;
+    }
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_EQ(chmod(dir, 0755), 0);
+    (void)snprintf(path, sizeof(path), "%s/b.sock", dir);
+    (void)snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+    (void)snprintf(full, sizeof(full), "%s/full.sock", dir);
+    {
+        char *argv[] = {(char *)helper, (char *)"-l", path, NULL};
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK_EQ(procket_spawn(argv, null, &pid), 0);
+        (void)close(null);
+    }
+    for (tries = 0; tries < 100 && lstat(path, &st) < 0; tries++)
+        (void)usleep(20000);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK_EQ(st.st_mode & 07777, 0666);
+
+    req_udp_lo(&r, 0);
+    for (int i = 0; i < 20; i++) {
+        fd = procket_open_broker_how(&r, path, PROCKET_TIMEOUT_MS, &how);
+        CHECK(fd >= 0);
+        CHECK_EQ(how, PROCKET_HOW_FINAL);
+        if (fd >= 0) {
+            CHECK(local_port(fd) > 0);
+            (void)close(fd);
+        }
+    }
+    /* a request the broker refuses (a port in use): its answer, final */
+    {
+        struct sockaddr_in sin;
+        socklen_t len = sizeof(sin);
+        int taken = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK_EQ(bind(taken, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        CHECK_EQ(getsockname(taken, (struct sockaddr *)&sin, &len), 0);
+        req_udp_lo(&r, ntohs(sin.sin_port));
+        CHECK_EQ(procket_open_broker_how(&r, path, PROCKET_TIMEOUT_MS, &how), -EADDRINUSE);
+        CHECK_EQ(how, PROCKET_HOW_FINAL);
+        (void)close(taken);
+    }
+    req_udp_lo(&r, 0);
+    CHECK_EQ(procket_open_broker(&r, "/nonexistent/procket.sock", 1000), -ENOENT);
+    CHECK_EQ(procket_open_broker_how(&r, "/nonexistent/procket.sock", 1000, &how), -ENOENT);
+    CHECK_EQ(how, PROCKET_HOW_NOT_RUN);
+    CHECK_EQ(unix_listener(stale, -1), 0);
+    CHECK_EQ(procket_open_broker_how(&r, stale, 1000, &how), -ECONNREFUSED);
+    CHECK_EQ(how, PROCKET_HOW_NOT_RUN);
+    /* a full backlog: one connection fills listen(s, 0) */
+    held = unix_listener(full, 0);
+    CHECK(held >= 0);
+    filler = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        (void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", full);
+        for (int i = 0; i < 4; i++)
+            (void)connect(filler, (struct sockaddr *)&sun, sizeof(sun));
+    }
+    t0 = now_ms();
+    CHECK_EQ(procket_open_broker_how(&r, full, 300, &how), -ETIMEDOUT);
+    CHECK(now_ms() - t0 >= 290);
+    CHECK_EQ(how, PROCKET_HOW_NOT_RUN);
+    (void)close(filler);
+    (void)close(held);
+    CHECK_EQ(procket_open_broker(NULL, path, 1000), -EINVAL);
+    CHECK_EQ(procket_open_broker(&r, path, 0), -EINVAL);
+
+    CHECK_EQ(kill(pid, SIGTERM), 0);
+    CHECK_EQ(procket_reap(pid, 10000, &status), 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(lstat(path, &st) < 0 && errno == ENOENT);
+    (void)unlink(stale);
+    (void)unlink(full);
+    CHECK_EQ(rmdir(dir), 0);
+}
+
 int main(int argc, char *argv[])
 {
     helper = argc > 1 ? argv[1] : getenv("PROCKET_HELPER");
@@ -1449,6 +1571,7 @@ int main(int argc, char *argv[])
     RUN(reap_exited_child);
     RUN(reap_kills_after_timeout);
     RUN(reap_errors);
+    RUN(open_broker);
     RUN(nothing_left_behind);
     return check_summary("test_client");
 }
