@@ -1,7 +1,7 @@
 # procket - see README.md. The two commands a newcomer needs:
 #   make test   install what is missing, build, run every test
 #   make demo   the main job, end to end, as an unprivileged user
-.PHONY: all c erl test demo bench bench-dgram check dialyzer xref eunit ct fuzz fuzz-api clean deps docs
+.PHONY: all c erl test demo bench bench-dgram bench-broker check dialyzer xref eunit ct fuzz fuzz-api clean deps docs
 
 ERLC      ?= erlc
 ERL       ?= erl
@@ -39,9 +39,13 @@ demo: deps all
 bench: deps all
 	@scripts/bench.sh
 	@scripts/bench-dgram.sh
+	@scripts/bench-broker.sh
 
 bench-dgram: deps all
 	@scripts/bench-dgram.sh
+
+bench-broker: deps all
+	@scripts/bench-broker.sh
 
 fuzz: deps
 	$(MAKE) -C c_src fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-60}
