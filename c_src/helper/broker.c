@@ -48,17 +48,22 @@
 #define BROKER_IDLE 4  /* workers waiting in accept(2) */
 #define BROKER_MAX 64  /* workers at once; more callers wait in the backlog */
 #define BROKER_BACKLOG 128
-/* Connections one uid may hold open without a request for longer than
- * BROKER_MUTE_GRACE_MS: the workers of more are ended (their callers see
- * the connection closed). See sweep_mute(). */
+/* Workers one uid may keep waiting longer than BROKER_MUTE_GRACE_MS, and
+ * the longest any worker lives: see sweep_stuck(). */
 #define BROKER_MUTE_PER_UID 8
 #define BROKER_MUTE_GRACE_MS 100
+#define BROKER_WORKER_MAX_MS 7000
+/* How often a broker with busy workers looks for those that exited. */
+#define BROKER_REAP_MS 20
+/* How long after a request began a replacement worker may wait. */
+#define BROKER_FORK_DEFER_MS 2
 /* How long a stopping broker waits for requests in progress. */
 #define BROKER_STOP_WAIT_MS 5000
 
 #define ST_IDLE 0
 #define ST_MUTE 1  /* accepted, no request yet */
 #define ST_BUSY 2  /* serving a request */
+#define ST_ENDED 3 /* ended by the broker, not yet reaped */
 
 struct worker {
     pid_t pid; /* 0: free slot */
@@ -68,7 +73,7 @@ struct worker {
 };
 
 static struct worker workers[BROKER_MAX];
-static unsigned long mute_dropped;
+static unsigned long stuck_ended;
 
 static int64_t now_ms(void)
 {
@@ -84,69 +89,111 @@ struct sockfile {
     mode_t mode;
 };
 
-/* The directory of path must keep others from replacing the socket file
- * between bind(2) and chmod(2): owned by root, and writable by no one
- * else, or sticky. */
-static int safe_dir(const char *path)
+/* The socket's directory, opened once: everything after goes through
+ * this descriptor, so no later change to the path (a parent directory
+ * renamed, a symlink put in its place) redirects a chmod, chown or
+ * unlink. It must belong to root and be writable by no one else, so that
+ * nobody can put another file where the socket's name is. */
+static int socket_dir;
+static char socket_name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static int open_dir(const char *path)
 {
     char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
     struct stat st;
+    size_t dirlen;
 
-    (void)snprintf(copy, sizeof(copy), "%s", path);
-    if (stat(dirname(copy), &st) < 0)
+    if (path[0] != '/' || slash == NULL || slash[1] == '\0' ||
+        strlen(path) >= sizeof(copy))
+        return -ENAMETOOLONG;
+    dirlen = slash == path ? 1 : (size_t)(slash - path);
+    memcpy(copy, path, dirlen);
+    copy[dirlen] = '\0';
+    (void)snprintf(socket_name, sizeof(socket_name), "%s", slash + 1);
+    socket_dir = open(copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (socket_dir < 0)
         return -errno;
-    if (!S_ISDIR(st.st_mode))
-        return -ENOTDIR;
-    if (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
-        return -EPERM;
+    if (fstat(socket_dir, &st) < 0)
+        return -errno;
+    if (st.st_uid != 0 || (st.st_mode & 022))
+        return -EROFS; /* said as "unsafe directory" */
     return 0;
 }
 
-/* Binds and listens at path. A socket file nobody listens on (left by a
- * broker that crashed) is replaced; one a broker listens on is not
- * (-EADDRINUSE). The file is made 0700 (umask 077) and gets its owner
- * and mode after. */
+/* Binds and listens at socket_dir/socket_name, with the mode and owner
+ * from the start: the mode of a Unix socket's file is the socket's own
+ * (fchmod before bind) less the umask; the owner is set through the
+ * directory descriptor, never following a symlink. A socket file nobody
+ * listens on (left by a broker that crashed) is replaced; one a broker
+ * listens on is not (-EADDRINUSE), nor anything else. */
 static int listen_at(const char *path, const struct sockfile *sf, struct stat *st)
 {
     struct sockaddr_un sun;
     int s, c, tries, rc;
+    mode_t mask;
 
+    if ((rc = open_dir(path)) < 0)
+        return rc;
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
-    if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
+    if (snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s", socket_dir,
+                 socket_name) >= (int)sizeof(sun.sun_path))
         return -ENAMETOOLONG;
-    if ((rc = safe_dir(path)) < 0)
-        return rc == -EPERM ? -EROFS : rc; /* EROFS: said as "unsafe directory" */
-    memcpy(sun.sun_path, path, strlen(path));
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
-    for (tries = 0; bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0; tries++) {
+    if (fchmod(s, sf->mode) < 0) {
+        rc = -errno;
+        (void)close(s);
+        return rc;
+    }
+    for (tries = 0;; tries++) {
         struct stat old;
-        int err = errno;
-        if (err != EADDRINUSE || tries > 0 || lstat(path, &old) < 0 || !S_ISSOCK(old.st_mode)) {
+        int err;
+        mask = umask(0);
+        rc = bind(s, (struct sockaddr *)&sun, sizeof(sun));
+        err = errno;
+        (void)umask(mask);
+        if (rc == 0)
+            break;
+        if (err != EADDRINUSE || tries > 0 ||
+            fstatat(socket_dir, socket_name, &old, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISSOCK(old.st_mode)) {
             (void)close(s);
             return -err;
         }
         c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (c >= 0 && (connect(c, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
-                       errno == EAGAIN)) {
-            (void)close(c);
+        if (c < 0 || connect(c, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+            errno != ECONNREFUSED) {
+            /* a broker listens there, or something else: not stale */
+            if (c >= 0)
+                (void)close(c);
             (void)close(s);
-            return -EADDRINUSE; /* a broker listens there */
+            return -EADDRINUSE;
         }
-        if (c >= 0)
-            (void)close(c);
-        (void)unlink(path); /* stale */
+        (void)close(c);
+        (void)unlinkat(socket_dir, socket_name, 0); /* stale */
     }
-    if (fchownat(AT_FDCWD, path, sf->uid, sf->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-        chmod(path, sf->mode) < 0 || listen(s, BROKER_BACKLOG) < 0 || lstat(path, st) < 0) {
+    if (listen(s, BROKER_BACKLOG) < 0 ||
+        fchownat(socket_dir, socket_name, sf->uid, sf->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fstatat(socket_dir, socket_name, st, AT_SYMLINK_NOFOLLOW) < 0) {
         int err = errno;
         (void)close(s);
-        (void)unlink(path);
+        (void)unlinkat(socket_dir, socket_name, 0);
         return -err;
     }
     return s;
+}
+
+/* Removes the socket file if it is still the one made. */
+static void unlink_socket(const struct stat *mine)
+{
+    struct stat now;
+
+    if (fstatat(socket_dir, socket_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        now.st_dev == mine->st_dev && now.st_ino == mine->st_ino)
+        (void)unlinkat(socket_dir, socket_name, 0);
 }
 
 #ifndef SO_PEERPIDFD
@@ -156,18 +203,18 @@ static int listen_at(const char *path, const struct sockfile *sf, struct stat *s
 /* The worker moves into the caller's network namespace, so that what it
  * opens is the caller's there (a container's). The caller's process is
  * named by a pidfd the kernel gives for the connection (SO_PEERPIDFD): no
- * pid that could be reused meanwhile. A request that names a namespace
- * ({namespace, Name}) moves on from here, by policy, as with the helper. */
-static int enter_caller_netns(int conn)
+ * pid that could be reused meanwhile; kept in inv for the user namespace
+ * check (privsep.c). A request that names a namespace ({namespace, Name})
+ * moves on from here, by policy, as with the helper. */
+static int enter_caller_netns(int conn, struct invocation *inv)
 {
-    int pidfd = -1, rc;
+    int pidfd = -1;
     socklen_t len = sizeof(pidfd);
 
     if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
         return -errno;
-    rc = setns(pidfd, CLONE_NEWNET) < 0 ? -errno : 0;
-    (void)close(pidfd);
-    return rc;
+    inv->peer_pidfd = pidfd;
+    return setns(pidfd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
 /* A worker's note to the parent: one write(2) of a few bytes on a pipe,
@@ -182,8 +229,19 @@ void broker_note_request(const struct invocation *inv)
 {
     struct note n = {getpid(), 0, ST_BUSY};
 
-    if (inv->broker && inv->notify >= 0)
+    if (inv->broker && inv->notify >= 0 && !inv->noted_busy)
         (void)!write(inv->notify, &n, sizeof(n));
+}
+
+/* Touches, while waiting for a connection, the stack a request will use:
+ * each first write to a page after fork(2) is a fault (copy on write),
+ * some 15 us on a virtual machine, better taken before a caller waits. */
+static void __attribute__((noinline)) prefault_stack(void)
+{
+    volatile unsigned char pages[24 * 1024];
+
+    for (size_t i = 0; i < sizeof(pages); i += 4096)
+        pages[i] = 0;
 }
 
 /* In a worker: one connection, one request, exit. */
@@ -194,8 +252,13 @@ static void work(int lsock, const struct invocation *parent_inv)
     struct note n = {getpid(), (uid_t)-1, ST_MUTE};
     struct ucred cred;
     socklen_t len = sizeof(cred);
+    struct pollfd p;
     int conn, rc;
 
+    prefault_stack();
+    watchdog_prepare();
+    memset(&args, 0, sizeof(args));
+    procket_request_init(&args.req);
     do {
         conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
     } while (conn < 0 && (errno == EINTR || errno == ECONNABORTED));
@@ -204,20 +267,26 @@ static void work(int lsock, const struct invocation *parent_inv)
     (void)close(lsock);
     if (conn >= 0 && getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
         n.uid = cred.uid;
+    /* One note if the request is there already (a client sends it as it
+     * connects), two if the caller keeps the worker waiting. */
+    p.fd = conn;
+    p.events = POLLIN;
+    if (conn >= 0 && poll(&p, 1, 0) == 1) {
+        n.state = ST_BUSY;
+        inv.noted_busy = 1;
+    }
     (void)!write(inv.notify, &n, sizeof(n));
     if (conn < 0)
         _exit(PROCKET_EXIT_CHANNEL);
     /* Not in the caller's network namespace, nothing may be opened: the
      * request is answered with the error (after the policy, which may
      * refuse it first). */
-    rc = enter_caller_netns(conn);
+    rc = enter_caller_netns(conn, &inv);
     if (rc < 0) {
         say("broker", "cannot enter the caller's network namespace: %s", strerror(-rc));
         inv.netns_error = rc;
     }
     inv.broker = 1;
-    memset(&args, 0, sizeof(args));
-    procket_request_init(&args.req);
     _exit(serve(conn, &inv, &args));
 }
 
@@ -267,32 +336,36 @@ static int count(int state)
     return n;
 }
 
-/* Ends the workers whose callers stay mute past the grace period where
- * one uid holds more than BROKER_MUTE_PER_UID such: its oldest keep
- * theirs. A client sends its request as it connects; its worker is busy
- * within microseconds, so only a caller that means to hold workers loses
- * any. Root is never bounded. */
-static void sweep_mute(int64_t now)
+/* Bounds what one caller can hold. A client sends its request as it
+ * connects, and its worker is done within milliseconds; a worker still
+ * there after BROKER_MUTE_GRACE_MS waits for a caller who says nothing, or
+ * has been stopped by its caller (after the switch to the caller's uid
+ * the caller may signal it). Per uid, BROKER_MUTE_PER_UID such workers
+ * are kept (the oldest); the others are ended. And no worker lives past
+ * BROKER_WORKER_MAX_MS, the longest a request may take (its read and its
+ * audit line). Root is bounded as anyone: a container's root is a caller
+ * like any other. Their callers see the connection closed. */
+static void sweep_stuck(int64_t now)
 {
     for (int i = 0; i < BROKER_MAX; i++) {
         struct worker *w = &workers[i];
         int older = 0;
-        if (w->pid == 0 || w->state != ST_MUTE || w->uid == 0 ||
+        if (w->pid == 0 || w->state == ST_IDLE || w->state == ST_ENDED ||
             now - w->since < BROKER_MUTE_GRACE_MS)
             continue;
-        for (int j = 0; j < BROKER_MAX; j++) {
+        for (int j = 0; j < BROKER_MAX && now - w->since < BROKER_WORKER_MAX_MS; j++) {
             const struct worker *o = &workers[j];
-            if (j != i && o->pid != 0 && o->state == ST_MUTE && o->uid == w->uid &&
-                now - o->since >= BROKER_MUTE_GRACE_MS &&
+            if (j != i && o->pid != 0 && (o->state == ST_MUTE || o->state == ST_BUSY) &&
+                o->uid == w->uid && now - o->since >= BROKER_MUTE_GRACE_MS &&
                 (o->since < w->since || (o->since == w->since && j < i)))
                 older++;
         }
-        if (older >= BROKER_MUTE_PER_UID) {
+        if (older >= BROKER_MUTE_PER_UID || now - w->since >= BROKER_WORKER_MAX_MS) {
             (void)kill(w->pid, SIGKILL);
-            w->state = ST_BUSY; /* reaped soon; never killed twice */
-            if (mute_dropped++ % 1000 == 0)
-                say("broker", "uid %u holds %d connections without a request: closing "
-                              "more (%lu so far)", (unsigned)w->uid, older, mute_dropped);
+            w->state = ST_ENDED; /* reaped soon; never killed twice */
+            if (stuck_ended++ % 1000 == 0)
+                say("broker", "uid %u holds %d workers that wait: ending more (%lu so far)",
+                    (unsigned)w->uid, older + 1, stuck_ended);
         }
     }
 }
@@ -309,13 +382,13 @@ static void read_notes(int fd)
             struct worker *w = find(n[i].pid);
             if (w == NULL)
                 continue;
-            if (n[i].state == ST_MUTE && w->state == ST_IDLE) {
-                w->state = ST_MUTE;
+            if (w->state == ST_IDLE) {
                 w->uid = n[i].uid;
                 w->since = now;
-            } else if (n[i].state == ST_BUSY) {
-                w->state = ST_BUSY;
             }
+            if ((n[i].state == ST_MUTE && w->state == ST_IDLE) ||
+                (n[i].state == ST_BUSY && w->state != ST_ENDED))
+                w->state = n[i].state;
         }
         if ((size_t)got < sizeof(n))
             break;
@@ -431,18 +504,20 @@ static int activated_socket(const struct invocation *inv)
 int broker_main(int argc, char *argv[], const struct invocation *inv_in)
 {
     struct invocation inv = *inv_in;
-    struct stat mine, now;
+    struct stat mine;
     struct sockfile sf;
     const char *path = NULL;
     sigset_t set, old;
     int lsock, sfd, notify[2], stop = 0;
-    int64_t stop_at = 0;
+    int64_t stop_at = 0, last_note = 0;
 
     if (getauxval(AT_SECURE) != 0 || inv.ruid != 0 || geteuid() != 0) {
         say("broker", "-l is for a process started by root; not through setuid, "
                       "file capabilities or another user");
         return PROCKET_EXIT_USAGE;
     }
+    /* every caller is who the kernel says: not the user sudo names */
+    inv.sudo = 0;
     if (inv.listen_fd != -1) {
         if (argc != 1) {
             say("args", "socket activation: no options (the socket unit sets the "
@@ -461,7 +536,7 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
             say("broker", "%s: %s", path,
                 lsock == -EADDRINUSE ? "a broker listens there already"
                 : lsock == -EROFS    ? "its directory must be root's and writable by no "
-                                       "one else (or sticky)"
+                                       "one else"
                                      : strerror(-lsock));
             return PROCKET_EXIT_INTERNAL;
         }
@@ -471,36 +546,52 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         fcntl(notify[0], F_SETFL, O_NONBLOCK) < 0)
         return PROCKET_EXIT_INTERNAL;
     inv.notify = notify[1];
+    broker_identity_init(&inv);
+    /* SIGCHLD stays blocked and wakes nobody: workers are reaped each
+     * time round the loop, which runs at least every BROKER_REAP_MS while
+     * any is busy (one wakeup less per request) */
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, &old) < 0 ||
-        (sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+    if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+        return PROCKET_EXIT_INTERNAL;
+    sigdelset(&set, SIGCHLD);
+    if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
         return PROCKET_EXIT_INTERNAL;
 
     for (;;) {
         struct pollfd p[2] = {{notify[0], POLLIN, 0}, {sfd, POLLIN, 0}};
         int idle = count(ST_IDLE), timeout = -1;
-        if (!stop)
+        int64_t since_note = now_ms() - last_note;
+        /* Replacements are forked at once when fewer than two workers
+         * wait; else BROKER_FORK_DEFER_MS after the last request began,
+         * so that on a small machine the fork does not compete with the
+         * request being served. */
+        if (!stop && idle < BROKER_IDLE && idle >= 2 && since_note < BROKER_FORK_DEFER_MS)
+            timeout = (int)(BROKER_FORK_DEFER_MS - since_note);
+        else if (!stop)
             while (idle < BROKER_IDLE &&
                    fork_worker(lsock, notify[0], sfd, &inv, &old) == 0)
                 idle++;
         if (stop) {
             int64_t left = stop_at - now_ms();
-            if (count(ST_MUTE) + count(ST_BUSY) == 0 || left <= 0)
+            if (count(ST_MUTE) + count(ST_BUSY) + count(ST_ENDED) == 0 || left <= 0)
                 break;
             timeout = (int)left;
-        } else if (idle < BROKER_IDLE) {
+        } else if (idle < BROKER_IDLE && timeout < 0) {
             timeout = 100; /* no fork now: try again soon */
         }
-        if (count(ST_MUTE) > 0 && (timeout < 0 || timeout > BROKER_MUTE_GRACE_MS / 4))
-            timeout = BROKER_MUTE_GRACE_MS / 4;
+        if (count(ST_MUTE) + count(ST_BUSY) + count(ST_ENDED) > 0 &&
+            (timeout < 0 || timeout > BROKER_REAP_MS))
+            timeout = BROKER_REAP_MS;
         if (poll(p, 2, timeout) < 0 && errno != EINTR)
             break;
-        if (p[0].revents & POLLIN)
+        if (p[0].revents & POLLIN) {
             read_notes(notify[0]);
+            last_note = now_ms();
+        }
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -512,14 +603,13 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
                     for (int i = 0; i < BROKER_MAX; i++)
                         if (workers[i].pid != 0 && workers[i].state == ST_IDLE)
                             (void)kill(workers[i].pid, SIGKILL);
-                    if (path != NULL && lstat(path, &now) == 0 &&
-                        now.st_dev == mine.st_dev && now.st_ino == mine.st_ino)
-                        (void)unlink(path);
+                    if (path != NULL)
+                        unlink_socket(&mine);
                     (void)close(lsock);
                 }
-            reap();
         }
-        sweep_mute(now_ms());
+        reap();
+        sweep_stuck(now_ms());
     }
     return PROCKET_EXIT_OK;
 }

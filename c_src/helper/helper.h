@@ -41,6 +41,10 @@ struct identity {
      * namespace, one that maps it to no uid here (only a rule that names
      * the uid grants it anything) */
     int unmapped;
+    /* asked through the broker: root is a caller like any other (a
+     * container's root with no capability must not get what the host's
+     * root may have) */
+    int brokered;
 };
 
 /* What sanitize() learned before it wiped the environment. */
@@ -54,6 +58,11 @@ struct invocation {
     int notify;      /* broker's worker: the pipe to the broker, or -1 */
     int netns_error; /* broker's worker: -errno if it could not enter the
                       * caller's network namespace (nothing is opened) */
+    int noted_busy;  /* broker's worker: the broker knows the request came */
+    int peer_pidfd;  /* broker's worker: the caller's pidfd, or -1 */
+    uid_t overflow_uid;            /* broker: /proc/sys/kernel/overflowuid */
+    dev_t userns_dev;              /* broker: its own user namespace */
+    ino_t userns_ino;
 };
 
 /* main.c: one request on chan (see there); the exit status */
@@ -72,6 +81,7 @@ void say(const char *where, const char *fmt, ...)
 void sanitize(struct invocation *inv);
 
 /* the SIGKILL watchdog of HELPER_WATCHDOG_S seconds (armed by sanitize) */
+void watchdog_prepare(void);
 void watchdog_arm(void);
 int watchdog_disarm(void);
 
@@ -80,6 +90,9 @@ int watchdog_disarm(void);
 int hold_real_uid(void);
 int identify_peer(int chan, const struct invocation *inv,
                   struct identity *who);
+/* broker: what the workers compare callers with (inv->overflow_uid,
+ * inv->userns_*), learned once */
+void broker_identity_init(struct invocation *inv);
 int identify_invoker(const struct invocation *inv, struct identity *who);
 int become_caller(const struct identity *who, uint64_t keep, int *unprivileged);
 int drop_all(void);

@@ -196,7 +196,7 @@ static int check_policy(const struct procket_request *req,
     static int loaded; /* 1: loaded, or the -errno of policy_load() */
 
     *confine = 0;
-    if (who->uid == 0)
+    if (who->uid == 0 && !who->brokered)
         return 0;
     if (loaded == 0) {
         int rc = policy_load(&pol, PROCKET_POLICY_FILE);
@@ -260,6 +260,7 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
     unsigned confine = 0, ifindex = 0;
 
     /* Who asks, and what. */
+    memset(&who, 0, sizeof(who));
     if (args->path == NULL) {
         if (check_channel(chan) < 0) {
             say("channel", "standard input is not a procket channel "

@@ -667,7 +667,7 @@ int policy_decide(const struct policy *pol, const struct identity *who,
         why[0] = '\0';
     if (confine != NULL)
         *confine = 0;
-    if (who->uid == 0)
+    if (who->uid == 0 && !who->brokered)
         return 1; /* root needs no helper: nothing to keep from it */
     r = first_match(pol, who, req, ifindex);
     if (r != NULL) {

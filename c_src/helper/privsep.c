@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -122,68 +123,83 @@ static gid_t *many_groups(void)
 #define SYS_pidfd_send_signal 424
 #endif
 
-/* The overflow uid: what the kernel reports for a uid that has no mapping
- * in the reader's user namespace (user_namespaces(7)). */
-static uid_t overflow_uid(void)
+#ifndef PIDFD_GET_USER_NAMESPACE
+#define PIDFD_GET_USER_NAMESPACE 0xff09 /* _IO(0xFF, 9), Linux 6.11 */
+#endif
+
+/* Reads a small file whole into buf (NUL-terminated); its length or -1.
+ * No stdio: a worker touches no more memory than it must. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, size - 1);
+    (void)close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+void broker_identity_init(struct invocation *inv)
 {
     char buf[16];
     unsigned long v = 0;
-    ssize_t n;
-    int fd = open("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
+    struct stat st;
 
-    if (fd < 0)
-        return 65534;
-    n = read(fd, buf, sizeof(buf) - 1);
-    (void)close(fd);
-    if (n <= 0)
-        return 65534;
-    buf[n] = '\0';
-    for (char *c = buf; *c >= '0' && *c <= '9'; c++)
-        v = v * 10 + (unsigned long)(*c - '0');
-    return (uid_t)v;
+    /* the overflow uid: what the kernel reports for a uid that has no
+     * mapping in the reader's user namespace (user_namespaces(7)) */
+    inv->overflow_uid = 65534;
+    if (read_small("/proc/sys/kernel/overflowuid", buf, sizeof(buf)) > 0) {
+        for (char *c = buf; *c >= '0' && *c <= '9'; c++)
+            v = v * 10 + (unsigned long)(*c - '0');
+        inv->overflow_uid = (uid_t)v;
+    }
+    if (stat("/proc/self/ns/user", &st) == 0) {
+        inv->userns_dev = st.st_dev;
+        inv->userns_ino = st.st_ino;
+    }
 }
 
-/* 1 unless the peer of chan is known to be in this process's user
- * namespace. The peer's process comes from a pidfd (SO_PEERPIDFD), its
- * pid from the pidfd's fdinfo, and the pidfd is asked after the look at
- * /proc/PID that the process is still alive: the pid was not reused
- * meanwhile. */
-static int peer_in_other_userns(int chan)
+/* 1 unless the caller (inv->peer_pidfd, from SO_PEERPIDFD: the process
+ * itself, no pid that could be reused) is known to be in the broker's
+ * user namespace. Asked of the pidfd (PIDFD_GET_USER_NAMESPACE); on an
+ * older kernel, of /proc/PID/ns/user with the pid from the pidfd's
+ * fdinfo, the pidfd asked afterwards that the process is still alive
+ * (signal 0: only ESRCH says it is gone). */
+static int peer_in_other_userns(const struct invocation *inv)
 {
-    char path[64], line[128], mine[64], theirs[64];
-    int pidfd = -1, other = 1;
-    socklen_t len = sizeof(pidfd);
+    char path[64], text[1024];
+    struct stat st;
+    int pidfd = inv->peer_pidfd, ns;
     long pid = -1;
-    ssize_t n;
-    FILE *f;
 
-    if (getsockopt(chan, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
+    if (pidfd < 0 || inv->userns_ino == 0)
+        return 1;
+    ns = ioctl(pidfd, PIDFD_GET_USER_NAMESPACE, 0);
+    if (ns >= 0) {
+        int other = fstat(ns, &st) < 0 || st.st_dev != inv->userns_dev ||
+                    st.st_ino != inv->userns_ino;
+        (void)close(ns);
+        return other;
+    }
+    if (errno != ENOTTY && errno != EINVAL)
         return 1;
     (void)snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-    f = fopen(path, "re");
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, "Pid:", 4) == 0)
-            pid = strtol(line + 4, NULL, 10);
-    if (f != NULL)
-        (void)fclose(f);
-    if (pid > 0) {
-        (void)snprintf(path, sizeof(path), "/proc/%ld/ns/user", pid);
-        n = readlink(path, theirs, sizeof(theirs) - 1);
-        if (n > 0) {
-            theirs[n] = '\0';
-            n = readlink("/proc/self/ns/user", mine, sizeof(mine) - 1);
-            if (n > 0) {
-                mine[n] = '\0';
-                /* signal 0 checks only: EPERM (no CAP_KILL for another
-                 * user's process) still says it is alive; ESRCH, gone */
-                other = strcmp(mine, theirs) != 0 ||
-                        (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 &&
-                         errno == ESRCH);
-            }
-        }
+    if (read_small(path, text, sizeof(text)) > 0) {
+        char *p = strstr(text, "\nPid:");
+        if (p != NULL)
+            pid = strtol(p + 5, NULL, 10);
     }
-    (void)close(pidfd);
-    return other;
+    if (pid <= 0)
+        return 1;
+    (void)snprintf(path, sizeof(path), "/proc/%ld/ns/user", pid);
+    if (stat(path, &st) < 0 || st.st_dev != inv->userns_dev || st.st_ino != inv->userns_ino)
+        return 1;
+    return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
 }
 
 int identify_peer(int chan, const struct invocation *inv,
@@ -220,7 +236,8 @@ int identify_peer(int chan, const struct invocation *inv,
      * mapping here shows as the overflow uid: any such caller would be
      * the same uid to the policy. Only a rule that names the uid grants it
      * anything (policy.c). */
-    who->unmapped = inv->broker && cred.uid == overflow_uid() && peer_in_other_userns(chan);
+    who->unmapped = inv->broker && cred.uid == inv->overflow_uid && peer_in_other_userns(inv);
+    who->brokered = inv->broker;
 
     /* few first; ERANGE (and the size needed in len) if there are more */
     who->groups = who->few;

@@ -124,22 +124,28 @@ static void reset_signals(void)
 static timer_t watchdog;
 static int watchdog_made;
 
-void watchdog_arm(void)
+/* Makes the timer, not yet armed. A timer is not inherited by fork(2): a
+ * broker's worker makes its own, before it waits for a connection. */
+void watchdog_prepare(void)
 {
     struct sigevent sev;
-    struct itimerspec its;
 
     memset(&sev, 0, sizeof(sev));
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = SIGKILL;
+    watchdog_made = timer_create(CLOCK_MONOTONIC, &sev, &watchdog) == 0;
+}
+
+void watchdog_arm(void)
+{
+    struct itimerspec its;
+
+    if (!watchdog_made)
+        watchdog_prepare();
     memset(&its, 0, sizeof(its));
     its.it_value.tv_sec = HELPER_WATCHDOG_S;
-    /* a timer is not inherited by fork(2): a broker's worker makes its own */
-    watchdog_made = 0;
-    if (timer_create(CLOCK_MONOTONIC, &sev, &watchdog) < 0 ||
-        timer_settime(watchdog, 0, &its, NULL) < 0)
+    if (!watchdog_made || timer_settime(watchdog, 0, &its, NULL) < 0)
         _exit(PROCKET_EXIT_INTERNAL); /* no bound on its life: do nothing */
-    watchdog_made = 1;
 }
 
 /* For the broker's own process, which runs until stopped (broker.c): its
@@ -180,6 +186,7 @@ void sanitize(struct invocation *inv)
      * bound on this process's life. */
     memset(inv, 0, sizeof(*inv));
     inv->notify = -1;
+    inv->peer_pidfd = -1;
     inv->ruid = getuid();
     /* Setuid root: real and saved uid root too until the switch to the
      * caller (as under sudo), so that the caller, whose uid was the real

@@ -253,7 +253,8 @@ PROCKET_API int procket_protocol_number(const char *name);
  * nosuid mounts). The broker decides as the helper does, by the caller's
  * credentials as the kernel reports them. Returns the descriptor or
  * -errno: the broker's answer, -ENOENT or -ECONNREFUSED when no broker
- * listens, -ETIMEDOUT after timeout_ms. */
+ * listens, -EPERM when what listens at path is not root's (only root runs
+ * a broker: nothing is sent to it), -ETIMEDOUT after timeout_ms. */
 PROCKET_API int procket_open_broker(const struct procket_request *req, const char *path,
                                     int timeout_ms);
 

@@ -654,6 +654,16 @@ static int open_broker(const struct procket_request *req, const char *path, int 
     if (s < 0)
         return -errno;
     rc = connect_broker(s, &sun, deadline);
+    if (rc == 0) {
+        /* Only root runs a broker: whatever else listens at path (a user
+         * who took the name while no broker ran) is not asked. */
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+        if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+            rc = -errno;
+        else if (cred.uid != 0)
+            rc = -EPERM;
+    }
     if (rc < 0) {
         *how = PROCKET_HOW_NOT_RUN; /* no broker heard the request */
         (void)close(s);

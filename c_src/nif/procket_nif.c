@@ -70,12 +70,15 @@ static void unload(ErlNifEnv *env, void *priv)
     procket_sock_unload();
 }
 
+/* An errno as procket names it: timeout for ETIMEDOUT, else its name. */
+static ERL_NIF_TERM errno_reason(ErlNifEnv *env, int err)
+{
+    return err == ETIMEDOUT ? atom_timeout : enif_make_atom(env, erl_errno_id(err));
+}
+
 static ERL_NIF_TERM error_tuple(ErlNifEnv *env, int err)
 {
-    ERL_NIF_TERM reason = err == ETIMEDOUT
-                              ? atom_timeout
-                              : enif_make_atom(env, erl_errno_id(err));
-    return enif_make_tuple2(env, atom_error, reason);
+    return enif_make_tuple2(env, atom_error, errno_reason(env, err));
 }
 
 static int get_int_key(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key,
@@ -243,9 +246,8 @@ static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM
         !enif_get_int(env, argv[2], &timeout) || timeout < 1)
         return enif_make_badarg(env);
     fd = procket_open_broker_how(&req, path, timeout, &how);
-    if (fd < 0 && how == PROCKET_HOW_NOT_RUN)
-        return enif_make_tuple2(env, enif_make_atom(env, "next"),
-                                enif_make_atom(env, erl_errno_id(-fd)));
+    if (fd < 0 && how == PROCKET_HOW_NOT_RUN) /* Reason as in error_tuple() */
+        return enif_make_tuple2(env, enif_make_atom(env, "next"), errno_reason(env, -fd));
     if (fd < 0)
         return error_tuple(env, -fd);
     return hand_out(env, fd);
