@@ -238,7 +238,7 @@ void broker_note_request(const struct invocation *inv)
  * some 15 us on a virtual machine, better taken before a caller waits. */
 static void __attribute__((noinline)) prefault_stack(void)
 {
-    volatile unsigned char pages[24 * 1024];
+    volatile unsigned char pages[16 * 1024];
 
     for (size_t i = 0; i < sizeof(pages); i += 4096)
         pages[i] = 0;
@@ -256,6 +256,7 @@ static void work(int lsock, const struct invocation *parent_inv)
     int conn, rc;
 
     prefault_stack();
+    check_policy_prepare();
     watchdog_prepare();
     memset(&args, 0, sizeof(args));
     procket_request_init(&args.req);

@@ -70,6 +70,8 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args);
 
 /* broker.c: -l PATH */
 int broker_main(int argc, char *argv[], const struct invocation *inv);
+/* main.c: in a broker's worker, before it waits: see there */
+void check_policy_prepare(void);
 /* in a broker's worker: tells the broker the request has arrived */
 void broker_note_request(const struct invocation *inv);
 

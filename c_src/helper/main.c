@@ -188,12 +188,22 @@ static int connect_back(const char *path, const struct identity *who)
  * known (a 0 then is final: no namespace is entered, and so none is
  * probed, for a request that could not be granted in it), and in it,
  * with the interface the socket will be bound to. */
+static struct policy pol; /* large: not on the stack, pages touched as used */
+static int loaded; /* 1: loaded, or the -errno of policy_load() */
+
+/* A broker's worker, while it waits for a connection: the first page of
+ * the policy and the flag written now, not as copies on write in the
+ * caller's time (see broker.c prefault_stack()). */
+void check_policy_prepare(void)
+{
+    loaded = 0;
+    pol.n = 0;
+}
+
 static int check_policy(const struct procket_request *req,
                         const struct identity *who, int known, char *why,
                         size_t whylen, unsigned *confine)
 {
-    static struct policy pol; /* large: not on the stack, pages touched as used */
-    static int loaded; /* 1: loaded, or the -errno of policy_load() */
 
     *confine = 0;
     if (who->uid == 0 && !who->brokered)
