@@ -197,18 +197,35 @@ policy_denials(Config) ->
         peer:stop(Peer)
     end.
 
-%% 50 opens at once from one VM: all granted, distinct, owned by 65534.
+%% 50 opens at once from one VM: all granted, distinct, owned by 65534;
+%% the VM's descriptors are as they were after they are closed, and after
+%% refusals and failures (policy, a port in use, no broker, a listener
+%% that is not root's).
 concurrent_opens(Config) ->
     Sock = ?config(sock, Config),
     Peer = nnp_peer(Config),
     try
+        VmFds = fun() ->
+                        {ok, L} = file:list_dir("/proc/" ++ peer:call(Peer, os, getpid, []) ++ "/fd"),
+                        length(L)
+                end,
+        Before = VmFds(),
         Ports = lists:seq(20000, 20049),
         Results = peer:call(Peer, procket_test_echo, open_many,
                             [Ports, [{broker, Sock}, {protocol, udp}]], ?CALL_TIMEOUT),
         FDs = [FD || {_, {ok, FD}} <- Results],
         50 = length(lists:usort(FDs)),
         [[?NOBODY] = socket_uids("udp", P) || P <- Ports],
-        [ok = R || R <- peer:call(Peer, procket_test_echo, close_all, [FDs])]
+        [ok = R || R <- peer:call(Peer, procket_test_echo, close_all, [FDs])],
+        {ok, Held} = peer:call(Peer, procket, open, [20000, [{broker, Sock}, {protocol, udp}]],
+                               ?CALL_TIMEOUT),
+        [{error, _} = peer:call(Peer, procket, open, [P, [{broker, B}, {protocol, udp}]],
+                                ?CALL_TIMEOUT)
+         || _ <- lists:seq(1, 5),
+            {P, B} <- [{600, Sock}, {20000, Sock}, {53, "/nonexistent/b.sock"},
+                       {53, filename:join(?config(stage, Config), "ebin")}]],
+        ok = peer:call(Peer, procket, close, [Held]),
+        Before = VmFds()
     after
         peer:stop(Peer)
     end.
