@@ -374,9 +374,41 @@ broker(Path, _) ->
 
 default_broker() ->
     case file:read_link_info(?DEFAULT_BROKER) of
-        {ok, #file_info{type = other}} -> {?DEFAULT_BROKER, true};
-        _ -> {undefined, false}
+        {ok, #file_info{type = other}} ->
+            case capable_root() of
+                true -> {undefined, false};
+                false -> {?DEFAULT_BROKER, true}
+            end;
+        _ ->
+            {undefined, false}
     end.
+
+%% A VM running as root with the network capabilities opens through the
+%% helper, as root (everything it asks, as before a broker was there);
+%% the broker would decide for it as for any user. Learned once.
+capable_root() ->
+    case persistent_term:get({?MODULE, capable_root}, undefined) of
+        undefined ->
+            C = capable_root(file:read_file("/proc/self/status")),
+            persistent_term:put({?MODULE, capable_root}, C),
+            C;
+        C ->
+            C
+    end.
+
+capable_root({ok, Status}) ->
+    Field = fun(Name) ->
+                    case re:run(Status, <<"\n", Name/binary, ":\\s+(\\w+)">>,
+                                [{capture, all_but_first, binary}]) of
+                        {match, [V]} -> V;
+                        nomatch -> <<>>
+                    end
+            end,
+    Net = (1 bsl 10) bor (1 bsl 12) bor (1 bsl 13),   % NET_BIND_SERVICE, NET_ADMIN, NET_RAW
+    CapEff = try binary_to_integer(Field(<<"CapEff">>), 16) catch error:badarg -> 0 end,
+    Field(<<"Uid">>) =:= <<"0">> andalso CapEff band Net =:= Net;
+capable_root(_) ->
+    false.
 
 pipe(undefined) ->
     undefined;

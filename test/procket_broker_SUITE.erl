@@ -265,9 +265,10 @@ hostile_clients(Config) ->
                                    ?CALL_TIMEOUT),
         ct:log("mute connections made: ~p", [Held]),
         [Open() || _ <- lists:seq(1, 20)],
-        Workers = length(children(Broker)),
-        ct:log("workers with 200 mute connections held: ~p", [Workers]),
-        true = Workers =< 64,
+        Workers = children(Broker),
+        ct:log("workers with 200 mute connections held: ~p", [length(Workers)]),
+        true = length(Workers) =< 64,
+        true = length([P || {P, 0} <- Workers]) =< 8 + 4,   % 8 mute, 4 idle: all still root
         ok = peer:call(Attacker, procket_test_echo, release, [Holder], ?CALL_TIMEOUT),
         %% a flood: 3,000 connections as fast as they go, meanwhile opens
         Flood = peer:call(Attacker, procket_test_echo, flood, [Sock, 3000], ?CALL_TIMEOUT),
@@ -433,6 +434,15 @@ default_path(Config) ->
         %% helper options, or {broker, false}: the helper (refused here)
         {error, _} = peer:call(Peer, procket, open, [53, [{protocol, udp}, {broker, false}]],
                                ?CALL_TIMEOUT),
+        %% a VM running as root with its capabilities opens as root, as
+        %% before the broker was there: port 600 needs no rule for it
+        Root = peer_with(Config, os:find_executable("erl"), []),
+        try
+            {ok, FD600} = peer:call(Root, procket, open, [600, [{protocol, udp}]], ?CALL_TIMEOUT),
+            ok = peer:call(Root, procket, close, [FD600])
+        after
+            peer:stop(Root)
+        end,
         peer:stop(Peer),
         {os_pid, BPid} = erlang:port_info(Port, os_pid),
         ok = run("kill " ++ integer_to_list(BPid)),
@@ -537,6 +547,10 @@ socket_owner_mode(Config) ->
         Said = os:cmd(Helper ++ " -l " ++ Open ++ "/b.sock 2>&1; echo rc=$?"),
         {match, _} = re:run(Said, "writable by no one else.*rc=70", [dotall]),
         {error, enoent} = file:read_link_info(Open ++ "/b.sock"),
+        Link = filename:join(Stage, "link"),
+        ok = file:make_symlink(Dir, Link),
+        Said2 = os:cmd(Helper ++ " -l " ++ Link ++ "/b2.sock 2>&1; echo rc=$?"),
+        {match, _} = re:run(Said2, "no symlink.*rc=70", [dotall]),
         "procket: args: -m 999" ++ _ = os:cmd(Helper ++ " -l " ++ Dir ++ "/c.sock -m 999 2>&1"),
         "procket: args: -o no-such-user" ++ _ =
             os:cmd(Helper ++ " -l " ++ Dir ++ "/c.sock -o no-such-user 2>&1")
@@ -579,12 +593,12 @@ root_is_a_caller(Config) ->
         os:cmd("ip netns del " ++ Ns)
     end.
 
-%% Workers that take long are bounded: of one uid's, 8 are kept past 100
-%% ms, the others ended; none lives past 7 s, also when its caller stopped
-%% it (SIGSTOP: after the switch to the caller's uid the caller may).
-%% Their callers get an error; the broker serves on. (The workers are held
-%% here in their audit line's wait for a full /dev/log, and stopped by the
-%% suite.)
+%% A worker its caller stopped (SIGSTOP: after the switch to the caller's
+%% uid the caller may) is ended at once, and workers that wait for a slow
+%% log are not: 8 requests of one uid wait for a full /dev/log, 4 of
+%% their workers are stopped and end within 300 ms, the others finish.
+%% Every caller gets an error (no audit line, no grant); the broker
+%% serves on.
 stopped_workers(Config) ->
     Sock = ?config(sock, Config),
     Broker = ?config(broker_pid, Config),
@@ -602,18 +616,19 @@ stopped_workers(Config) ->
                             Self ! {opened, peer:call(Peer, procket, open,
                                                       [0, [{broker, Sock}, {protocol, udp}]],
                                                       ?CALL_TIMEOUT)}
-                    end) || _ <- lists:seq(1, 12)],
-        %% each waits up to 1 s for the log: past 100 ms, 8 are kept
-        ok = wait_until(fun() -> length([P || {P, ?NOBODY} <- children(Broker)]) >= 1 end, 50),
+                    end) || _ <- lists:seq(1, 8)],
+        %% each waits up to 1 s for the log, as uid 65534: stop half
+        ok = wait_until(fun() -> length([P || {P, ?NOBODY} <- children(Broker)]) >= 8 end, 50),
+        Busy = [P || {P, ?NOBODY} <- children(Broker)],
+        {Stop, Run} = lists:split(4, Busy),
+        [ok = run("kill -STOP " ++ P) || P <- Stop],
         timer:sleep(300),
-        Kept = [P || {P, ?NOBODY} <- children(Broker)],
-        ct:log("workers of uid 65534 after 300 ms: ~p", [length(Kept)]),
-        true = length(Kept) =< 8,
-        [ok = run("kill -STOP " ++ P) || P <- Kept],
-        %% stopped, they never finish: ended at 7 s
-        ok = wait_until(fun() -> [P || {P, ?NOBODY} <- children(Broker)] =:= [] end, 90),
+        Left = [P || {P, ?NOBODY} <- children(Broker)],
+        ct:log("busy ~p, stopped ~p, left after 300 ms: ~p", [length(Busy), length(Stop), Left]),
+        [] = Left -- Run,                     % the stopped ones ended
+        ok = wait_until(fun() -> [P || {P, ?NOBODY} <- children(Broker)] =:= [] end, 40),
         Results = [receive {opened, R} -> R after 10000 -> no_answer end
-                   || _ <- lists:seq(1, 12)],
+                   || _ <- lists:seq(1, 8)],
         ct:log("~p", [Results]),
         [{error, _} = R || R <- Results],
         ok = socket:close(Log),

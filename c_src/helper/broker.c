@@ -48,11 +48,11 @@
 #define BROKER_IDLE 4  /* workers waiting in accept(2) */
 #define BROKER_MAX 64  /* workers at once; more callers wait in the backlog */
 #define BROKER_BACKLOG 128
-/* Workers one uid may keep waiting longer than BROKER_MUTE_GRACE_MS, and
- * the longest any worker lives: see sweep_stuck(). */
+/* Connections one uid may hold without a request, and the longest any
+ * worker lives (its read, HELPER_BROKER_READ_TIMEOUT_MS, and its audit
+ * line's wait, AUDIT_WAIT_MS, with room to spare): see sweep_stuck(). */
 #define BROKER_MUTE_PER_UID 8
-#define BROKER_MUTE_GRACE_MS 100
-#define BROKER_WORKER_MAX_MS 7000
+#define BROKER_WORKER_MAX_MS 3000
 /* How often a broker with busy workers looks for those that exited. */
 #define BROKER_REAP_MS 20
 /* How long after a request began a replacement worker may wait. */
@@ -73,7 +73,7 @@ struct worker {
 };
 
 static struct worker workers[BROKER_MAX];
-static unsigned long stuck_ended;
+static unsigned long ended;
 
 static int64_t now_ms(void)
 {
@@ -97,27 +97,65 @@ struct sockfile {
 static int socket_dir;
 static char socket_name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
+/* Whether the directory open at fd may hold the socket's path: root's,
+ * and writable by no one else; on the way to it (last 0), sticky will
+ * do too (nobody can rename what is in it). */
+static int safe_dir(int fd, int last)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (st.st_uid != 0 || ((st.st_mode & 022) && (last || !(st.st_mode & S_ISVTX))))
+        return -EROFS; /* said as "unsafe directory" */
+    return 0;
+}
+
 static int open_dir(const char *path)
 {
     char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
     const char *slash = strrchr(path, '/');
-    struct stat st;
-    size_t dirlen;
+    char *part, *rest;
+    int dir, sub, rc;
 
     if (path[0] != '/' || slash == NULL || slash[1] == '\0' ||
         strlen(path) >= sizeof(copy))
         return -ENAMETOOLONG;
-    dirlen = slash == path ? 1 : (size_t)(slash - path);
-    memcpy(copy, path, dirlen);
-    copy[dirlen] = '\0';
     (void)snprintf(socket_name, sizeof(socket_name), "%s", slash + 1);
-    socket_dir = open(copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (socket_dir < 0)
+    /* the directories below "/", component by component, never through
+     * a symlink */
+    (void)snprintf(copy, sizeof(copy), "%.*s", (int)(slash - path), path + 1);
+    dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
         return -errno;
-    if (fstat(socket_dir, &st) < 0)
-        return -errno;
-    if (st.st_uid != 0 || (st.st_mode & 022))
-        return -EROFS; /* said as "unsafe directory" */
+    for (rest = copy; *rest != '\0' || rest == copy;) {
+        if (*rest == '\0')
+            break; /* the socket is in "/" */
+        part = rest;
+        rest = strchr(part, '/');
+        if (rest != NULL)
+            *rest++ = '\0';
+        else
+            rest = part + strlen(part);
+        if ((rc = safe_dir(dir, 0)) < 0) {
+            (void)close(dir);
+            return rc;
+        }
+        if (*part == '\0' || strcmp(part, ".") == 0 || strcmp(part, "..") == 0) {
+            (void)close(dir);
+            return -EROFS;
+        }
+        sub = openat(dir, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        (void)close(dir);
+        if (sub < 0)
+            return errno == ELOOP || errno == ENOTDIR ? -EROFS : -errno;
+        dir = sub;
+    }
+    if ((rc = safe_dir(dir, 1)) < 0) {
+        (void)close(dir);
+        return rc;
+    }
+    socket_dir = dir;
     return 0;
 }
 
@@ -338,36 +376,42 @@ static int count(int state)
 }
 
 /* Bounds what one caller can hold. A client sends its request as it
- * connects, and its worker is done within milliseconds; a worker still
- * there after BROKER_MUTE_GRACE_MS waits for a caller who says nothing, or
- * has been stopped by its caller (after the switch to the caller's uid
- * the caller may signal it). Per uid, BROKER_MUTE_PER_UID such workers
- * are kept (the oldest); the others are ended. And no worker lives past
- * BROKER_WORKER_MAX_MS, the longest a request may take (its read and its
- * audit line). Root is bounded as anyone: a container's root is a caller
- * like any other. Their callers see the connection closed. */
+ * connects, so its worker reports it busy at once; a worker reported
+ * mute waits for a caller who says nothing. Per uid, BROKER_MUTE_PER_UID
+ * mute workers are kept: a worker that accepts one more is ended at once
+ * (bound_mute(), from read_notes()). A mute worker gives up after
+ * HELPER_BROKER_READ_TIMEOUT_MS. Busy workers cannot be held by their caller (a
+ * stopped one is ended: reap()); none lives past BROKER_WORKER_MAX_MS,
+ * the longest a request may take. Root is bounded as anyone: a
+ * container's root is a caller like any other. Their callers see the
+ * connection closed. */
+static void end_worker(struct worker *w, const char *why)
+{
+    (void)kill(w->pid, SIGKILL);
+    w->state = ST_ENDED; /* reaped soon; never ended twice */
+    if (ended++ % 1000 == 0)
+        say("broker", "uid %u: %s: ended (%lu so far)", (unsigned)w->uid, why, ended);
+}
+
+static void bound_mute(struct worker *w)
+{
+    int held = 0;
+
+    for (int j = 0; j < BROKER_MAX; j++)
+        if (&workers[j] != w && workers[j].pid != 0 && workers[j].state == ST_MUTE &&
+            workers[j].uid == w->uid)
+            held++;
+    if (held >= BROKER_MUTE_PER_UID)
+        end_worker(w, "too many connections without a request");
+}
+
 static void sweep_stuck(int64_t now)
 {
     for (int i = 0; i < BROKER_MAX; i++) {
         struct worker *w = &workers[i];
-        int older = 0;
-        if (w->pid == 0 || w->state == ST_IDLE || w->state == ST_ENDED ||
-            now - w->since < BROKER_MUTE_GRACE_MS)
-            continue;
-        for (int j = 0; j < BROKER_MAX && now - w->since < BROKER_WORKER_MAX_MS; j++) {
-            const struct worker *o = &workers[j];
-            if (j != i && o->pid != 0 && (o->state == ST_MUTE || o->state == ST_BUSY) &&
-                o->uid == w->uid && now - o->since >= BROKER_MUTE_GRACE_MS &&
-                (o->since < w->since || (o->since == w->since && j < i)))
-                older++;
-        }
-        if (older >= BROKER_MUTE_PER_UID || now - w->since >= BROKER_WORKER_MAX_MS) {
-            (void)kill(w->pid, SIGKILL);
-            w->state = ST_ENDED; /* reaped soon; never killed twice */
-            if (stuck_ended++ % 1000 == 0)
-                say("broker", "uid %u holds %d workers that wait: ending more (%lu so far)",
-                    (unsigned)w->uid, older + 1, stuck_ended);
-        }
+        if (w->pid != 0 && (w->state == ST_MUTE || w->state == ST_BUSY) &&
+            now - w->since >= BROKER_WORKER_MAX_MS)
+            end_worker(w, "a worker past its time");
     }
 }
 
@@ -386,24 +430,37 @@ static void read_notes(int fd)
             if (w->state == ST_IDLE) {
                 w->uid = n[i].uid;
                 w->since = now;
-            }
-            if ((n[i].state == ST_MUTE && w->state == ST_IDLE) ||
-                (n[i].state == ST_BUSY && w->state != ST_ENDED))
                 w->state = n[i].state;
+                if (w->state == ST_MUTE)
+                    bound_mute(w);
+            } else if (n[i].state == ST_BUSY && w->state == ST_MUTE) {
+                w->state = ST_BUSY;
+            }
         }
         if ((size_t)got < sizeof(n))
             break;
     }
 }
 
+/* Reaps the workers that exited, and ends those that were stopped: once a
+ * worker has become its caller, the caller may stop it (SIGSTOP), and a
+ * stopped worker serves nobody. */
 static void reap(void)
 {
     for (;;) {
-        pid_t pid = waitpid(-1, NULL, WNOHANG);
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED);
         struct worker *w;
         if (pid <= 0)
             break;
-        if ((w = find(pid)) != NULL)
+        w = find(pid);
+        if (WIFSTOPPED(status)) {
+            (void)kill(pid, SIGKILL);
+            if (w != NULL)
+                w->state = ST_ENDED;
+            continue;
+        }
+        if (w != NULL)
             w->pid = 0;
     }
 }
@@ -535,9 +592,10 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         lsock = listen_at(path, &sf, &mine);
         if (lsock < 0) {
             say("broker", "%s: %s", path,
-                lsock == -EADDRINUSE ? "a broker listens there already"
-                : lsock == -EROFS    ? "its directory must be root's and writable by no "
-                                       "one else"
+                lsock == -EADDRINUSE ? "a broker (or something else) listens there already"
+                : lsock == -EROFS    ? "its directory, and every one on the way, must be "
+                                       "root's and writable by no one else (on the way, "
+                                       "sticky will do), reached with no symlink, . or .."
                                      : strerror(-lsock));
             return PROCKET_EXIT_INTERNAL;
         }

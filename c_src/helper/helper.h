@@ -13,6 +13,8 @@
 
 /* Seconds the helper waits for a request on its channel. */
 #define HELPER_READ_TIMEOUT_MS 5000
+/* ... and a broker's worker, on its connection */
+#define HELPER_BROKER_READ_TIMEOUT_MS 1000
 /* Last-resort watchdog: the helper never lives longer than this. */
 #define HELPER_WATCHDOG_S 30
 #define HELPER_MAX_GROUPS 1024

@@ -124,7 +124,7 @@ static int check_channel(int chan)
 /* Reads one request; returns 0, a request error (-EPROTO, -EINVAL, ...)
  * to send back, or -ETIMEDOUT / -ECONNRESET when there is nobody to
  * answer. */
-static int read_request(int chan, struct procket_request *req)
+static int read_request(int chan, struct procket_request *req, int timeout_ms)
 {
     unsigned char buf[PROCKET_MSG_MAX];
     struct pollfd pfd = {chan, POLLIN, 0};
@@ -132,7 +132,7 @@ static int read_request(int chan, struct procket_request *req)
     int fd = -1, rc;
 
     do {
-        rc = poll(&pfd, 1, HELPER_READ_TIMEOUT_MS);
+        rc = poll(&pfd, 1, timeout_ms);
     } while (rc < 0 && errno == EINTR);
     if (rc == 0)
         return -ETIMEDOUT;
@@ -282,7 +282,9 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
             return rc == -EPERM    ? PROCKET_EXIT_PEER
                    : rc == -ENOMEM ? PROCKET_EXIT_INTERNAL
                                    : PROCKET_EXIT_CHANNEL;
-        rc = read_request(chan, req);
+        /* a broker's caller sends its request as it connects */
+        rc = read_request(chan, req, inv->broker ? HELPER_BROKER_READ_TIMEOUT_MS
+                                                 : HELPER_READ_TIMEOUT_MS);
         if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
             say("read_request", "%s", rc == -ETIMEDOUT
                                          ? "no request in time"

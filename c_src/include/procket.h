@@ -254,7 +254,9 @@ PROCKET_API int procket_protocol_number(const char *name);
  * credentials as the kernel reports them. Returns the descriptor or
  * -errno: the broker's answer, -ENOENT or -ECONNREFUSED when no broker
  * listens, -EPERM when what listens at path is not root's (only root runs
- * a broker: nothing is sent to it), -ETIMEDOUT after timeout_ms. */
+ * a broker: nothing is sent to it; in a user namespace that does not map
+ * root, root shows as the overflow uid, which is taken), -ETIMEDOUT after
+ * timeout_ms. */
 PROCKET_API int procket_open_broker(const struct procket_request *req, const char *path,
                                     int timeout_ms);
 
@@ -323,8 +325,9 @@ PROCKET_API int procket_open_how(const struct procket_request *req, char *const 
 
 /* procket_open_broker() that also says, in *how, PROCKET_HOW_NOT_RUN when
  * no broker heard the request (nothing at path, nobody listening, no
- * permission to connect, the timeout while the backlog stayed full): the
- * caller may run the helper instead. Else PROCKET_HOW_FINAL. */
+ * permission to connect, a listener that is not root's): the caller may
+ * run the helper instead. Else (also after the timeout, with the backlog
+ * full all along) PROCKET_HOW_FINAL. */
 PROCKET_API int procket_open_broker_how(const struct procket_request *req, const char *path,
                                         int timeout_ms, int *how);
 

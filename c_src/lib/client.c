@@ -604,10 +604,52 @@ static int open_path(const struct procket_request *req, char *const argv[],
 /* The public entry points: errno is never part of the result, and the
  * system calls above (and posix_spawn's child, which shares our memory
  * until it execs) may change it. */
+/* Reads a small number from a file; -1 if there is none. */
+static long read_number(const char *path)
+{
+    char buf[64];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+/* Whether uid, a listener's, may be root as seen from a user namespace
+ * that does not map it: the overflow uid, when this process is in a user
+ * namespace other than the first (its uid_map is not the identity). */
+static int unmapped_root(uid_t uid)
+{
+    char map[128];
+    unsigned long inside, outside, count;
+    int fd;
+    ssize_t n;
+
+    if ((long)uid != read_number("/proc/sys/kernel/overflowuid"))
+        return 0;
+    fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, map, sizeof(map) - 1);
+    (void)close(fd);
+    if (n <= 0)
+        return 0;
+    map[n] = '\0';
+    return !(sscanf(map, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+             outside == 0 && count == 4294967295UL);
+}
+
 /* Connects s to the broker within the deadline. A full backlog (a busy
  * broker, or another client holding it) makes a non-blocking connect(2)
  * of a Unix socket fail with EAGAIN at once, and nothing says when there
- * is room: try again, 1 ms later at first, up to 50 ms apart. */
+ * is room: try again, 1 ms later at first, up to 8 ms apart (a client
+ * that waited longer would lose its turn to one that keeps trying). */
 static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline)
 {
     int pause = 1;
@@ -624,7 +666,7 @@ static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline
             return -ETIMEDOUT;
         struct timespec ts = {0, (long)(pause < left ? pause : left) * 1000000L};
         (void)nanosleep(&ts, NULL);
-        if (pause < 50)
+        if (pause < 8)
             pause *= 2;
     }
 }
@@ -661,11 +703,13 @@ static int open_broker(const struct procket_request *req, const char *path, int 
         socklen_t clen = sizeof(cred);
         if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
             rc = -errno;
-        else if (cred.uid != 0)
+        else if (cred.uid != 0 && !unmapped_root(cred.uid))
             rc = -EPERM;
     }
     if (rc < 0) {
-        *how = PROCKET_HOW_NOT_RUN; /* no broker heard the request */
+        /* no broker heard the request; but one that is there and busy
+         * (the timeout) is an answer: not worth a second wait elsewhere */
+        *how = rc == -ETIMEDOUT ? PROCKET_HOW_FINAL : PROCKET_HOW_NOT_RUN;
         (void)close(s);
         return rc;
     }
