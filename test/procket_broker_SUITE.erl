@@ -19,7 +19,7 @@
          concurrent_opens/1, hostile_clients/1, worker_killed/1, unmapped_refused/1,
          socket_activation/1, default_path/1, container/1, socket_owner_mode/1,
          outlives_watchdog/1, stop_cleanly/1, root_is_a_caller/1, stopped_workers/1,
-         not_a_broker/1]).
+         not_a_broker/1, user_namespace_caller/1]).
 
 -define(POLICY, "/etc/procket.conf").
 -define(NOBODY, 65534).
@@ -31,7 +31,7 @@ all() ->
     [echo_v4_v6, caller_netns, raw_icmp_and_tun, policy_denials, concurrent_opens,
      hostile_clients, worker_killed, unmapped_refused, socket_activation,
      default_path, container, socket_owner_mode, root_is_a_caller, stopped_workers,
-     not_a_broker, outlives_watchdog, stop_cleanly].
+     not_a_broker, user_namespace_caller, outlives_watchdog, stop_cleanly].
 
 %% --- setup ------------------------------------------------------------
 
@@ -687,6 +687,28 @@ not_a_broker(Config) ->
         end
     after
         os:cmd("kill " ++ integer_to_list(element(2, erlang:port_info(Squatter, os_pid)))),
+        peer:stop(Peer)
+    end.
+
+%% A caller in a user namespace of its own (root there, uid 65533 to the
+%% host) and a network namespace of its own: the client takes the broker,
+%% root unmapped in its namespace, for what it is (the overflow uid); the
+%% broker serves it as uid 65533, in its network namespace.
+user_namespace_caller(Config) ->
+    Sock = ?config(sock, Config),
+    Peer = peer_with(Config, os:find_executable("setpriv"),
+                     ["--reuid=65533", "--regid=65533", "--clear-groups", "--",
+                      os:find_executable("unshare"), "--user", "--map-root-user", "--net",
+                      os:find_executable("erl")]),
+    try
+        OsPid = peer:call(Peer, os, getpid, []),
+        {ok, FD} = peer:call(Peer, procket, open, [5353, [{broker, Sock}, {protocol, udp}]],
+                             ?CALL_TIMEOUT),
+        {ok, Udp} = file:read_file("/proc/" ++ OsPid ++ "/net/udp"),
+        [?OTHER] = uids(binary_to_list(Udp), "udp", 5353),
+        [] = socket_uids("udp", 5353),
+        ok = peer:call(Peer, procket, close, [FD])
+    after
         peer:stop(Peer)
     end.
 
