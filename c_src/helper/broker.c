@@ -265,10 +265,10 @@ struct note {
 
 void broker_note_request(const struct invocation *inv)
 {
-    struct note n = {getpid(), 0, ST_BUSY};
-
-    if (inv->broker && inv->notify >= 0 && !inv->noted_busy)
+    if (inv->broker && inv->notify >= 0 && !inv->noted_busy) {
+        struct note n = {getpid(), 0, ST_BUSY};
         (void)!write(inv->notify, &n, sizeof(n));
+    }
 }
 
 /* Touches, while waiting for a connection, the stack a request will use:
@@ -283,11 +283,11 @@ static void __attribute__((noinline)) prefault_stack(void)
 }
 
 /* In a worker: one connection, one request, exit. */
-static void work(int lsock, const struct invocation *parent_inv)
+static void work(int lsock, const struct invocation *parent_inv, pid_t self)
 {
     struct invocation inv = *parent_inv;
     struct procket_args args;
-    struct note n = {getpid(), (uid_t)-1, ST_MUTE};
+    struct note n = {self, (uid_t)-1, ST_MUTE};
     struct ucred cred;
     socklen_t len = sizeof(cred);
     struct pollfd p;
@@ -351,7 +351,7 @@ static int fork_worker(int lsock, int notify_r, int sfd, const struct invocation
         (void)close(notify_r);
         (void)close(sfd);
         (void)sigprocmask(SIG_SETMASK, old, NULL);
-        work(lsock, inv);
+        work(lsock, inv, getpid());
     }
     workers[i].pid = pid;
     workers[i].state = ST_IDLE;

@@ -132,7 +132,8 @@ static int read_request(int chan, struct procket_request *req, int timeout_ms)
     int fd = -1, rc;
 
     do {
-        rc = poll(&pfd, 1, timeout_ms);
+        /* timeout_ms 0: the request is known to be there (poll(2) said so) */
+        rc = timeout_ms == 0 ? 1 : poll(&pfd, 1, timeout_ms);
     } while (rc < 0 && errno == EINTR);
     if (rc == 0)
         return -ETIMEDOUT;
@@ -272,7 +273,8 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
     /* Who asks, and what. */
     memset(&who, 0, sizeof(who));
     if (args->path == NULL) {
-        if (check_channel(chan) < 0) {
+        /* a broker's connection is its own accept(2)'s: no need to ask */
+        if (!inv->broker && check_channel(chan) < 0) {
             say("channel", "standard input is not a procket channel "
                            "(use -u PATH from a shell)");
             return PROCKET_EXIT_CHANNEL;
@@ -283,8 +285,9 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
                    : rc == -ENOMEM ? PROCKET_EXIT_INTERNAL
                                    : PROCKET_EXIT_CHANNEL;
         /* a broker's caller sends its request as it connects */
-        rc = read_request(chan, req, inv->broker ? HELPER_BROKER_READ_TIMEOUT_MS
-                                                 : HELPER_READ_TIMEOUT_MS);
+        rc = read_request(chan, req, !inv->broker     ? HELPER_READ_TIMEOUT_MS
+                                     : inv->noted_busy ? 0
+                                                       : HELPER_BROKER_READ_TIMEOUT_MS);
         if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
             say("read_request", "%s", rc == -ETIMEDOUT
                                          ? "no request in time"
