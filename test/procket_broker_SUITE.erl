@@ -268,7 +268,7 @@ hostile_clients(Config) ->
         Workers = children(Broker),
         ct:log("workers with 200 mute connections held: ~p", [length(Workers)]),
         true = length(Workers) =< 64,
-        true = length([P || {P, 0} <- Workers]) =< 8 + 4,   % 8 mute, 4 idle: all still root
+        true = length([P || {P, 0} <- Workers]) =< 8 + 8,   % 8 mute, 8 idle: all still root
         ok = peer:call(Attacker, procket_test_echo, release, [Holder], ?CALL_TIMEOUT),
         %% a flood: 3,000 connections as fast as they go, meanwhile opens
         Flood = peer:call(Attacker, procket_test_echo, flood, [Sock, 3000], ?CALL_TIMEOUT),
@@ -279,7 +279,7 @@ hostile_clients(Config) ->
         {ok, 2000, Ms} = peer:call(Peer, procket_test_echo, cycles,
                                    [2000, 0, [{broker, Sock}, {protocol, udp}]], 120000),
         ct:log("2000 requests in ~p ms", [Ms]),
-        ok = wait_until(fun() -> length(children(Broker)) =:= 4 end, 100),
+        ok = wait_until(fun() -> length(children(Broker)) =:= 8 end, 100),
         After = broker_state(Broker),
         ct:log("after: ~p", [After]),
         #{fds := F, rss_kb := R0} = Before,
@@ -743,7 +743,7 @@ stop_cleanly(Config) ->
     Port = open_port({spawn_executable, Helper}, [{args, ["-l", Sock]}, exit_status,
                                                   stderr_to_stdout]),
     {os_pid, Pid} = erlang:port_info(Port, os_pid),
-    ok = wait_until(fun() -> length(children(integer_to_list(Pid))) =:= 4 end, 50),
+    ok = wait_until(fun() -> length(children(integer_to_list(Pid))) =:= 8 end, 50),
     "procket: broker: " ++ Second = os:cmd(Helper ++ " -l " ++ Sock ++ " 2>&1"),
     {match, _} = re:run(Second, "listens there already"),
     ok = run("kill " ++ integer_to_list(Pid)),

@@ -45,7 +45,7 @@
 
 #include "helper.h"
 
-#define BROKER_IDLE 4  /* workers waiting in accept(2) */
+#define BROKER_IDLE 8  /* workers waiting in accept(2) */
 #define BROKER_MAX 64  /* workers at once; more callers wait in the backlog */
 #define BROKER_BACKLOG 128
 /* Connections one uid may hold without a request, and the longest any
