@@ -173,6 +173,7 @@ int audit(int fd, const struct identity *who, const struct procket_request *req,
         left = deadline - now_ms();
         if (left <= 0)
             return -EAGAIN; /* no room in time */
+        broker_note_waiting(); /* a broker's worker says it is busy */
         (void)poll(&p, 1, (int)left);
     }
 }

@@ -263,12 +263,27 @@ struct note {
     int state;
 };
 
+/* A worker's notes, in the worker (not a broker: none). */
+static struct note worker_note = {0, 0, ST_IDLE};
+static int worker_notify = -1;
+
+static void note(int state)
+{
+    if (worker_notify >= 0 && worker_note.state != state) {
+        worker_note.state = state;
+        (void)!write(worker_notify, &worker_note, sizeof(worker_note));
+    }
+}
+
 void broker_note_request(const struct invocation *inv)
 {
-    if (inv->broker && inv->notify >= 0 && !inv->noted_busy) {
-        struct note n = {getpid(), 0, ST_BUSY};
-        (void)!write(inv->notify, &n, sizeof(n));
-    }
+    if (!inv->request_seen) /* else said after the reply */
+        note(ST_BUSY);
+}
+
+void broker_note_waiting(void)
+{
+    note(ST_BUSY);
 }
 
 /* Touches, while waiting for a connection, the stack a request will use:
@@ -282,12 +297,17 @@ static void __attribute__((noinline)) prefault_stack(void)
         pages[i] = 0;
 }
 
-/* In a worker: one connection, one request, exit. */
+/* In a worker: one connection, one request, exit.
+ *
+ * The broker hears from the worker once it has a connection: at once when
+ * the caller says nothing yet (mute: the broker bounds those), else after
+ * the reply, off the caller's time, or before a wait (a full log socket):
+ * so that it forks a replacement and counts the worker busy. A worker its
+ * caller stops is ended by the broker whatever it said (reap()). */
 static void work(int lsock, const struct invocation *parent_inv, pid_t self)
 {
     struct invocation inv = *parent_inv;
     struct procket_args args;
-    struct note n = {self, (uid_t)-1, ST_MUTE};
     struct ucred cred;
     socklen_t len = sizeof(cred);
     struct pollfd p;
@@ -298,25 +318,27 @@ static void work(int lsock, const struct invocation *parent_inv, pid_t self)
     watchdog_prepare();
     memset(&args, 0, sizeof(args));
     procket_request_init(&args.req);
+    worker_note.pid = self;
+    worker_note.uid = (uid_t)-1;
     do {
         conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
     } while (conn < 0 && (errno == EINTR || errno == ECONNABORTED));
     /* from here on, a life of its own and a bound on it */
     watchdog_arm();
     (void)close(lsock);
-    if (conn >= 0 && getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        n.uid = cred.uid;
-    /* One note if the request is there already (a client sends it as it
-     * connects), two if the caller keeps the worker waiting. */
+    worker_notify = inv.notify;
+    if (conn < 0) {
+        note(ST_BUSY);
+        _exit(PROCKET_EXIT_CHANNEL);
+    }
+    if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        worker_note.uid = cred.uid;
     p.fd = conn;
     p.events = POLLIN;
-    if (conn >= 0 && poll(&p, 1, 0) == 1) {
-        n.state = ST_BUSY;
-        inv.noted_busy = 1;
-    }
-    (void)!write(inv.notify, &n, sizeof(n));
-    if (conn < 0)
-        _exit(PROCKET_EXIT_CHANNEL);
+    if (poll(&p, 1, 0) == 1)
+        inv.request_seen = 1; /* the request is there: read it at once */
+    else
+        note(ST_MUTE);
     /* Not in the caller's network namespace, nothing may be opened: the
      * request is answered with the error (after the policy, which may
      * refuse it first). */
@@ -326,7 +348,9 @@ static void work(int lsock, const struct invocation *parent_inv, pid_t self)
         inv.netns_error = rc;
     }
     inv.broker = 1;
-    _exit(serve(conn, &inv, &args));
+    rc = serve(conn, &inv, &args);
+    note(ST_BUSY);
+    _exit(rc);
 }
 
 static int fork_worker(int lsock, int notify_r, int sfd, const struct invocation *inv,

@@ -60,7 +60,7 @@ struct invocation {
     int notify;      /* broker's worker: the pipe to the broker, or -1 */
     int netns_error; /* broker's worker: -errno if it could not enter the
                       * caller's network namespace (nothing is opened) */
-    int noted_busy;  /* broker's worker: the broker knows the request came */
+    int request_seen; /* broker's worker: the request was there at accept */
     int peer_pidfd;  /* broker's worker: the caller's pidfd, or -1 */
     uid_t overflow_uid;            /* broker: /proc/sys/kernel/overflowuid */
     dev_t userns_dev;              /* broker: its own user namespace */
@@ -74,8 +74,10 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args);
 int broker_main(int argc, char *argv[], const struct invocation *inv);
 /* main.c: in a broker's worker, before it waits: see there */
 void check_policy_prepare(void);
-/* in a broker's worker: tells the broker the request has arrived */
+/* in a broker's worker: tells the broker the request has arrived, or
+ * that the worker is about to wait (audit.c); nothing elsewhere */
 void broker_note_request(const struct invocation *inv);
+void broker_note_waiting(void);
 
 /* Prints "procket: where: message" on stderr. */
 void say(const char *where, const char *fmt, ...)

@@ -286,7 +286,7 @@ int serve(int chan, const struct invocation *inv, struct procket_args *args)
                                    : PROCKET_EXIT_CHANNEL;
         /* a broker's caller sends its request as it connects */
         rc = read_request(chan, req, !inv->broker     ? HELPER_READ_TIMEOUT_MS
-                                     : inv->noted_busy ? 0
+                                     : inv->request_seen ? 0
                                                        : HELPER_BROKER_READ_TIMEOUT_MS);
         if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
             say("read_request", "%s", rc == -ETIMEDOUT
