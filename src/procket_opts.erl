@@ -406,9 +406,18 @@ capable_root({ok, Status}) ->
             end,
     Net = (1 bsl 10) bor (1 bsl 12) bor (1 bsl 13),   % NET_BIND_SERVICE, NET_ADMIN, NET_RAW
     CapEff = try binary_to_integer(Field(<<"CapEff">>), 16) catch error:badarg -> 0 end,
-    Field(<<"Uid">>) =:= <<"0">> andalso CapEff band Net =:= Net;
+    Field(<<"Uid">>) =:= <<"0">> andalso CapEff band Net =:= Net andalso initial_userns();
 capable_root(_) ->
     false.
+
+%% Root of the first user namespace (its uid_map is the identity), not of
+%% one made by a user (unshare -Ur), whose capabilities reach nothing of
+%% the host's.
+initial_userns() ->
+    case file:read_file("/proc/self/uid_map") of
+        {ok, Map} -> string:lexemes(Map, " \n") =:= [<<"0">>, <<"0">>, <<"4294967295">>];
+        _ -> false
+    end.
 
 pipe(undefined) ->
     undefined;

@@ -324,7 +324,20 @@ worker_killed(Config) ->
         ok = file:delete("/dev/log"),
         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
                              ?CALL_TIMEOUT),
-        ok = peer:call(Peer, procket, close, [FD])
+        ok = peer:call(Peer, procket, close, [FD]),
+        %% workers that end or stop having said nothing (a caller stops
+        %% its worker before the broker heard of it; the OOM killer) are
+        %% seen all the same and replaced: here every waiting one, stopped
+        %% then killed
+        [begin
+             ok = wait_until(fun() -> length([P || {P, 0} <- children(Broker)]) =:= 8 end, 50),
+             Idle = [P || {P, 0} <- children(Broker)],
+             [ok = run("kill -" ++ Sig ++ " " ++ P) || P <- Idle],
+             ok = wait_until(fun() -> Idle -- [P || {P, _} <- children(Broker)] =:= Idle end, 50),
+             {ok, FD2} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
+                                   ?CALL_TIMEOUT),
+             ok = peer:call(Peer, procket, close, [FD2])
+         end || Sig <- ["STOP", "KILL"]]
     after
         peer:stop(Peer),
         _ = socket:close(Log),
@@ -442,6 +455,19 @@ default_path(Config) ->
             ok = peer:call(Root, procket, close, [FD600])
         after
             peer:stop(Root)
+        end,
+        %% root of a user namespace a user made is not: the broker serves
+        %% it (as uid 65533), where the helper could not
+        NsRoot = peer_with(Config, os:find_executable("setpriv"),
+                           ["--reuid=65533", "--regid=65533", "--clear-groups", "--",
+                            os:find_executable("unshare"), "--user", "--map-root-user",
+                            os:find_executable("erl")]),
+        try
+            {ok, FD53} = peer:call(NsRoot, procket, open, [53, [{protocol, udp}]], ?CALL_TIMEOUT),
+            [?OTHER] = socket_uids("udp", 53),
+            ok = peer:call(NsRoot, procket, close, [FD53])
+        after
+            peer:stop(NsRoot)
         end,
         peer:stop(Peer),
         {os_pid, BPid} = erlang:port_info(Port, os_pid),
@@ -635,7 +661,20 @@ stopped_workers(Config) ->
         ok = file:delete("/dev/log"),
         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
                              ?CALL_TIMEOUT),
-        ok = peer:call(Peer, procket, close, [FD])
+        ok = peer:call(Peer, procket, close, [FD]),
+        %% workers that end or stop having said nothing (a caller stops
+        %% its worker before the broker heard of it; the OOM killer) are
+        %% seen all the same and replaced: here every waiting one, stopped
+        %% then killed
+        [begin
+             ok = wait_until(fun() -> length([P || {P, 0} <- children(Broker)]) =:= 8 end, 50),
+             Idle = [P || {P, 0} <- children(Broker)],
+             [ok = run("kill -" ++ Sig ++ " " ++ P) || P <- Idle],
+             ok = wait_until(fun() -> Idle -- [P || {P, _} <- children(Broker)] =:= Idle end, 50),
+             {ok, FD2} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
+                                   ?CALL_TIMEOUT),
+             ok = peer:call(Peer, procket, close, [FD2])
+         end || Sig <- ["STOP", "KILL"]]
     after
         peer:stop(Peer),
         _ = socket:close(Log),
@@ -662,6 +701,16 @@ not_a_broker(Config) ->
         ok = wait_until(fun() -> is_socket(Squat) end, 50),
         {error, eperm} = peer:call(Peer, procket, open, [53, [{broker, Squat}, {protocol, udp}]],
                                    ?CALL_TIMEOUT),
+        %% a root listener that sends back what was not asked for (a Unix
+        %% socket for a UDP request): eproto, nothing kept
+        Fake = filename:join(?config(stage, Config), "run/fake.sock"),
+        Faker = spawn_link(fun() -> fake_broker(Fake) end),
+        ok = wait_until(fun() -> is_socket(Fake) end, 50),
+        ok = file:change_mode(Fake, 8#666),
+        {error, eproto} = peer:call(Peer, procket, open, [53, [{broker, Fake}, {protocol, udp}]],
+                                    ?CALL_TIMEOUT),
+        unlink(Faker),
+        exit(Faker, kill),
         %% a stream socket someone listens on is in use, not stale
         Live = filename:join(?config(stage, Config), "run/live.sock"),
         {ok, S} = socket:open(local, stream, default),
@@ -752,6 +801,25 @@ stop_cleanly(Config) ->
     "" = os:cmd("pgrep -f 'procket -l " ++ Sock ++ "'").
 
 %% --- helpers ------------------------------------------------------------
+
+%% Listens at Path as root and answers one request with success and a
+%% Unix socket of its own (procket's reply: magic, version, type 2,
+%% length 12, error 0, flags 0).
+fake_broker(Path) ->
+    {ok, L} = procket:socket(unix, seqpacket, 0),
+    ok = procket:bind(L, sun(Path)),
+    ok = procket:listen(L, 5),
+    {ok, C} = accept_retry(L, 100),
+    _ = raw_wait(C, 50),
+    {ok, Other} = procket:socket(unix, dgram, 0),
+    ok = procket:sendmsg(C, <<"PK", 1, 2, 0, 12, 0:48>>, 0, [{1, 1, <<Other:32/native>>}]),
+    receive after infinity -> ok end.
+
+accept_retry(L, N) ->
+    case procket:accept(L) of
+        {error, eagain} when N > 0 -> timer:sleep(50), accept_retry(L, N - 1);
+        Other -> Other
+    end.
 
 nnp_setpriv(Uid) ->
     U = integer_to_list(Uid),

@@ -53,8 +53,9 @@
  * line's wait, AUDIT_WAIT_MS, with room to spare): see sweep_stuck(). */
 #define BROKER_MUTE_PER_UID 8
 #define BROKER_WORKER_MAX_MS 3000
-/* How often a broker with busy workers looks for those that exited. */
-#define BROKER_REAP_MS 20
+/* How often a broker with workers it knows to be busy or mute looks at
+ * their age (exits and stops wake it: SIGCHLD). */
+#define BROKER_REAP_MS 100
 /* How long after a request began a replacement worker may wait. */
 #define BROKER_FORK_DEFER_MS 2
 /* How long a stopping broker waits for requests in progress. */
@@ -118,8 +119,10 @@ static int open_dir(const char *path)
     char *part, *rest;
     int dir, sub, rc;
 
-    if (path[0] != '/' || slash == NULL || slash[1] == '\0' ||
-        strlen(path) >= sizeof(copy))
+    if (path[0] != '/' || slash == NULL || slash[1] == '\0' || strcmp(slash, "/.") == 0 ||
+        strcmp(slash, "/..") == 0)
+        return -EINVAL; /* said as "not an absolute path to a socket file" */
+    if (strlen(path) >= sizeof(copy))
         return -ENAMETOOLONG;
     (void)snprintf(socket_name, sizeof(socket_name), "%s", slash + 1);
     /* the directories below "/", component by component, never through
@@ -165,19 +168,37 @@ static int open_dir(const char *path)
  * directory descriptor, never following a symlink. A socket file nobody
  * listens on (left by a broker that crashed) is replaced; one a broker
  * listens on is not (-EADDRINUSE), nor anything else. */
+static int bind_name(const struct sockfile *sf, const struct sockaddr_un *given,
+                     struct stat *st);
+
 static int listen_at(const char *path, const struct sockfile *sf, struct stat *st)
 {
     struct sockaddr_un sun;
-    int s, c, tries, rc;
-    mode_t mask;
+    int rc;
 
     if ((rc = open_dir(path)) < 0)
         return rc;
+    /* bind(2) and connect(2) take a path: the name, from inside the
+     * directory opened (this process's working directory for the while) */
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
-    if (snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s", socket_dir,
-                 socket_name) >= (int)sizeof(sun.sun_path))
-        return -ENAMETOOLONG;
+    (void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socket_name);
+    if (fchdir(socket_dir) < 0)
+        return -errno;
+    rc = bind_name(sf, &sun, st);
+    if (chdir("/") < 0 && rc >= 0) {
+        (void)close(rc);
+        return -EIO;
+    }
+    return rc;
+}
+
+static int bind_name(const struct sockfile *sf, const struct sockaddr_un *given, struct stat *st)
+{
+    struct sockaddr_un sun = *given;
+    int s, c, tries, rc;
+    mode_t mask;
+
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
@@ -277,7 +298,7 @@ static void note(int state)
 
 void broker_note_request(const struct invocation *inv)
 {
-    if (!inv->request_seen) /* else said after the reply */
+    if (!inv->request_seen) /* else the broker learns of it at exit */
         note(ST_BUSY);
 }
 
@@ -299,11 +320,12 @@ static void __attribute__((noinline)) prefault_stack(void)
 
 /* In a worker: one connection, one request, exit.
  *
- * The broker hears from the worker once it has a connection: at once when
- * the caller says nothing yet (mute: the broker bounds those), else after
- * the reply, off the caller's time, or before a wait (a full log socket):
- * so that it forks a replacement and counts the worker busy. A worker its
- * caller stops is ended by the broker whatever it said (reap()). */
+ * The broker hears from the worker once it has a connection when the
+ * caller says nothing yet (mute: the broker bounds those), or before a
+ * wait (a full log socket); a worker whose request is there at accept
+ * says nothing in the caller's time: the broker learns of it when it
+ * exits (SIGCHLD), and forks a replacement then. A worker its caller stops
+ * is ended by the broker at once (SIGCHLD, reap()), whatever it said. */
 static void work(int lsock, const struct invocation *parent_inv, pid_t self)
 {
     struct invocation inv = *parent_inv;
@@ -348,9 +370,7 @@ static void work(int lsock, const struct invocation *parent_inv, pid_t self)
         inv.netns_error = rc;
     }
     inv.broker = 1;
-    rc = serve(conn, &inv, &args);
-    note(ST_BUSY);
-    _exit(rc);
+    _exit(serve(conn, &inv, &args));
 }
 
 static int fork_worker(int lsock, int notify_r, int sfd, const struct invocation *inv,
@@ -617,6 +637,7 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         if (lsock < 0) {
             say("broker", "%s: %s", path,
                 lsock == -EADDRINUSE ? "a broker (or something else) listens there already"
+                : lsock == -EINVAL   ? "not an absolute path to a socket file"
                 : lsock == -EROFS    ? "its directory, and every one on the way, must be "
                                        "root's and writable by no one else (on the way, "
                                        "sticky will do), reached with no symlink, . or .."
@@ -630,18 +651,15 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         return PROCKET_EXIT_INTERNAL;
     inv.notify = notify[1];
     broker_identity_init(&inv);
-    /* SIGCHLD stays blocked and wakes nobody: workers are reaped each
-     * time round the loop, which runs at least every BROKER_REAP_MS while
-     * any is busy (one wakeup less per request) */
+    /* SIGCHLD wakes the broker: a worker that exited, or was stopped by
+     * its caller, is seen at once, whether or not it said anything */
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
-        return PROCKET_EXIT_INTERNAL;
-    sigdelset(&set, SIGCHLD);
-    if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+    if (sigprocmask(SIG_BLOCK, &set, &old) < 0 ||
+        (sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
         return PROCKET_EXIT_INTERNAL;
 
     for (;;) {

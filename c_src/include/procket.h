@@ -255,8 +255,11 @@ PROCKET_API int procket_protocol_number(const char *name);
  * -errno: the broker's answer, -ENOENT or -ECONNREFUSED when no broker
  * listens, -EPERM when what listens at path is not root's (only root runs
  * a broker: nothing is sent to it; in a user namespace that does not map
- * root, root shows as the overflow uid, which is taken), -ETIMEDOUT after
- * timeout_ms. */
+ * root, root shows as the overflow uid, as every user the namespace does
+ * not map: taken only when every directory to path is as the broker
+ * insists, see procket(8)), -EPROTO when what came back is not what was
+ * asked for (a socket of the request's family and type, or a character
+ * device), -ETIMEDOUT after timeout_ms. */
 PROCKET_API int procket_open_broker(const struct procket_request *req, const char *path,
                                     int timeout_ms);
 

@@ -645,6 +645,61 @@ static int unmapped_root(uid_t uid)
              outside == 0 && count == 4294967295UL);
 }
 
+/* In a user namespace that maps neither root nor the other users of the
+ * host, they all show as the overflow uid, root's broker too: then the
+ * path to the socket must be as the broker insists (procket(8)): each
+ * directory on the way root's (here: the overflow uid's or root's) and
+ * writable by no one else, or sticky, the last one not even so, no
+ * symlink. A user who could have put a socket there could not write in
+ * those directories. */
+static int path_is_brokers(const char *path, uid_t overflow)
+{
+    char prefix[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    size_t end;
+
+    if (path[0] != '/' || slash == NULL)
+        return 0;
+    if (lstat("/", &st) < 0 || (st.st_uid != 0 && st.st_uid != overflow) ||
+        ((st.st_mode & 022) && (slash == path || !(st.st_mode & S_ISVTX))))
+        return 0;
+    if (slash == path)
+        return 1;
+    for (end = 1;; end++) {
+        if (end <= (size_t)(slash - path) && path[end] != '/')
+            continue;
+        memcpy(prefix, path, end);
+        prefix[end] = '\0';
+        if (lstat(prefix, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            (st.st_uid != 0 && st.st_uid != overflow))
+            return 0;
+        if ((st.st_mode & 022) && (end >= (size_t)(slash - path) || !(st.st_mode & S_ISVTX)))
+            return 0;
+        if (end >= (size_t)(slash - path))
+            return 1;
+    }
+}
+
+/* What a broker sent back is what was asked for: a socket of the family
+ * and type of the request, or a character device for a device request. */
+static int reply_fd_matches(int fd, const struct procket_request *req)
+{
+    struct stat st;
+    int v;
+    socklen_t len = sizeof(v);
+
+    if (fstat(fd, &st) < 0)
+        return 0;
+    if (req->device != PROCKET_DEV_NONE)
+        return S_ISCHR(st.st_mode);
+    if (!S_ISSOCK(st.st_mode) || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ||
+        v != req->family)
+        return 0;
+    len = sizeof(v);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 && v == req->type;
+}
+
 /* Connects s to the broker within the deadline. A full backlog (a busy
  * broker, or another client holding it) makes a non-blocking connect(2)
  * of a Unix socket fail with EAGAIN at once, and nothing says when there
@@ -703,7 +758,7 @@ static int open_broker(const struct procket_request *req, const char *path, int 
         socklen_t clen = sizeof(cred);
         if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
             rc = -errno;
-        else if (cred.uid != 0 && !unmapped_root(cred.uid))
+        else if (cred.uid != 0 && !(unmapped_root(cred.uid) && path_is_brokers(path, cred.uid)))
             rc = -EPERM;
     }
     if (rc < 0) {
@@ -717,6 +772,10 @@ static int open_broker(const struct procket_request *req, const char *path, int 
     if (rc == 0 || rc == -ECONNRESET)
         rc = await_reply(s, deadline, &flags);
     (void)close(s);
+    if (rc >= 0 && !reply_fd_matches(rc, req)) {
+        (void)close(rc);
+        rc = -EPROTO;
+    }
     return rc;
 }
 
