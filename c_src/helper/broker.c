@@ -667,9 +667,9 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         int idle = count(ST_IDLE), timeout = -1;
         int64_t since_note = now_ms() - last_note;
         /* Replacements are forked at once when fewer than two workers
-         * wait; else BROKER_FORK_DEFER_MS after the last request began,
-         * so that on a small machine the fork does not compete with the
-         * request being served. */
+         * wait; else BROKER_FORK_DEFER_MS after the last sign of a request
+         * (a note, an exit), so that on a small machine the fork does not
+         * compete with the requests being served. */
         if (!stop && idle < BROKER_IDLE && idle >= 2 && since_note < BROKER_FORK_DEFER_MS)
             timeout = (int)(BROKER_FORK_DEFER_MS - since_note);
         else if (!stop)
@@ -695,6 +695,7 @@ int broker_main(int argc, char *argv[], const struct invocation *inv_in)
         }
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
+            last_note = now_ms(); /* a worker's exit: a request just done */
             while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 if (si.ssi_signo != SIGCHLD && !stop) {
                     /* Stop: no new connection; idle workers go, requests in
