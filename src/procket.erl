@@ -176,7 +176,7 @@ open(Port, Options) ->
         {ok, #{request := Req, broker := Broker, broker_default := Default,
                timeout := Timeout} = Plan} when is_binary(Broker) ->
             %% no program is run: the broker decides as the helper would
-            case procket_nif:open_broker(Req, Broker, Timeout) of
+            case open_broker(Req, Broker, Timeout) of
                 {next, _} when Default ->
                     %% the default path, where no broker heard it (none
                     %% listens, or not to this user): the helper
@@ -190,6 +190,28 @@ open(Port, Options) ->
             open_helper(Plan);
         {error, _} = Error ->
             Error
+    end.
+
+%% The broker's backlog full: asked again 1, 2, 4, then every 8 ms, within
+%% the timeout, waiting in `receive' (no scheduler held), so that a flood
+%% of the broker's socket holds up no dirty scheduler of this VM.
+open_broker(Req, Broker, Timeout) ->
+    open_broker(Req, Broker, Timeout, erlang:monotonic_time(millisecond) + Timeout, 1).
+
+open_broker(Req, Broker, Timeout, Deadline, Pause) ->
+    case procket_nif:open_broker(Req, Broker, Timeout) of
+        again ->
+            Left = Deadline - erlang:monotonic_time(millisecond),
+            if
+                Left =< 0 ->
+                    {error, timeout};
+                true ->
+                    receive after min(Pause, Left) -> ok end,
+                    Left2 = max(1, Deadline - erlang:monotonic_time(millisecond)),
+                    open_broker(Req, Broker, Left2, Deadline, min(Pause * 2, 8))
+            end;
+        Result ->
+            Result
     end.
 
 open_helper(Plan) ->

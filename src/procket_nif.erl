@@ -44,9 +44,10 @@ open_tun_clone() ->
 %% @doc The descriptor `Request' describes, from the broker listening at
 %% `Path' (`procket -l PATH'), within `TimeoutMs' milliseconds; on a dirty
 %% I/O scheduler. `{next, Reason}' when no broker heard the request (it
-%% could not connect: nothing there, nobody listening, no permission).
+%% could not connect: nothing there, nobody listening, no permission);
+%% `again' when the broker's backlog is full (nothing sent: ask again).
 -spec open_broker(procket_opts:request(), binary(), pos_integer()) ->
-          {ok, non_neg_integer()} | {error, atom()} | {next, atom()}.
+          {ok, non_neg_integer()} | {error, atom()} | {next, atom()} | again.
 open_broker(_Request, _Path, _TimeoutMs) ->
     ?NIF_STUB.
 

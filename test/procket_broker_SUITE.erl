@@ -19,7 +19,7 @@
          concurrent_opens/1, hostile_clients/1, worker_killed/1, unmapped_refused/1,
          socket_activation/1, default_path/1, container/1, socket_owner_mode/1,
          outlives_watchdog/1, stop_cleanly/1, root_is_a_caller/1, stopped_workers/1,
-         not_a_broker/1, user_namespace_caller/1]).
+         not_a_broker/1, user_namespace_caller/1, full_backlog/1]).
 
 -define(POLICY, "/etc/procket.conf").
 -define(NOBODY, 65534).
@@ -31,7 +31,7 @@ all() ->
     [echo_v4_v6, caller_netns, raw_icmp_and_tun, policy_denials, concurrent_opens,
      hostile_clients, worker_killed, unmapped_refused, socket_activation,
      default_path, container, socket_owner_mode, root_is_a_caller, stopped_workers,
-     not_a_broker, user_namespace_caller, outlives_watchdog, stop_cleanly].
+     not_a_broker, user_namespace_caller, full_backlog, outlives_watchdog, stop_cleanly].
 
 %% --- setup ------------------------------------------------------------
 
@@ -759,6 +759,43 @@ user_namespace_caller(Config) ->
         ok = peer:call(Peer, procket, close, [FD])
     after
         peer:stop(Peer)
+    end.
+
+%% A broker whose backlog stays full (here a root listener that never
+%% accepts): 12 opens wait at once, each {error, timeout} after its
+%% helper_timeout, while no scheduler of the VM waits with them: the VM's
+%% file operations (on its dirty I/O schedulers) go on meanwhile.
+full_backlog(Config) ->
+    Full = filename:join(?config(stage, Config), "run/full.sock"),
+    {ok, L} = socket:open(local, seqpacket, default),
+    ok = socket:bind(L, #{family => local, path => list_to_binary(Full)}),
+    ok = socket:listen(L, 0),
+    ok = file:change_mode(Full, 8#666),
+    {ok, Filler} = socket:open(local, seqpacket, default),
+    _ = socket:connect(Filler, #{family => local, path => list_to_binary(Full)}, 0),
+    Peer = nnp_peer(Config),
+    try
+        Self = self(),
+        [spawn_link(fun() ->
+                            Self ! {opened, peer:call(Peer, procket, open,
+                                                      [53, [{broker, Full}, {protocol, udp},
+                                                            {helper_timeout, 2000}]],
+                                                      ?CALL_TIMEOUT)}
+                    end) || _ <- lists:seq(1, 12)],
+        timer:sleep(300),
+        T0 = erlang:monotonic_time(millisecond),
+        {ok, _} = peer:call(Peer, file, read_file_info, ["/"], ?CALL_TIMEOUT),
+        Took = erlang:monotonic_time(millisecond) - T0,
+        ct:log("a file operation while 12 opens wait: ~p ms", [Took]),
+        true = Took < 500,
+        Results = [receive {opened, R} -> R after 10000 -> no_answer end
+                   || _ <- lists:seq(1, 12)],
+        [{error, timeout} = R || R <- Results]
+    after
+        peer:stop(Peer),
+        socket:close(Filler),
+        socket:close(L),
+        file:delete(Full)
     end.
 
 %% The broker outlives the helper's watchdog (30 s): still the same

@@ -334,6 +334,14 @@ PROCKET_API int procket_open_how(const struct procket_request *req, char *const 
 PROCKET_API int procket_open_broker_how(const struct procket_request *req, const char *path,
                                         int timeout_ms, int *how);
 
+/* procket_open_broker_how() with one connect attempt: -EAGAIN and
+ * PROCKET_HOW_NOT_RUN when the broker's backlog is full, nothing sent (a
+ * broker's own EAGAIN comes with PROCKET_HOW_FINAL). For
+ * a caller that waits and tries again elsewhere: the Erlang module does,
+ * holding no scheduler meanwhile. */
+PROCKET_API int procket_open_broker_try(const struct procket_request *req, const char *path,
+                                        int timeout_ms, int *how);
+
 /* The spawn step alone: runs argv with chan as its standard input, other
  * descriptors of this process not inherited unless they lack
  * close-on-exec, signal mask empty and dispositions default. Uses

@@ -705,7 +705,7 @@ static int reply_fd_matches(int fd, const struct procket_request *req)
  * of a Unix socket fail with EAGAIN at once, and nothing says when there
  * is room: try again, 1 ms later at first, up to 8 ms apart (a client
  * that waited longer would lose its turn to one that keeps trying). */
-static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline)
+static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline, int retry)
 {
     int pause = 1;
 
@@ -714,7 +714,7 @@ static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline
             return 0;
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN)
+        if (errno != EAGAIN || !retry)
             return -errno;
         int left = remaining(deadline);
         if (left <= 0)
@@ -727,7 +727,7 @@ static int connect_broker(int s, const struct sockaddr_un *sun, int64_t deadline
 }
 
 static int open_broker(const struct procket_request *req, const char *path, int timeout_ms,
-                       int *how)
+                       int *how, int retry)
 {
     unsigned char msg[PROCKET_MSG_MAX];
     struct sockaddr_un sun;
@@ -750,7 +750,12 @@ static int open_broker(const struct procket_request *req, const char *path, int 
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return -errno;
-    rc = connect_broker(s, &sun, deadline);
+    rc = connect_broker(s, &sun, deadline, retry);
+    if (rc == -EAGAIN) { /* retry 0: the backlog is full, nothing sent */
+        *how = PROCKET_HOW_NOT_RUN;
+        (void)close(s);
+        return rc;
+    }
     if (rc == 0) {
         /* Only root runs a broker: whatever else listens at path (a user
          * who took the name while no broker ran) is not asked. */
@@ -787,7 +792,20 @@ int procket_open_broker_how(const struct procket_request *req, const char *path,
     if (how == NULL)
         how = &unused;
     *how = PROCKET_HOW_FINAL;
-    rc = open_broker(req, path, timeout_ms, how);
+    rc = open_broker(req, path, timeout_ms, how, 1);
+    errno = saved;
+    return rc;
+}
+
+int procket_open_broker_try(const struct procket_request *req, const char *path,
+                            int timeout_ms, int *how)
+{
+    int saved = errno, unused, rc;
+
+    if (how == NULL)
+        how = &unused;
+    *how = PROCKET_HOW_FINAL;
+    rc = open_broker(req, path, timeout_ms, how, 0);
     errno = saved;
     return rc;
 }

@@ -232,9 +232,10 @@ static ERL_NIF_TERM nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
 }
 
 /* open_broker(Request, Path, TimeoutMs) -> {ok, FD} | {error, Reason} |
- * {next, Reason}: the descriptor from the broker at Path
- * (procket_open_broker_how); {next, Reason} when no broker heard the
- * request (could not connect). */
+ * {next, Reason} | again: the descriptor from the broker at Path
+ * (procket_open_broker_try); {next, Reason} when no broker heard the
+ * request (could not connect); again when its backlog is full (the
+ * caller waits, on no scheduler, and asks again). */
 static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     struct procket_request req;
@@ -245,7 +246,9 @@ static ERL_NIF_TERM nif_open_broker(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     if (!get_request(env, argv[0], &req) || !get_cstring(env, argv[1], path, sizeof(path)) ||
         !enif_get_int(env, argv[2], &timeout) || timeout < 1)
         return enif_make_badarg(env);
-    fd = procket_open_broker_how(&req, path, timeout, &how);
+    fd = procket_open_broker_try(&req, path, timeout, &how);
+    if (fd == -EAGAIN && how == PROCKET_HOW_NOT_RUN) /* a full backlog: again later */
+        return enif_make_atom(env, "again");
     if (fd < 0 && how == PROCKET_HOW_NOT_RUN) /* Reason as in error_tuple() */
         return enif_make_tuple2(env, enif_make_atom(env, "next"), errno_reason(env, -fd));
     if (fd < 0)

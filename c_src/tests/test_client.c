@@ -1513,6 +1513,11 @@ TEST(open_broker)
     CHECK_EQ(procket_open_broker_how(&r, full, 300, &how), -ETIMEDOUT);
     CHECK(now_ms() - t0 >= 290);
     CHECK_EQ(how, PROCKET_HOW_FINAL); /* a busy broker: no second wait elsewhere */
+    /* one attempt: -EAGAIN at once, for a caller that waits elsewhere */
+    t0 = now_ms();
+    CHECK_EQ(procket_open_broker_try(&r, full, 300, &how), -EAGAIN);
+    CHECK(now_ms() - t0 < 100);
+    CHECK_EQ(how, PROCKET_HOW_NOT_RUN);
     (void)close(filler);
     (void)close(held);
     CHECK_EQ(procket_open_broker(NULL, path, 1000), -EINVAL);
