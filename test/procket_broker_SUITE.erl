@@ -296,17 +296,9 @@ hostile_clients(Config) ->
 worker_killed(Config) ->
     Sock = ?config(sock, Config),
     Broker = ?config(broker_pid, Config),
-    {error, enoent} = file:read_link_info("/dev/log"),
-    {ok, Log} = socket:open(local, dgram, default),
-    ok = socket:bind(Log, #{family => local, path => <<"/dev/log">>}),
-    ok = file:change_mode("/dev/log", 8#666),
+    Log = full_log(),
     Peer = nnp_peer(Config),
     try
-        %% fill the log socket's queue
-        {ok, Fill} = socket:open(local, dgram, default),
-        ok = socket:connect(Fill, #{family => local, path => <<"/dev/log">>}),
-        Filled = fill(Fill, 0),
-        ct:log("~p lines fill /dev/log", [Filled]),
         Self = self(),
         spawn_link(fun() ->
                            Self ! {opened, peer:call(Peer, procket, open,
@@ -320,8 +312,7 @@ worker_killed(Config) ->
         receive {opened, Result} -> {error, econnreset} = Result
         after 10000 -> ct:fail(no_answer)
         end,
-        ok = socket:close(Log),
-        ok = file:delete("/dev/log"),
+        ok = no_log(Log),
         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
                              ?CALL_TIMEOUT),
         ok = peer:call(Peer, procket, close, [FD]),
@@ -340,8 +331,7 @@ worker_killed(Config) ->
          end || Sig <- ["STOP", "KILL"]]
     after
         peer:stop(Peer),
-        _ = socket:close(Log),
-        _ = file:delete("/dev/log")
+        _ = no_log(Log)
     end.
 
 %% A broker in a user namespace of its own, where uid 65534 has no
@@ -628,15 +618,9 @@ root_is_a_caller(Config) ->
 stopped_workers(Config) ->
     Sock = ?config(sock, Config),
     Broker = ?config(broker_pid, Config),
-    {error, enoent} = file:read_link_info("/dev/log"),
-    {ok, Log} = socket:open(local, dgram, default),
-    ok = socket:bind(Log, #{family => local, path => <<"/dev/log">>}),
-    ok = file:change_mode("/dev/log", 8#666),
+    Log = full_log(),
     Peer = nnp_peer(Config),
     try
-        {ok, Fill} = socket:open(local, dgram, default),
-        ok = socket:connect(Fill, #{family => local, path => <<"/dev/log">>}),
-        _ = fill(Fill, 0),
         Self = self(),
         [spawn_link(fun() ->
                             Self ! {opened, peer:call(Peer, procket, open,
@@ -657,8 +641,7 @@ stopped_workers(Config) ->
                    || _ <- lists:seq(1, 8)],
         ct:log("~p", [Results]),
         [{error, _} = R || R <- Results],
-        ok = socket:close(Log),
-        ok = file:delete("/dev/log"),
+        ok = no_log(Log),
         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
                              ?CALL_TIMEOUT),
         ok = peer:call(Peer, procket, close, [FD]),
@@ -677,8 +660,7 @@ stopped_workers(Config) ->
          end || Sig <- ["STOP", "KILL"]]
     after
         peer:stop(Peer),
-        _ = socket:close(Log),
-        _ = file:delete("/dev/log")
+        _ = no_log(Log)
     end.
 
 %% What is not a root broker is not asked: a user listening at the path
@@ -905,6 +887,24 @@ raw_connect_close(Sock) ->
 
 sun(Path) ->
     <<1:16/native, (list_to_binary(Path))/binary, 0>>.
+
+%% A syslog socket at /dev/log (private to the suite: scripts/ct.sh) that
+%% reads nothing, its queue filled: an audit line waits for room, up to
+%% its 1 s, as uid 65534.
+full_log() ->
+    {error, enoent} = file:read_link_info("/dev/log"),
+    {ok, Log} = socket:open(local, dgram, default),
+    ok = socket:bind(Log, #{family => local, path => <<"/dev/log">>}),
+    ok = file:change_mode("/dev/log", 8#666),
+    {ok, Fill} = socket:open(local, dgram, default),
+    ok = socket:connect(Fill, #{family => local, path => <<"/dev/log">>}),
+    ct:log("~p lines fill /dev/log", [fill(Fill, 0)]),
+    ok = socket:close(Fill),
+    Log.
+
+no_log(Log) ->
+    _ = socket:close(Log),
+    file:delete("/dev/log").
 
 fill(S, N) ->
     case socket:send(S, <<"<86>x">>, nowait) of

@@ -784,30 +784,30 @@ static int open_broker(const struct procket_request *req, const char *path, int 
     return rc;
 }
 
-int procket_open_broker_how(const struct procket_request *req, const char *path,
-                            int timeout_ms, int *how)
+/* The public entry: errno kept, *how always set. */
+static int open_broker_entry(const struct procket_request *req, const char *path,
+                             int timeout_ms, int *how, int retry)
 {
     int saved = errno, unused, rc;
 
     if (how == NULL)
         how = &unused;
     *how = PROCKET_HOW_FINAL;
-    rc = open_broker(req, path, timeout_ms, how, 1);
+    rc = open_broker(req, path, timeout_ms, how, retry);
     errno = saved;
     return rc;
+}
+
+int procket_open_broker_how(const struct procket_request *req, const char *path,
+                            int timeout_ms, int *how)
+{
+    return open_broker_entry(req, path, timeout_ms, how, 1);
 }
 
 int procket_open_broker_try(const struct procket_request *req, const char *path,
                             int timeout_ms, int *how)
 {
-    int saved = errno, unused, rc;
-
-    if (how == NULL)
-        how = &unused;
-    *how = PROCKET_HOW_FINAL;
-    rc = open_broker(req, path, timeout_ms, how, 0);
-    errno = saved;
-    return rc;
+    return open_broker_entry(req, path, timeout_ms, how, 0);
 }
 
 int procket_open_broker(const struct procket_request *req, const char *path, int timeout_ms)
