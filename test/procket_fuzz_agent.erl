@@ -151,14 +151,31 @@ guard(Fun, St) ->
                 timeout ->
                     {stall, blocked,
                      io_lib:format("no return in ~p ms (the schedulers are fine, poking the "
-                                   "pool did not release it); the call's process: ~0p",
-                                   [?CALL_MS, Info])};
+                                   "pool did not release it); the call's process: ~0p; "
+                                   "the VM's threads in the kernel: ~0p",
+                                   [?CALL_MS, Info, threads()])};
                 R ->
                     {expected, R}
             end;
         R ->
             {ok, R}
     end.
+
+%% The VM's threads that wait in the kernel on something other than a
+%% futex or the poll set (a stall's likely place): {Name, Wchan, Syscall}.
+threads() ->
+    {ok, Ts} = file:list_dir("/proc/self/task"),
+    Read = fun(T, F) ->
+                   case file:read_file(filename:join(["/proc/self/task", T, F])) of
+                       {ok, B} -> string:trim(binary_to_list(B));
+                       {error, E} -> E
+                   end
+           end,
+    [{Name, Wchan, Sys}
+     || T <- Ts, Name <- [Read(T, "comm")], Wchan <- [Read(T, "wchan")],
+        Sys <- [hd(string:split(Read(T, "syscall"), " ") ++ [""])],
+        not lists:member(Wchan, ["futex_wait_queue", "futex_wait_queue_me", "futex_do_wait",
+                                 "do_epoll_wait", "0", ""])].
 
 %% In the call's process.
 run({call, _, _, _} = Call, St) ->
@@ -177,7 +194,9 @@ run({flood, Sock}, St) ->
 run({race, A, B}, #{pool := Pool} = St) ->
     %% two processes run side A over and over, one side B; one left
     %% blocked then is a normal scheduler blocked, unless poking releases
-    %% it (through its peer: no race if a member of its group is gone)
+    %% it (through its peer: no race if a member of its group is gone), or
+    %% closing what it waits on does (a wait for data that cannot come: a
+    %% call may have connected the socket elsewhere, or filtered it)
     Me = self(),
     Until = erlang:monotonic_time(millisecond) + ?RACE_MS,
     Ts = targets({A, B}),
@@ -193,7 +212,14 @@ run({race, A, B}, #{pool := Pool} = St) ->
             case ms_check() of
                 true ->
                     _ = poke(St, Ts ++ [peer(T) || T <- Ts]),
-                    [] = racers(Left, infinity);   % or the call's deadline passes
+                    case racers(Left, erlang:monotonic_time(millisecond) + 200) of
+                        [] ->
+                            ok;
+                        Still ->
+                            _ = [catch close_member(M) || M <- maps:values(maps:with(Ts, Pool)),
+                                                          alive(M)],
+                            [] = racers(Still, infinity)   % or the call's deadline passes
+                    end;
                 false ->
                     {stall, normal_scheduler,
                      io_lib:format("normal scheduler blocked in a race: a process bound to "

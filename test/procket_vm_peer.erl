@@ -8,7 +8,7 @@
          stretch/1, held_in_flight/1, close_async/1, workers/0,
          fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1,
          workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0,
-         path_async/2]).
+         path_async/2, blocked_call/1, write_all/1, error_queue_read/0, cpu_ms/0]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -517,3 +517,113 @@ path_async(How, Path) ->
                       end,
                   answer(R)
           end).
+
+%% @doc A call that waits as documented on a descriptor in blocking mode,
+%% in a process of its own (see result/2), with nothing ever coming:
+%% `read_udp' a read of a UDP socket, `read_unix' of an AF_UNIX datagram
+%% socket (its wait comes before the worker), `accept_tcp' an accept of a
+%% TCP listener, `write_tcp' a write to a TCP connection whose peer never
+%% reads. Returns the descriptor, the process and the other descriptors
+%% made, for the caller to close.
+-spec blocked_call(read_udp | read_unix | accept_tcp | write_tcp) ->
+          {integer(), pid(), [integer()]}.
+blocked_call(Kind) ->
+    {FD, Call, Others} =
+        case Kind of
+            read_udp ->
+                {ok, U} = procket:socket(inet, dgram, 0),
+                ok = procket:bind(U, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+                {U, fun() -> procket:read(U, 16) end, []};
+            read_unix ->
+                {ok, U} = procket:socket(local, dgram, 0),
+                ok = procket:bind(U, uaddr("b")),
+                {U, fun() -> procket:read(U, 16) end, []};
+            accept_tcp ->
+                {ok, L} = procket:socket(inet, stream, 0),
+                ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+                ok = procket:listen(L, 5),
+                {L, fun() -> procket:accept(L) end, []};
+            write_tcp ->
+                {ok, L} = procket:socket(inet, stream, 0),
+                ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+                ok = procket:listen(L, 1),
+                {ok, Addr} = procket:getsockname(L, 16),
+                {ok, C} = procket:socket(inet, stream, 0),
+                ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_SNDBUF', 4096),
+                _ = procket:connect(C, Addr),
+                {ok, S} = accept_retry(L, 100),
+                ok = procket:setsockopt(S, 'SOL_SOCKET', 'SO_RCVBUF', 4096),
+                fill(C, 0),
+                {C, fun() -> procket:write(C, <<0:(1048576 * 8)>>) end, [S, L]}
+        end,
+    {ok, _} = procket:ioctl(FD, 'FIONBIO', <<0:32/native>>),
+    {FD, spawn(fun() -> answer(Call()) end), Others}.
+
+%% @doc A write of Size bytes (write/2, or writev/2 in 64 KiB binaries) to
+%% a TCP connection in blocking mode while its peer reads 8 KiB at a
+%% time, 2 ms apart: what the write returned (ok: all of it, as a blocking
+%% write(2) in C) and how many bytes the peer got.
+-spec write_all({write | writev, pos_integer()}) -> {term(), non_neg_integer()}.
+write_all({How, Size}) ->
+    {ok, L} = procket:socket(inet, stream, 0),
+    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    ok = procket:listen(L, 1),
+    {ok, Addr} = procket:getsockname(L, 16),
+    {ok, C} = procket:socket(inet, stream, 0),
+    _ = procket:connect(C, Addr),
+    {ok, S} = accept_retry(L, 100),
+    ok = procket:close(L),
+    Me = self(),
+    spawn(fun() -> Me ! {got, drain(S, Size, 0)} end),
+    {ok, _} = procket:ioctl(C, 'FIONBIO', <<0:32/native>>),
+    R = case How of
+            write -> procket:write(C, <<0:(Size * 8)>>);
+            writev -> procket:writev(C, [<<0:(65536 * 8)>> || _ <- lists:seq(1, Size div 65536)])
+        end,
+    Got = receive {got, N} -> N after 30000 -> timeout end,
+    ok = procket:close(C),
+    ok = procket:close(S),
+    {R, Got}.
+
+drain(_, Size, Got) when Got >= Size ->
+    Got;
+drain(S, Size, Got) ->
+    case procket:read(S, 8192) of
+        {ok, <<>>} -> Got;
+        {ok, B} -> timer:sleep(2), drain(S, Size, Got + byte_size(B));
+        {error, eagain} -> timer:sleep(2), drain(S, Size, Got);
+        {error, _} -> Got
+    end.
+
+%% @doc A read in blocking mode of a UDP socket whose error queue holds a
+%% message (IP_RECVERR, and a datagram to a closed port: the kernel's port
+%% unreachable), in a process of its own (see result/2): poll(2) says
+%% POLLERR at once while a read finds nothing. Returns the socket, its
+%% port and the process.
+-spec error_queue_read() -> {integer(), integer(), pid()}.
+error_queue_read() ->
+    {ok, U} = procket:socket(inet, dgram, 0),
+    ok = procket:bind(U, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    {ok, <<_:16, Port:16, _/binary>>} = procket:getsockname(U, 16),
+    ok = procket:setsockopt(U, 'IPPROTO_IP', 'IP_RECVERR', 1),
+    %% a port nobody listens on: one just closed
+    {ok, C} = procket:socket(inet, dgram, 0),
+    ok = procket:bind(C, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    {ok, Closed} = procket:getsockname(C, 16),
+    ok = procket:close(C),
+    ok = procket:sendto(U, <<"x">>, 0, Closed),
+    timer:sleep(50),
+    %% the error is reported once (sk_err), and stays in the error queue
+    {error, econnrefused} = procket:read(U, 16),
+    {error, eagain} = procket:read(U, 16),
+    {ok, _} = procket:ioctl(U, 'FIONBIO', <<0:32/native>>),
+    {U, Port, spawn(fun() -> answer(procket:read(U, 16)) end)}.
+
+%% @doc The CPU time this VM has used, in milliseconds.
+-spec cpu_ms() -> non_neg_integer().
+cpu_ms() ->
+    {ok, Stat} = file:read_file("/proc/self/stat"),
+    [_, After] = binary:split(Stat, <<") ">>),
+    Fields = binary:split(After, <<" ">>, [global]),
+    Ticks = binary_to_integer(lists:nth(12, Fields)) + binary_to_integer(lists:nth(13, Fields)),
+    Ticks * 10.

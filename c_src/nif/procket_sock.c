@@ -1023,6 +1023,83 @@ static void pk_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mo
 
 /* ---- the descriptor argument: integer or handle ------------------------ */
 
+/* ---- waiting as C does, without holding a scheduler for good ----------- */
+
+/* A call on a descriptor in blocking mode waits, as in C, on a dirty I/O
+ * scheduler. A wait that never ends would hold that scheduler for good:
+ * the caller killed meanwhile (nobody takes the result), or the descriptor
+ * closed under it (no data ever comes), and once every dirty I/O
+ * scheduler is held the VM's file operations stop. So the wait is poll(2)
+ * in slices of PK_WAIT_SLICE_MS, and between them the call looks whether
+ * its descriptor was closed and whether its caller still lives. */
+#define PK_WAIT_SLICE_MS 50
+
+/* Whether close/1 or close_handle/1 came for the call's descriptor since
+ * the call began (the close waits for the call: see op_end). */
+static int op_closing(const struct pk_op *op)
+{
+    int closing = 0;
+
+    if (op->s != NULL) {
+        enif_mutex_lock(op->s->mtx);
+        closing = op->s->state != PK_OPEN;
+        enif_mutex_unlock(op->s->mtx);
+    } else if (op->held) {
+        enif_mutex_lock(reg_mtx);
+        closing = op->fd >= 0 && (size_t)op->fd < iss_len && iss[op->fd].closing;
+        enif_mutex_unlock(reg_mtx);
+    }
+    return closing;
+}
+
+/* On a dirty scheduler: waits until the call's descriptor is ready for
+ * events (or hung up, for the call to report). 0, or EBADF once the
+ * descriptor was closed, or ECANCELED when the caller is gone. poll(2)
+ * always reports POLLERR, which a socket also shows for a message in its
+ * error queue (IP_RECVERR), where a receive still finds nothing: then the
+ * slice is slept out, so that the caller's retries neither spin nor miss
+ * a close. */
+static int wait_ready(ErlNifEnv *env, const struct pk_op *op, short events)
+{
+    for (;;) {
+        struct pollfd p = {op->fd, events, 0};
+        int r = poll(&p, 1, PK_WAIT_SLICE_MS);
+        if (r < 0 && errno != EINTR)
+            return errno;
+        if (r > 0 && (p.revents & (events | POLLHUP | POLLNVAL)))
+            return 0;
+        if (r > 0) { /* POLLERR alone */
+            struct timespec ts = {0, PK_WAIT_SLICE_MS * 1000000L};
+            (void)nanosleep(&ts, NULL);
+        }
+        if (op_closing(op))
+            return EBADF;
+        if (!enif_is_current_process_alive(env))
+            return ECANCELED;
+        if (r > 0)
+            return 0; /* the call tries again */
+    }
+}
+
+/* Whether fd is a listening socket (accept(2) on anything else fails at
+ * once: no wait). */
+static int listening(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof(on);
+
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+/* Whether fd is in blocking mode now (another process sharing the open
+ * file may change it at any time). */
+static int in_blocking_mode(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
 
 enum { OP_OK, OP_BADARG, OP_CLOSED, OP_BUSY, OP_DIRTY, OP_WORKER };
 #define CHECK_BLOCKING 1 /* move to a dirty scheduler if fd blocks */
@@ -1132,14 +1209,21 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
          * worker then tries without waiting, and the call comes back
          * here if it found nothing (see call_on_worker). The operation
          * stays held until the worker is done. */
-        if ((checks & CHECK_BLOCKING) && on_dirty_scheduler()) {
-            int fl = fcntl(op->fd, F_GETFL);
-            if (fl >= 0 && !(fl & O_NONBLOCK)) {
-                struct pollfd p = {op->fd, (checks & ROUTE_RECV) ? POLLIN : POLLOUT, 0};
-                while (poll(&p, 1, -1) < 0 && errno == EINTR)
-                    ;
-                op->blocking = 1;
+        if ((checks & CHECK_BLOCKING) && on_dirty_scheduler() && in_blocking_mode(op->fd)) {
+            /* a receive waits only if there is nothing to receive (a
+             * peek takes nothing and drops nothing): one that would fail
+             * at once (a listening socket) goes straight to the worker */
+            int wait = 1;
+            if (checks & ROUTE_RECV) {
+                char c;
+                wait = recv(op->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+                       (errno == EAGAIN || errno == EWOULDBLOCK);
             }
+            if (wait && wait_ready(env, op, (checks & ROUTE_RECV) ? POLLIN : POLLOUT) != 0) {
+                op_end(env, op);
+                return OP_CLOSED;
+            }
+            op->blocking = 1;
         }
         return OP_WORKER;
     }
@@ -1258,6 +1342,13 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     OP_BEGIN(env, argv[0], &op, CHECK_DIRTY, procket_sock_accept,
              "sock_accept", argc, argv);
     len = (socklen_t)salen;
+    /* in blocking mode, the wait is wait_ready's (then accept(2) may still
+     * wait if another process took the connection meanwhile) */
+    if (in_blocking_mode(op.fd) && listening(op.fd) &&
+        (err = wait_ready(env, &op, POLLIN)) != 0) {
+        op_end(env, &op);
+        return error_tuple(env, err);
+    }
     do {
         fd = accept4(op.fd, salen ? &sa.sa : NULL, salen ? &len : NULL,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1763,16 +1854,133 @@ ERL_NIF_TERM procket_sock_sendmsg(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
 }
 
+/* One read or write on fd that does not wait: recvmsg(2) or sendmsg(2)
+ * with MSG_DONTWAIT on a socket, else RWF_NOWAIT (EOPNOTSUPP for a file
+ * that does not take it). */
+static ssize_t rw_nowait(int fd, struct iovec *iov, int n, int writing, int sock)
+{
+    ssize_t r;
+
+    if (sock && !writing)
+        return recv_passing(fd, iov, n, MSG_DONTWAIT, NULL, 0, NULL);
+    do {
+        if (sock) {
+            struct msghdr msg;
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = iov;
+            msg.msg_iovlen = (size_t)n;
+            r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            r = writing ? pwritev2(fd, iov, n, -1, RWF_NOWAIT)
+                        : preadv2(fd, iov, n, -1, RWF_NOWAIT);
+        }
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* rw() on a dirty scheduler. A regular file, block device or directory is
+ * read or written as it is (the call moved here for it). Anything else is
+ * read or written without waiting first, as a call in blocking mode
+ * returns at once what it can (data, room, or an error such as a write to
+ * a listening socket); only if there was nothing, and the descriptor is
+ * in blocking mode, does the call wait, in wait_ready's slices, and try
+ * again (another reader or writer may get there first). A write to a
+ * stream socket or a pipe goes on until all is written, as a blocking
+ * write(2) does; a close or the caller's death meanwhile returns what was
+ * written. A file that takes no RWF_NOWAIT is read or written once ready,
+ * in blocking mode after the wait. */
+static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iovec *iov0,
+                        int n, int writing)
+{
+    struct iovec small[8], *iov = small;
+    struct stat st;
+    size_t total = 0, done = 0;
+    ssize_t r;
+    int sock, all, err = 0, i;
+    short events = writing ? POLLOUT : POLLIN;
+
+    if (fstat(op->fd, &st) < 0)
+        return -1;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+        do {
+            r = writing ? writev(op->fd, iov0, n) : readv(op->fd, iov0, n);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    for (i = 0; i < n; i++)
+        total += iov0[i].iov_len;
+    if (!writing && total == 0)
+        return 0; /* as read(2); recvmsg(2) would wait for a message */
+    sock = S_ISSOCK(st.st_mode);
+    all = writing && (S_ISFIFO(st.st_mode) || (sock && op->type == SOCK_STREAM));
+    if ((size_t)n > sizeof(small) / sizeof(small[0]) &&
+        (iov = enif_alloc((size_t)n * sizeof(*iov))) == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(iov, iov0, (size_t)n * sizeof(*iov));
+    for (;;) {
+        r = rw_nowait(op->fd, iov, n, writing, sock);
+        err = errno;
+        if (r < 0 && err == EOPNOTSUPP) {
+            /* no RWF_NOWAIT: once ready (a wait in blocking mode) */
+            struct pollfd p = {op->fd, events, 0};
+            if (in_blocking_mode(op->fd)) {
+                if ((err = wait_ready(env, op, events)) != 0)
+                    break;
+            } else if (poll(&p, 1, 0) == 0) {
+                err = EAGAIN;
+                break;
+            }
+            do {
+                r = writing ? writev(op->fd, iov, n) : readv(op->fd, iov, n);
+            } while (r < 0 && errno == EINTR);
+            err = errno;
+        }
+        if (r < 0 && err == EAGAIN && in_blocking_mode(op->fd)) {
+            if ((err = wait_ready(env, op, events)) != 0)
+                break;
+            continue;
+        }
+        if (r < 0 || !all)
+            break;
+        done += (size_t)r;
+        if (done >= total)
+            break;
+        /* the rest: drop what was written from the front of iov */
+        {
+            size_t adv = (size_t)r;
+            while (n > 0 && adv >= iov[0].iov_len) {
+                adv -= iov[0].iov_len;
+                memmove(iov, iov + 1, (size_t)(n - 1) * sizeof(*iov));
+                n--;
+            }
+            iov[0].iov_base = (char *)iov[0].iov_base + adv;
+            iov[0].iov_len -= adv;
+        }
+    }
+    if (iov != small)
+        enif_free(iov);
+    if (all && done > 0)
+        return (ssize_t)done; /* a later error: what was written */
+    if (r >= 0)
+        return r;
+    errno = err;
+    return -1;
+}
+
 /* read(2), write(2) and writev(2) for read/2, write/2 and writev/2. On a
  * dirty scheduler (where the call moved because the descriptor was in
- * blocking mode) they may block, as in C. On a normal scheduler the
+ * blocking mode, or is a file) see rw_dirty. On a normal scheduler the
  * descriptor was non-blocking when op_begin looked, but another process
  * may have cleared O_NONBLOCK since: RWF_NOWAIT makes this one call
  * non-blocking whatever the flag says (sockets, pipes, tun devices take
  * it). A file that does not gives EOPNOTSUPP, and the call moves to a
  * dirty scheduler. */
-static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
+static ssize_t rw(ErlNifEnv *env, const struct pk_op *op, const struct iovec *iov, int n,
+                  int writing)
 {
+    int fd = op->fd;
     ssize_t r;
 
     /* On a worker (an AF_UNIX socket: see ROUTE_SEND) nothing waits for
@@ -1780,50 +1988,20 @@ static ssize_t rw(int fd, const struct iovec *iov, int n, int writing)
     if (pk_worker) {
         if (!writing && n == 1 && iov[0].iov_len == 0)
             return 0;
-        if (!writing)
-            return recv_passing(fd, (struct iovec *)iov, n, MSG_DONTWAIT, NULL, 0, NULL);
-        {
-            struct msghdr msg;
-            memset(&msg, 0, sizeof(msg));
-            msg.msg_iov = (struct iovec *)iov;
-            msg.msg_iovlen = (size_t)n;
-            do {
-                r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-            } while (r < 0 && errno == EINTR);
-            return r;
-        }
+        return rw_nowait(fd, (struct iovec *)iov, n, writing, 1);
     }
-
-    /* On a dirty scheduler a descriptor that is non-blocking now (a file
-     * without RWF_NOWAIT, moved here) is only read or written when ready:
-     * the flag may be cleared under it, by another process sharing it */
-    if (on_dirty_scheduler()) {
-        int fl = fcntl(fd, F_GETFL);
-        struct stat st;
-        if (fl >= 0 && (fl & O_NONBLOCK) && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
-            !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode)) {
-            struct pollfd p = {fd, writing ? POLLOUT : POLLIN, 0};
-            if (poll(&p, 1, 0) == 0) {
-                errno = EAGAIN;
-                return -1;
-            }
-        }
-    }
+    if (on_dirty_scheduler())
+        return rw_dirty(env, op, iov, n, writing);
     if (!writing && (n > 1 || iov[0].iov_len > 0)) {
         /* a socket: recvmsg(2), so that passed descriptors are not closed
          * in this thread (see recv_passing). A read of 0 bytes returns 0
          * at once, as read(2) does (recvmsg(2) would wait for a message). */
-        r = recv_passing(fd, (struct iovec *)iov, n,
-                         on_dirty_scheduler() ? 0 : MSG_DONTWAIT, NULL, 0, NULL);
+        r = recv_passing(fd, (struct iovec *)iov, n, MSG_DONTWAIT, NULL, 0, NULL);
         if (!(r < 0 && errno == ENOTSOCK))
             return r;
     }
     do {
-        if (on_dirty_scheduler())
-            r = writing ? writev(fd, iov, n) : readv(fd, iov, n);
-        else
-            r = writing ? pwritev2(fd, iov, n, -1, RWF_NOWAIT)
-                        : preadv2(fd, iov, n, -1, RWF_NOWAIT);
+        r = writing ? pwritev2(fd, iov, n, -1, RWF_NOWAIT) : preadv2(fd, iov, n, -1, RWF_NOWAIT);
     } while (r < 0 && errno == EINTR);
     return r;
 }
@@ -1854,7 +2032,7 @@ ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     }
     {
         struct iovec iov = {buf.data, size};
-        n = rw(op.fd, &iov, 1, 0);
+        n = rw(env, &op, &iov, 1, 0);
     }
     err = errno;
     op_end(env, &op);
@@ -1884,7 +2062,7 @@ ERL_NIF_TERM procket_sock_write(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
              "sock_write", argc, argv);
     {
         struct iovec iov = {buf.data, buf.size};
-        n = rw(op.fd, &iov, 1, 1);
+        n = rw(env, &op, &iov, 1, 1);
     }
     err = errno;
     op_end(env, &op);
@@ -1911,7 +2089,7 @@ ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE | ROUTE_SEND, procket_sock_writev,
              "sock_writev", argc, argv);
-    n = rw(op.fd, (const struct iovec *)iovec->iov, (int)iovec->iovcnt, 1);
+    n = rw(env, &op, (const struct iovec *)iovec->iov, (int)iovec->iovcnt, 1);
     err = errno;
     op_end(env, &op);
     RW_RESCHEDULE(env, n, err, procket_sock_writev, "sock_writev", argc, argv);
