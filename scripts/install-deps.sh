@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential musl-tools clang libclang-rt-14-dev valgrind
  erlang-nox erlang-dev erlang-dialyzer erlang-eunit erlang-common-test
  erlang-tools erlang-edoc rebar3 sudo socat netcat-openbsd iproute2
- util-linux libcap2-bin procps cppcheck iputils-ping tcpdump strace"
+ util-linux libcap2-bin procps cppcheck iputils-ping tcpdump strace
+ lowdown mandoc groff-base man-db pkg-config libsystemd-dev elixir"
 
 missing=""
 for p in $PACKAGES; do

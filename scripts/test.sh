@@ -99,7 +99,7 @@ step() {
 summary() {
     c=$(awk '/^test_[a-z_]+: [0-9]+ passed, [0-9]+ failed$/ {p += $2; f += $4; n++}
              END {if (n) printf "%d C tests in %d programs: %d passed, %d failed", p + f, n, p, f}' "$1")
-    e=$(grep -hoE 'All [0-9]+ tests passed|TEST COMPLETE.*|xref: .*|fuzz-api: [0-9]+ calls.*' "$1" |
+    e=$(grep -hoE 'All [0-9]+ tests passed|TEST COMPLETE.*|xref: .*|fuzz-api: [0-9]+ calls.*|check-[a-z]+: [0-9]+ (passed|pages).*' "$1" |
         tail -n 1)
     z=$(awk -F': ' '/stat::number_of_executed_units/ {x += $2; n++}
              END {if (n) printf "%d harnesses, %d inputs run", n, x}' "$1")
@@ -280,6 +280,11 @@ step common-test-vm "$ROOT/scripts/ct-vm.sh"
 step common-test-hardening "$ROOT/scripts/ct-hardening.sh"
 step common-test-broker "$ROOT/scripts/ct-broker.sh"
 step systemd-units "$ROOT/scripts/check-units.sh"
+step common-test-exec "$ROOT/scripts/ct-exec.sh"
+step common-test-doctor "$ROOT/scripts/ct-doctor.sh"
+step man-pages "$ROOT/scripts/check-man.sh"
+step install "$ROOT/scripts/check-install.sh"
+step mix "$ROOT/scripts/check-mix.sh"
 step host-untouched host_untouched
 
 echo "make test: took $(( $(date +%s) - total_start ))s; logs in logs/test"

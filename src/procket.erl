@@ -119,6 +119,9 @@
 -export([open/1, open/2, listen/1, listen/2, close/1]).
 -export([dev/1, dev/2]).
 -export([helper_path/0, priv_dir/0]).
+-export([diagnose/0, diagnose/1]).
+-export([listen_fds/0]).
+-export([gen_udp_open/2, gen_tcp_listen/2, socket_open/2]).
 %% the socket API: see the section at the end and procket_socket
 -export([socket/3, bind/2, connect/2, accept/1, accept/2,
          recv/2, recvfrom/2, recvfrom/4, sendto/2, sendto/3, sendto/4,
@@ -317,13 +320,104 @@ close(FD) when is_integer(FD), FD >= 0 ->
 close(_) ->
     erlang:error(badarg).
 
-%% @doc The default helper: the application environment's `helper' if
-%% set, else `procket' in {@link priv_dir/0}.
+%% @doc A `gen_udp' socket on `Port' that owns its descriptor: closing
+%% it, or its owner's exit, closes the descriptor too (with
+%% `gen_udp:open(0, [{fd, FD}])' alone it stays open). `Options' holds
+%% procket's options (see {@link open/2}; `{protocol, udp}' is the
+%% default) and gen_udp's, in one list:
+%% ```
+%% {ok, S} = procket:gen_udp_open(53, [binary, {active, false}]),
+%% {ok, {Addr, Port, Query}} = gen_udp:recv(S, 512),
+%% ok = gen_udp:close(S).
+%% '''
+%% procket's own names are not passed to gen_udp (`{ip, Address}' binds
+%% the socket; gen_udp would try to bind it again); `ipv6_v6only' goes to
+%% both. A bare `inet6' also makes procket open an IPv6 socket. A type,
+%% protocol or device that is not a UDP socket is badarg. Errors are
+%% those of {@link open/2} and of gen_udp:open/2, and leave nothing open.
+-spec gen_udp_open(Port :: 0..65535, Options :: list()) ->
+          {ok, gen_udp:socket()} | {error, term()}.
+gen_udp_open(Port, Options) ->
+    procket_own:gen_udp_open(Port, Options).
+
+%% @doc A listening `gen_tcp' socket on `Port' that owns its descriptor,
+%% as {@link gen_udp_open/2} for TCP: `gen_tcp:close/1' or its owner's
+%% exit closes the descriptor. `{backlog, N}' goes to both procket and
+%% gen_tcp.
+%% ```
+%% {ok, L} = procket:gen_tcp_listen(80, [binary, {active, false}]),
+%% {ok, S} = gen_tcp:accept(L).
+%% '''
+-spec gen_tcp_listen(Port :: 0..65535, Options :: list()) ->
+          {ok, gen_tcp:socket()} | {error, term()}.
+gen_tcp_listen(Port, Options) ->
+    procket_own:gen_tcp_listen(Port, Options).
+
+%% @doc A `socket' module socket on `Port', from procket's options (see
+%% {@link open/2}; default a TCP socket): `socket:open/2' gets a
+%% duplicate of the descriptor, and procket's copy is closed at once, so
+%% `socket:close/1' closes everything. `{debug, B}' and
+%% `{use_registry, B}' in `Options' go to `socket:open/2'; other names
+%% that are not procket's are ignored.
+%% ```
+%% {ok, S} = procket:socket_open(53, [{protocol, udp}]),
+%% {ok, {Source, Query}} = socket:recvfrom(S).
+%% '''
+-spec socket_open(Port :: 0..65535, Options :: list()) ->
+          {ok, socket:socket()} | {error, term()}.
+socket_open(Port, Options) ->
+    procket_own:socket_open(Port, Options).
+
+%% @doc How procket would work for this VM's user on this machine, and
+%% what to fix: the helper's `procket --check' (procket(8)) for the helper
+%% {@link open/2} would run, with what only the VM sees (a sudo rule, the
+%% broker it would choose, whether it runs as root). A map: `verdict'
+%% (`root', `broker', `setuid', `capabilities', `sudo' or `none'),
+%% `text', `helper' and `checks', a list of
+%% `#{item, status (ok | warning | problem), text, fix}'. See
+%% {@link procket_diagnose}.
+-spec diagnose() -> procket_diagnose:report().
+diagnose() ->
+    procket_diagnose:run().
+
+%% @doc `diagnose(print)': {@link diagnose/0}, also printed as plain text;
+%% `diagnose(Helper)' (a string or a binary): the report for that helper.
+-spec diagnose(print | file:filename_all()) -> procket_diagnose:report().
+diagnose(print) ->
+    procket_diagnose:print(procket_diagnose:run());
+diagnose(Helper) when is_list(Helper); is_binary(Helper) ->
+    procket_diagnose:run(Helper);
+diagnose(_) ->
+    erlang:error(badarg).
+
+%% @doc The default helper: the application environment's `helper' (a
+%% string or, as Elixir passes it, a binary) if set, else `procket' in
+%% {@link priv_dir/0}. `make install' sets `helper' in the installed
+%% application's environment to the installed helper (under
+%% `libexec/procket/'), so the installed application and the releases
+%% made from it use that one; a release that builds procket itself sets
+%% it in its `sys.config' (see the README).
 -spec helper_path() -> file:filename().
 helper_path() ->
+    case helper_env() of
+        undefined ->
+            %% the environment of procket.app is there once the
+            %% application is loaded (an installed one names the
+            %% installed helper); a value set before stays
+            _ = application:load(procket),
+            case helper_env() of
+                undefined -> filename:join(priv_dir(), "procket");
+                Path -> Path
+            end;
+        Path ->
+            Path
+    end.
+
+helper_env() ->
     case application:get_env(procket, helper) of
-        {ok, Path} when is_list(Path) -> Path;
-        _ -> filename:join(priv_dir(), "procket")
+        {ok, Path} when is_list(Path), Path =/= [] -> Path;
+        {ok, Path} when is_binary(Path), Path =/= <<>> -> unicode:characters_to_list(Path);
+        _ -> undefined
     end.
 
 %% @doc The application's priv directory, also when the code was loaded
@@ -337,6 +431,70 @@ priv_dir() ->
             Ebin = filename:dirname(code:which(?MODULE)),
             filename:join(filename:dirname(Ebin), "priv")
     end.
+
+%% @doc The sockets passed to this VM by socket activation, from
+%% procket-exec(1) or systemd (sd_listen_fds(3)): `{Name, FD}' for each,
+%% in order, from descriptor 3 up. The names are `LISTEN_FDNAMES''s
+%% (procket-exec's `-n NAME', by default `"tcp-80"', `"udp-53"', ...;
+%% systemd's `FileDescriptorName='), `"unknown"' each when it is unset.
+%% `[]' unless `LISTEN_PID' is this VM's pid (`erl' execs the emulator,
+%% so the VM keeps the pid procket-exec or systemd started) and
+%% `LISTEN_FDS' a count of open descriptors; also `[]' for any malformed
+%% value, or as many names as descriptors. The variables are left as
+%% they are: programs the VM starts have another pid and ignore them.
+%% ```
+%% [{_, FD}] = procket:listen_fds(),
+%% {ok, L} = gen_tcp:listen(0, [{fd, FD}]).
+%% '''
+-spec listen_fds() -> [{Name :: string(), FD :: non_neg_integer()}].
+listen_fds() ->
+    Pid = listen_env_int(os:getenv("LISTEN_PID")),
+    Count = listen_env_int(os:getenv("LISTEN_FDS")),
+    case Pid =:= list_to_integer(os:getpid()) andalso is_integer(Count)
+        andalso Count =< 65536 of
+        true -> listen_fds(Count, os:getenv("LISTEN_FDNAMES"));
+        false -> []
+    end.
+
+%% sd_listen_fds(3): descriptors 3 to 3 + Count - 1, which must be open
+%% (looked up in /proc when it is there).
+listen_fds(Count, NamesVar) ->
+    FDs = lists:seq(3, 3 + Count - 1),
+    Open = case file:read_file_info("/proc/self/fd") of
+               {ok, _} -> lists:all(fun listen_fd_open/1, FDs);
+               {error, _} -> true
+           end,
+    Names = case NamesVar of
+                false -> lists:duplicate(Count, "unknown");
+                _ -> listen_fd_names(NamesVar, [], [])
+            end,
+    case Open andalso length(Names) =:= Count of
+        true -> lists:zip(Names, FDs);
+        false -> []
+    end.
+
+listen_fd_open(FD) ->
+    case file:read_link("/proc/self/fd/" ++ integer_to_list(FD)) of
+        {ok, _} -> true;
+        {error, _} -> false
+    end.
+
+%% LISTEN_FDNAMES split at each ':' (empty names kept, as systemd does).
+listen_fd_names([], Name, Acc) ->
+    lists:reverse([lists:reverse(Name) | Acc]);
+listen_fd_names([$: | Rest], Name, Acc) ->
+    listen_fd_names(Rest, [], [lists:reverse(Name) | Acc]);
+listen_fd_names([C | Rest], Name, Acc) ->
+    listen_fd_names(Rest, [C | Name], Acc).
+
+%% A positive decimal number (digits only, at most 10), else false.
+listen_env_int(Value) when is_list(Value), Value =/= [], length(Value) =< 10 ->
+    case lists:all(fun(C) -> is_integer(C) andalso C >= $0 andalso C =< $9 end, Value) of
+        true when Value =/= "0" -> list_to_integer(Value);
+        _ -> false
+    end;
+listen_env_int(_) ->
+    false.
 
 %% --- the socket API (see procket_socket) -----------------------------------
 %% Thin wrappers: the documentation, the rules (non-blocking calls, dirty

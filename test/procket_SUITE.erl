@@ -33,7 +33,8 @@
          opens_and_failures_leave_nothing/1, policy_supplementary_group/1,
          ping_unanswered/1, dev_functions/1, tun_clone/1, packet_confined/1,
          reuseport_group_not_joined/1,
-         callers_timeout_ignored/1, nonblocking_descriptors/1, refusal_is_final/1]).
+         callers_timeout_ignored/1, nonblocking_descriptors/1, refusal_is_final/1,
+         owned_handles/1, helper_env_binary/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -67,7 +68,7 @@ groups() ->
               pipe_helper_exits_early, pipe_relative_path, audit_trail,
               rule_needed, opens_and_failures_leave_nothing,
               callers_timeout_ignored, nonblocking_descriptors],
-    [{setuid, [], [refusal_is_final | Common]},
+    [{setuid, [], [refusal_is_final, owned_handles, helper_env_binary | Common]},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
@@ -202,11 +203,13 @@ peer_is_unprivileged(Config) ->
 
 %% --- cases: echo through a privileged port ---------------------------
 
-%% The README's session, word for word, from the directory holding ebin/
-%% and priv/: procket:listen(53, [{protocol, udp}]) with the setuid
-%% helper, or with {progname, "sudo priv/procket"} through sudo; then
-%% gen_udp:open(0, [{fd, FD}]) and a datagram from a real client (socat,
-%% run by the same unprivileged user) arrives as a message.
+%% The README's sessions, word for word, from the directory holding ebin/
+%% and priv/, with the setuid helper or with {progname, "sudo
+%% priv/procket"} through sudo: procket:gen_udp_open(53, []) (the
+%% descriptor closed with the socket: the VM's count is back after
+%% gen_udp:close/1); then procket:listen(53, [{protocol, udp}]) and
+%% gen_udp:open(0, [{fd, FD}]). Each time a datagram from a real client
+%% (socat, run by the same unprivileged user) arrives as a message.
 readme_session(Config) ->
     Peer = ?config(peer, Config),
     Opts = case ?config(group, Config) of
@@ -214,6 +217,13 @@ readme_session(Config) ->
                sudo -> [{progname, "sudo priv/procket"}, {protocol, udp}]
            end,
     Dir = filename:dirname(?config(ebin, Config)),
+    %% the first session: procket:gen_udp_open/2, one close
+    Owned = [O || O <- Opts, O =/= {protocol, udp}],
+    {Msg0, S0, true} = peer:call(Peer, procket_test_echo, readme_session_owned,
+                                 [Dir, Owned, "UDP4:127.0.0.1:53"], ?CALL_TIMEOUT),
+    {udp, S0, {127, 0, 0, 1}, _, "hello\n"} = Msg0,
+    [] = socket_uids("udp", 53),
+    %% the second: the older API
     {Msg, S} = peer:call(Peer, procket_test_echo, readme_session,
                          [Dir, Opts, "UDP4:127.0.0.1:53"], ?CALL_TIMEOUT),
     {udp, S, {127, 0, 0, 1}, ClientPort, "hello\n"} = Msg,
@@ -366,6 +376,47 @@ open_close_cycles(Config) ->
     {ok, N, _Ms} = Result,
     [] = socket_uids("udp", 443),
     ok = assert_no_leaks(Before, Config).
+
+%% procket:gen_udp_open/2 (UDP 53), gen_tcp_listen/2 (TCP 80) and
+%% socket_open/2 (UDP 443): 1,000 handles of each, each bound to its
+%% privileged port, closed with the OTP module's close; and 1,000 of each
+%% whose owner is killed instead. The VM ends with the descriptors it
+%% started with, no helper left, and no socket on those ports.
+owned_handles(Config) ->
+    Peer = ?config(peer, Config),
+    Priv = ?config(priv_opts, Config),
+    Before = snapshot(Config),
+    [begin
+         Result = peer:call(Peer, procket_test_echo, owned_cycles,
+                            [Kind, 1000, Port, Opts ++ Priv, Mode], 300000),
+         ct:log("~p on ~p, ~p: ~p", [Kind, Port, Mode, Result]),
+         ok = Result
+     end || {Kind, Port, Opts} <- [{udp, 53, [binary, {active, false}]},
+                                   {tcp, 80, [binary, {active, false}]},
+                                   {socket, 443, [{protocol, udp}]}],
+            Mode <- [close, kill]],
+    ok = assert_no_leaks(Before, Config),
+    [] = socket_uids("udp", 53),
+    [] = socket_uids("tcp", 80),
+    [] = socket_uids("udp", 443).
+
+%% The application environment's helper as Elixir passes it, a binary, is
+%% used: a binary naming no file gives enoent, the staged helper's path as
+%% a binary opens port 53.
+helper_env_binary(Config) ->
+    Peer = ?config(peer, Config),
+    Helper = peer:call(Peer, procket, helper_path, []),
+    Missing = filename:join(filename:dirname(Helper), "no-such-helper"),
+    ok = peer:call(Peer, application, set_env, [procket, helper, list_to_binary(Missing)]),
+    try
+        Missing = peer:call(Peer, procket, helper_path, []),
+        {error, enoent} = peer:call(Peer, procket, open, [53, [{broker, false} | ?UDP]]),
+        ok = peer:call(Peer, application, set_env, [procket, helper, list_to_binary(Helper)]),
+        {ok, FD} = peer:call(Peer, procket, open, [53, [{broker, false} | ?UDP]]),
+        ok = peer:call(Peer, procket, close, [FD])
+    after
+        peer:call(Peer, application, unset_env, [procket, helper])
+    end.
 
 %% --- cases: failures -------------------------------------------------
 

@@ -7,11 +7,12 @@
 -export([udp_echo/4, tcp_echo/4, stop/1]).
 -export([try_open/2, try_open_with_helper/3]).
 -export([open_many/2, close_all/1, cycles/3]).
--export([readme_session/3, raw_ping/2]).
+-export([readme_session/3, readme_session_owned/3, raw_ping/2]).
 -export([open_fd/2, tun_answer_ping/2, packet_capture/3, packet_send/2]).
 -export([packet_roundtrip/4, packet_confinement/4]).
 -export([opens_with/3, fresh_calls/2]).
 -export([mute/2, release/1, flood/2, flood_result/1]).
+-export([owned_cycles/5]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -39,6 +40,39 @@ readme_session(Dir, Opts, Target) ->
         end
     after
         ok = file:set_cwd(Cwd)
+    end.
+
+%% @doc The README's first session, in directory `Dir': `{ok, S} =
+%% procket:gen_udp_open(53, Opts)', "hello\n" sent by socat to
+%% `Target', the message that arrived (or `nothing'), then
+%% `gen_udp:close(S)'. Returns the message, S, and whether the VM's
+%% descriptors are back to what they were before (the descriptor closed
+%% with the socket).
+-spec readme_session_owned(string(), list(), string()) -> {term(), term(), boolean()}.
+readme_session_owned(Dir, Opts, Target) ->
+    {ok, Cwd} = file:get_cwd(),
+    ok = file:set_cwd(Dir),
+    Fds = fun() -> {ok, L} = file:list_dir("/proc/self/fd"), length(L) end,
+    try
+        Before = Fds(),
+        case procket:gen_udp_open(53, Opts) of
+            {ok, S} ->
+                _ = os:cmd("echo hello | socat -u - " ++ Target),
+                Msg = receive M -> M after 5000 -> nothing end,
+                ok = gen_udp:close(S),
+                {Msg, S, settle(Fds, Before, 50)};
+            Error ->
+                {Error, none, false}
+        end
+    after
+        ok = file:set_cwd(Cwd)
+    end.
+
+settle(Fds, Want, Tries) ->
+    case Fds() of
+        Want -> true;
+        _ when Tries > 0 -> timer:sleep(20), settle(Fds, Want, Tries - 1);
+        _ -> false
     end.
 
 %% --- raw ICMP -------------------------------------------------------
@@ -565,5 +599,64 @@ connect_unix(Path, Tries) ->
 connect_retry(FD, Sun, Tries) ->
     case procket:connect(FD, Sun) of
         {error, eagain} when Tries > 1 -> timer:sleep(10), connect_retry(FD, Sun, Tries - 1);
+        Other -> Other
+    end.
+
+%% --- handles that own their descriptor -------------------------------
+
+%% @doc N rounds of procket:gen_udp_open/2 (Kind udp), gen_tcp_listen/2
+%% (tcp) or socket_open/2 (socket) on Port with Opts: each handle is
+%% checked (bound to Port) and then closed (Mode close) or its owner
+%% killed (Mode kill). Returns ok or the first failure.
+-spec owned_cycles(udp | tcp | socket, pos_integer(), 0..65535, list(), close | kill) ->
+          ok | {failed, pos_integer(), term()}.
+owned_cycles(Kind, N, Port, Opts, Mode) ->
+    owned_cycle(1, N, Kind, Port, Opts, Mode).
+
+owned_cycle(I, N, _, _, _, _) when I > N ->
+    ok;
+owned_cycle(I, N, Kind, Port, Opts, Mode) ->
+    Me = self(),
+    Owner = spawn(fun() ->
+                          R = owned_open(Kind, Port, Opts),
+                          Me ! {self(), R},
+                          receive close -> owned_close(Kind, R), Me ! {self(), closed} end
+                  end),
+    receive
+        {Owner, {ok, S}} ->
+            case owned_port(Kind, S) of
+                Port when Mode =:= close ->
+                    Owner ! close,
+                    receive {Owner, closed} -> owned_cycle(I + 1, N, Kind, Port, Opts, Mode) end;
+                Port ->
+                    MRef = monitor(process, Owner),
+                    exit(Owner, kill),
+                    receive {'DOWN', MRef, _, _, _} -> ok end,
+                    owned_cycle(I + 1, N, Kind, Port, Opts, Mode);
+                Other ->
+                    {failed, I, {port, Other}}
+            end;
+        {Owner, Error} ->
+            {failed, I, Error}
+    after 10000 ->
+            {failed, I, timeout}
+    end.
+
+owned_open(udp, Port, Opts) -> procket:gen_udp_open(Port, Opts);
+owned_open(tcp, Port, Opts) -> procket:gen_tcp_listen(Port, Opts);
+owned_open(socket, Port, Opts) -> procket:socket_open(Port, Opts).
+
+owned_close(udp, {ok, S}) -> gen_udp:close(S);
+owned_close(tcp, {ok, S}) -> gen_tcp:close(S);
+owned_close(socket, {ok, S}) -> socket:close(S).
+
+owned_port(socket, S) ->
+    case socket:sockname(S) of
+        {ok, #{port := P}} -> P;
+        Other -> Other
+    end;
+owned_port(_, S) ->
+    case inet:sockname(S) of
+        {ok, {_, P}} -> P;
         Other -> Other
     end.

@@ -70,6 +70,9 @@ struct invocation {
 /* main.c: one request on chan (see there); the exit status */
 int serve(int chan, const struct invocation *inv, struct procket_args *args);
 
+/* check.c: --check, the doctor (see there); the exit status */
+int check_main(int argc, char *argv[], const struct invocation *inv);
+
 /* broker.c: -l PATH */
 int broker_main(int argc, char *argv[], const struct invocation *inv);
 /* main.c: in a broker's worker, before it waits: see there */

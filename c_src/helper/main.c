@@ -72,6 +72,7 @@ static void usage(FILE *out)
         "               [-I IFNAME] [-b BACKLOG] [-d] [-N NETNS] [ADDRESS]\n"
         "       " PROGNAME " -u PATH -D tun|tap|tun-clone [-I IFNAME] [-i] [-N NETNS]\n"
         "       " PROGNAME " -l PATH [-m MODE] [-o USER] [-g GROUP]\n"
+        "       " PROGNAME " --check\n"
         "\n"
         "Creates one socket as the calling user and passes it back over a\n"
         "Unix socket. Normally run by the procket library, which hands it\n"
@@ -99,6 +100,7 @@ static void usage(FILE *out)
         "  -m MODE      -l: the socket's mode (default 0666; 0660 with -o or -g)\n"
         "  -o USER      -l: the socket's owner (default root)\n"
         "  -g GROUP     -l: the socket's group (default root)\n"
+        "  --check      say how procket would work for you here, and what to fix\n"
         "\n"
         "Exit: 0 descriptor sent, 1 request failed (errno sent), 64 usage,\n"
         "65 bad request, 66 channel, 67 privilege drop, 68 peer refused,\n"
@@ -230,6 +232,10 @@ int main(int argc, char *argv[])
     const char *why = NULL;
 
     sanitize(&inv);
+
+    /* the doctor (check.c): drops to the caller before it looks at anything */
+    if (argc >= 2 && strcmp(argv[1], "--check") == 0)
+        return check_main(argc, argv, &inv);
 
     /* the broker: serves requests on a Unix socket (broker.c) */
     if ((argc >= 2 && strcmp(argv[1], "-l") == 0) || (inv.listen_fd != -1 && argc == 1))
