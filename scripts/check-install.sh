@@ -15,7 +15,10 @@
 #     through the installed helper (procket:gen_udp_open/2) and a datagram
 #     goes round through it;
 #   - procket-exec from bin/ runs the installed helper;
-#   - make uninstall leaves only the administrator's policy file.
+#   - make uninstall leaves only the administrator's policy file;
+#   - a DESTDIR in another user's directory is refused, a umask of 000
+#     leaves nothing writable by others, and a tampered list of installed
+#     files makes uninstall refuse, removing nothing.
 # Needs root. Prints `check-install: N passed, N failed`.
 set -eu
 
@@ -184,6 +187,34 @@ umount "$ERLLIB" /usr/local
 # --- uninstall ------------------------------------------------------------
 make -s uninstall DESTDIR="$D" >"$T/uninstall.log" 2>&1 || cat "$T/uninstall.log"
 check "uninstall leaves the policy file only" test "$(cd "$D" && find . ! -type d)" = ./etc/procket.conf
+
+# --- a hostile setting ------------------------------------------------------
+# a DESTDIR inside another user's directory: refused before anything is
+# written (that user could swap in a link or a file of theirs for root
+# to chown and make setuid)
+mkdir -p "$T/theirs" && chown 65534:65534 "$T/theirs"
+if make -s install DESTDIR="$T/theirs/pkg" >"$T/theirs.log" 2>&1; then
+    bad "DESTDIR in another user's directory refused"
+else
+    check "DESTDIR in another user's directory refused" sh -c "
+        grep -q 'belongs to uid 65534' '$T/theirs.log' && test -z \"\$(find '$T/theirs' -mindepth 1)\""
+fi
+# umask 000: still nothing writable by others
+(umask 000; make -s install DESTDIR="$T/d5" >/dev/null 2>&1)
+check "umask 000: nothing installed writable by others" \
+    test -z "$(find "$T/d5" ! -type l -perm /022 -print)"
+# a list of installed files that names files elsewhere: uninstall refuses
+# it and removes nothing
+echo victim >"$T/victim"
+printf '%s\n' /../victim /etc/procket.conf >>"$T/d5/usr/local/share/doc/procket/installed-files"
+printf 'allow all\n' >"$T/d5/etc/procket.conf"
+if make -s uninstall DESTDIR="$T/d5" >"$T/u5.log" 2>&1; then
+    bad "a tampered list refused"
+else
+    check "a tampered list refused, nothing removed" sh -c "
+        test -f '$T/victim' && test -f '$T/d5/etc/procket.conf' &&
+        test -f '$T/d5$HELPER' && grep -q 'not a file make install puts' '$T/u5.log'"
+fi
 
 # --- the other modes --------------------------------------------------------
 echo 'procket:x:64999:' >>"$T/group"

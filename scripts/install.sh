@@ -18,6 +18,7 @@
 # uninstall reads; the policy file /etc/procket.conf is never installed,
 # so an existing one is never overwritten (procket.conf.example is).
 set -eu
+umask 022   # whatever the caller's: nothing installed is writable by others
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${DESTDIR:=}" "${PREFIX:?}" "${BINDIR:?}" "${LIBEXECDIR:?}" "${LIBDIR:?}"
@@ -37,6 +38,50 @@ case "$HELPER_MODE" in
     *) die "HELPER_MODE: setuid, caps or plain, not '$HELPER_MODE'" ;;
 esac
 
+# A staged tree must be the installer's alone: root makes the helper
+# setuid there, and writes and removes files by path. Every existing
+# directory on the way to DESTDIR is a real directory (no symbolic link)
+# owned by root or the installer and writable by no one else (a sticky
+# directory of root's, as /tmp, may be); everything already under DESTDIR
+# is the installer's or root's and writable by no one else. Otherwise
+# another user could have put a link or a file of theirs where root is
+# about to write (and make setuid).
+safe_destdir() {
+    [ -n "$DESTDIR" ] || return 0
+    me=$(id -u)
+    case "$DESTDIR" in
+        /*) ;;
+        *) die "DESTDIR must be an absolute path: $DESTDIR" ;;
+    esac
+    path=
+    rest=${DESTDIR#/}
+    while :; do
+        dir=${path:-/}
+        if [ -L "$dir" ]; then die "DESTDIR: $dir is a symbolic link"; fi
+        if [ -e "$dir" ]; then
+            [ -d "$dir" ] || die "DESTDIR: $dir is not a directory"
+            set -- $(stat -c '%u %a' "$dir")
+            owner=$1 mode=$2
+            [ "$owner" -eq 0 ] || [ "$owner" -eq "$me" ] ||
+                die "DESTDIR: $dir belongs to uid $owner (use a directory of your own)"
+            case "$mode" in
+                1??[2367] | 1?[2367]?) [ "$owner" -eq 0 ] ||
+                    die "DESTDIR: $dir is writable by others" ;;
+                ??[2367] | ?[2367]? | ???[2367] | ??[2367]?)
+                    die "DESTDIR: $dir is writable by others (mode $mode)" ;;
+            esac
+        fi
+        [ -n "$rest" ] || break
+        path=$path/${rest%%/*}
+        case "$rest" in */*) rest=${rest#*/} ;; *) rest= ;; esac
+    done
+    if [ -d "$DESTDIR" ]; then
+        bad=$(find "$DESTDIR" \( ! -user 0 ! -user "$me" \) -o \
+                  \( ! -type l \( -perm -0002 -o -perm -0020 \) \) 2>/dev/null | head -n 1)
+        [ -z "$bad" ] || die "DESTDIR: $bad belongs to another user or is writable by others"
+    fi
+}
+
 # put MODE SRC DEST: one file, its parent directories made, recorded
 put() {
     mkdir -p "$DESTDIR$(dirname "$3")"
@@ -54,6 +99,7 @@ link() {
 }
 
 install_all() {
+    safe_destdir
     for f in priv/procket priv/procket_nif.so priv/procket-exec \
              "c_src/build/$SHLIB" c_src/build/libprocket.a ebin/procket.app; do
         [ -f "$ROOT/$f" ] || die "$f is missing: run make first"
@@ -137,13 +183,35 @@ install_all() {
     fi
 }
 
+# Whether an entry of the list is a file install_all puts: a plain
+# absolute path (no `.', `..' or empty component) under one of its
+# directories, with the names it uses there. The policy file is never one.
+installed_name() {
+    case "$1" in
+        *//* | */./* | */../* | */. | */.. | */ | "$SYSCONFDIR/procket.conf") return 1 ;;
+        "$HELPER" | "$BINDIR/procket-exec" | "$INCLUDEDIR/procket.h" | \
+        "$PKGCONFIGDIR/procket.pc" | "$SYSCONFDIR/procket.conf.example" | \
+        "$SYSTEMDUNITDIR/procket.service" | "$SYSTEMDUNITDIR/procket.socket" | \
+        "$LIBDIR"/libprocket.so* | "$LIBDIR/libprocket.a" | "$MANDIR"/man[1-8]/procket* | \
+        "$APPDIR"/ebin/* | "$APPDIR"/priv/* | "$APPDIR"/include/* | "$DOCDIR"/*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
 uninstall_all() {
+    safe_destdir
     [ -f "$DESTDIR$LIST" ] || die "$DESTDIR$LIST: not installed (nothing to remove)"
+    base=$(cd "${DESTDIR:-/}" && pwd -P)
+    base=${base%/}
+    # every entry checked before anything is removed
     while IFS= read -r f; do
-        case "$f" in
-            /*) rm -f "$DESTDIR$f" ;;
-            *) die "$DESTDIR$LIST: not an absolute path: $f" ;;
-        esac
+        installed_name "$f" || die "$DESTDIR$LIST: not a file make install puts: $f"
+        dir=$(cd "$DESTDIR$(dirname "$f")" 2>/dev/null && pwd -P) || continue
+        [ "$dir" = "$base$(dirname "$f")" ] ||
+            die "$DESTDIR$LIST: $f: its directory is reached through a symbolic link"
+    done <"$DESTDIR$LIST"
+    while IFS= read -r f; do
+        rm -f "$DESTDIR$f"
     done <"$DESTDIR$LIST"
     # the directories procket alone uses
     for d in "$APPDIR/ebin" "$APPDIR/priv" "$APPDIR/include" "$APPDIR" \

@@ -17,7 +17,7 @@
 -export([all/0, init_per_suite/1, end_per_suite/1]).
 -export([erlang_vm_echo/1, sd_listen_fds_server/1, bad_arguments/1, policy_refused/1,
          only_listed_fds/1, ipv6/1, exec_failures/1, setuid_refused/1, broker/1,
-         listen_fds_env/1]).
+         listen_fds_env/1, duplicate_env/1]).
 
 -define(NOBODY, "65534").
 -define(POLICY, "/etc/procket.conf").
@@ -25,7 +25,8 @@
 
 all() ->
     [erlang_vm_echo, sd_listen_fds_server, bad_arguments, policy_refused,
-     only_listed_fds, ipv6, exec_failures, setuid_refused, broker, listen_fds_env].
+     only_listed_fds, ipv6, exec_failures, setuid_refused, broker, listen_fds_env,
+     duplicate_env].
 
 %% --- setup ------------------------------------------------------------
 
@@ -50,7 +51,7 @@ init_per_suite(Config) ->
     ok = file:change_mode(Bin, 8#755),
     [ok = run_ok("cc -std=c11 -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Werror -o "
                  ++ filename:join(Bin, P) ++ " " ++ filename:join(Data, P ++ ".c") ++ Libs)
-     || {P, Libs} <- [{"sd_accept", " -lsystemd"}, {"fdlist", ""}]],
+     || {P, Libs} <- [{"sd_accept", " -lsystemd"}, {"fdlist", ""}, {"dupenv", ""}]],
     {ok, _} = compile:file(filename:join(Data, "procket_exec_echo.erl"),
                            [{outdir, Bin}, report]),
     ok = file:change_mode(filename:join(Bin, "procket_exec_echo.beam"), 8#644),
@@ -236,6 +237,20 @@ only_listed_fds(Config) ->
         string:lexemes(Rest, " "),
     true = lists:member("fd 3 socket inet stream listening=1 0.0.0.0 8080 cloexec=0", Lines),
     true = lists:member("fd 4 socket inet dgram listening=0 0.0.0.0 8053 cloexec=0", Lines).
+
+%% An environment that holds each socket-activation variable twice (a
+%% hostile or careless parent): the program gets each exactly once, with
+%% procket-exec's values. setenv(3) replaces the first only; the program
+%% read the second before.
+duplicate_env(Config) ->
+    {0, Control} = run_as(Config, [bin(Config, "dupenv"), "/usr/bin/env"]),
+    2 = length([L || "LISTEN_FDS=" ++ _ = L <- string:lexemes(Control, "\n")]),
+    {0, Out} = run_as(Config, [bin(Config, "dupenv"), exec(Config), "-l", "8080", "--",
+                               "/usr/bin/env"]),
+    ct:log("~s", [Out]),
+    Listen = lists:sort([L || "LISTEN_" ++ _ = L <- string:lexemes(Out, "\n")]),
+    ["LISTEN_FDNAMES=tcp-8080", "LISTEN_FDS=1", "LISTEN_PID=" ++ Pid] = Listen,
+    true = list_to_integer(Pid) > 2.
 
 %% tcp:[::1]:443: an IPv6 socket bound to ::1, listening; a client
 %% connecting to [::1]:443 reaches the sd_listen_fds server.

@@ -373,11 +373,26 @@ static int place(int *fds, size_t n)
     return 0;
 }
 
+/* Removes every entry of name from the environment: one inherited twice
+ * would survive a setenv(3), which replaces the first only, and the
+ * program might read the other. */
+static int unset_all(const char *name)
+{
+    while (getenv(name) != NULL)
+        if (unsetenv(name) != 0)
+            return -1;
+    return 0;
+}
+
 static int set_env(const struct spec *specs, size_t n)
 {
     char num[32];
     size_t len = 1;
     char *names, *p;
+
+    if (unset_all("LISTEN_FDS") != 0 || unset_all("LISTEN_FDNAMES") != 0 ||
+        unset_all("LISTEN_PID") != 0)
+        return -1;
 
     for (size_t i = 0; i < n; i++)
         len += strlen(specs[i].name != NULL ? specs[i].name : specs[i].defname) + 1;
