@@ -233,6 +233,15 @@ broker_choice() ->
                 ok ->
                     {check(broker_choice, ok, <<Text/binary, ": you may connect">>, <<>>),
                      {only, B}};
+                {error, {not_root, Uid}} ->
+                    {check(broker_choice, problem,
+                           iolist_to_binary([Text, io_lib:format(": something listens there as "
+                                                                 "uid ~p, not root "
+                                                                 "(SO_PEERCRED): procket:open "
+                                                                 "would not ask it", [Uid])]),
+                           <<"stop what listens there and start the broker as root "
+                             "(procket -l ", B/binary, ")">>),
+                     {unreachable, B}};
                 {error, Why} ->
                     {check(broker_choice, problem,
                            iolist_to_binary([Text, io_lib:format(": cannot connect (~p)", [Why])]),
@@ -246,24 +255,96 @@ broker_choice() ->
                                         "default path, or none wanted)">>, <<>>), undefined}
     end.
 
-%% A broker's socket: root's, and the VM's user may connect to it.
+%% A broker's socket the VM's user may connect to, whose listener the
+%% library would ask (as procket_open_broker judges it, SO_PEERCRED): root,
+%% or in a user namespace that does not map root the overflow uid with
+%% every directory to the socket as the broker insists. The socket file's
+%% owner says only who may connect.
 connectable(Path) ->
     case file:read_link_info(Path) of
-        {ok, #file_info{type = other, uid = 0}} ->
+        {ok, #file_info{type = other}} ->
             case socket:open(local, seqpacket, default) of
                 {ok, S} ->
-                    R = socket:connect(S, #{family => local, path => Path}, 2000),
+                    R = case socket:connect(S, #{family => local, path => Path}, 2000) of
+                            ok -> peer_uid(S);
+                            {error, _} = E -> E
+                        end,
                     _ = socket:close(S),
-                    R;
+                    case R of
+                        {ok, Uid} -> brokers_peer(Path, Uid);
+                        {error, _} = E2 -> E2
+                    end;
                 {error, _} = E ->
                     E
             end;
-        {ok, #file_info{type = other}} ->
-            {error, not_root};
         {ok, _} ->
             {error, not_a_socket};
         {error, _} = E ->
             E
+    end.
+
+%% SO_PEERCRED (SOL_SOCKET 1, option 17): struct ucred {pid, uid, gid}.
+peer_uid(S) ->
+    case socket:getopt_native(S, {1, 17}, 12) of
+        {ok, <<_Pid:32/native, Uid:32/native, _Gid:32/native>>} -> {ok, Uid};
+        {ok, _} -> {error, peercred};
+        {error, _} = E -> E
+    end.
+
+brokers_peer(_, 0) ->
+    ok;
+brokers_peer(Path, Uid) ->
+    case {read_int("/proc/sys/kernel/overflowuid"), initial_userns()} of
+        {Uid, false} ->
+            case path_is_brokers(Path, Uid) of
+                true -> ok;
+                false -> {error, {not_root, Uid}}
+            end;
+        _ ->
+            {error, {not_root, Uid}}
+    end.
+
+read_int(File) ->
+    case file:read_file(File) of
+        {ok, B} ->
+            try binary_to_integer(string:trim(B)) catch error:badarg -> -1 end;
+        _ ->
+            -1
+    end.
+
+initial_userns() ->
+    case file:read_file("/proc/self/uid_map") of
+        {ok, B} ->
+            case string:lexemes(B, " \n") of
+                [<<"0">>, <<"0">>, <<"4294967295">>] -> true;
+                _ -> false
+            end;
+        _ ->
+            true
+    end.
+
+%% Each directory to Path root's or the overflow uid's and writable by no
+%% one else (sticky will do, but not for the last one), no symlink.
+path_is_brokers(Path, Overflow) ->
+    case filename:split(Path) of
+        [<<"/">> | Rest] when Rest =/= [] ->
+            Dirs = lists:droplast(Rest),
+            Prefixes = [filename:join([<<"/">> | lists:sublist(Dirs, N)])
+                        || N <- lists:seq(0, length(Dirs))],
+            Last = length(Prefixes),
+            lists:all(fun({N, D}) -> dir_ok(D, Overflow, N =:= Last) end,
+                      lists:zip(lists:seq(1, Last), Prefixes));
+        _ ->
+            false
+    end.
+
+dir_ok(Dir, Overflow, Last) ->
+    case file:read_link_info(Dir) of
+        {ok, #file_info{type = directory, uid = U, mode = M}}
+          when U =:= 0; U =:= Overflow ->
+            M band 8#022 =:= 0 orelse (not Last andalso M band 8#1000 =/= 0);
+        _ ->
+            false
     end.
 
 %% The verdict with what the VM saw: a broker set in the application

@@ -23,7 +23,8 @@
 -export([working_setup/1, helper_not_setuid/1, helper_not_root_owned/1, nosuid_mount/1,
          no_new_privs/1, untrusted_policy/1, policy_grants/1, unreadable_policy/1,
          ping_group_range/1, no_tun/1, usage/1, file_capabilities/1, diagnose_erlang/1, diagnose_sudo/1,
-         diagnose_no_new_privs/1]).
+         diagnose_no_new_privs/1, user_namespace/1, broker_peer/1, port_list_cut/1,
+         conditional_grants/1, few_descriptors/1]).
 
 -define(NOBODY, 65534).
 -define(OTHER, 65533).
@@ -32,7 +33,8 @@ all() ->
     [working_setup, helper_not_setuid, helper_not_root_owned, nosuid_mount, no_new_privs,
      untrusted_policy, policy_grants, unreadable_policy, ping_group_range, no_tun, usage,
      file_capabilities,
-     diagnose_erlang, diagnose_sudo, diagnose_no_new_privs].
+     diagnose_erlang, diagnose_sudo, diagnose_no_new_privs, user_namespace, broker_peer,
+     port_list_cut, conditional_grants, few_descriptors].
 
 %% --- setup ------------------------------------------------------------
 
@@ -129,8 +131,9 @@ no_new_privs(Config) ->
     ok = verdict(Out, "none"),
     {0, Out2} = doctor(Config, #{nnp => true, broker => true}),
     ok = has(Out2, "warning: no_new_privs: "),
-    ok = has(Out2, "ok: broker: a broker listens at /run/procket/procket.sock and you may "
-                   "connect; everyone may connect (mode 0666)"),
+    ok = has(Out2, "ok: broker: a broker runs as root at /run/procket/procket.sock "
+                   "(SO_PEERCRED) and you may connect; the socket file (owner uid 0, group 0, "
+                   "mode 0666) lets everyone connect"),
     ok = verdict(Out2, "broker").
 
 %% A group- or world-writable policy file, or one not root's, is refused
@@ -171,25 +174,30 @@ policy_grants(Config) ->
     {0, Out3} = doctor(Config, #{policy => {"allow group 65534 tun\n"
                                             "allow user 65534 packet interface=lo\n",
                                             8#644, 0}}),
-    ok = has(Out3, "; icmp, tun; packet (with conditions: line 2); not: raw, tap").
+    ok = has(Out3, "; icmp, tun; packet (may be granted, under the conditions of line 2); "
+                   "not: raw, tap").
 
 %% Security: a setuid doctor reads the policy as the user. A file only
 %% root may read is reported as unreadable; none of its rules, for this
 %% user or another, shows, not even what it grants this user. The same
 %% file readable: its grant to this user shows (the check can fail).
+%% Unread, it may refuse everything: not called trusted, and the verdict
+%% says it is unsure (exit 0: nothing the doctor sees stops procket).
 unreadable_policy(Config) ->
     Policy = "allow user 65534 tun\nallow user 4242 packet\n# secret-marker\n",
     {0, Out} = doctor(Config, #{policy => {Policy, 8#600, 0}}),
     ok = has(Out, "warning: policy: cannot read the policy file as you: /etc/procket.conf "
-                  "(owner root, mode 0600) looks trusted"),
+                  "(owner root, mode 0600)"),
     ok = has(Out, "warning: grants: unknown: you cannot read the policy file"),
     [nomatch = string:find(Out, S) || S <- ["secret", "4242", "tun,", "tun;", "packet (",
-                                           "grants you:"]],
+                                           "grants you:", "trusted"]],
     ok = verdict(Out, "setuid"),
+    ok = has(verdict_line(Out), "the policy file could not be read"),
     {0, Out2} = doctor(Config, #{policy => {Policy, 8#644, 0}}),
     ok = has(Out2, "ok: grants: the policy grants you: "),
     ok = has(Out2, "icmp, tun; not: raw, packet, tap"),
-    nomatch = string:find(Out2, "4242").
+    nomatch = string:find(Out2, "4242"),
+    nomatch = string:find(verdict_line(Out2), "could not be read").
 
 %% ping_group_range: the new network namespace's default (1 0) excludes
 %% everyone; a range with 65534 includes it.
@@ -224,6 +232,138 @@ file_capabilities(Config) ->
     ok = has(Out, "ok: privileges: this run had file capabilities: "
                   "cap_net_bind_service,cap_net_raw"),
     ok = verdict(Out, "capabilities").
+
+%% In a user namespace that does not map root (unshare --user
+%% --map-current-user, as uid 65534), root's files show as the overflow
+%% uid: the setuid bit is ignored, the policy is the broker's business
+%% outside, and root's broker listens as the overflow uid, used (as the
+%% library does) when every directory to its socket is as the broker
+%% insists. No chown fix, no "not root", no "not trusted".
+user_namespace(Config) ->
+    Helper = ?config(helper, Config),
+    Policy = {"allow user 65534 udp port=53\n", 8#644, 0},
+    {0, Out} = doctor(Config, #{userns => true, broker => true, policy => Policy}),
+    ok = has(Out, "warning: helper: " ++ Helper ++ ": owner uid 65534, mode 4755: in this "
+                  "user namespace uid 65534 is the overflow uid, an owner the namespace "
+                  "does not map"),
+    ok = has_fix(Out, "helper", "use the broker"),
+    ok = has(Out, "ok: policy: this is a user namespace that does not map root"),
+    ok = has(Out, "warning: grants: unknown: the broker decides outside this user namespace"),
+    ok = has(Out, "ok: broker: a broker listens at /run/procket/procket.sock as uid 65534, "
+                  "the overflow uid"),
+    [nomatch = string:find(Out, S) || S <- ["not root", "chown", "not trusted", "problem:"]],
+    ok = verdict(Out, "broker"),
+    ok = has(verdict_line(Out), "outside this user namespace"),
+    %% no broker: nothing works here, and the helper's item says why
+    {1, Out2} = doctor(Config, #{userns => true, policy => Policy}),
+    ok = has(Out2, "problem: helper: " ++ Helper ++ ": owner uid 65534, mode 4755: in this "
+                   "user namespace"),
+    ok = has(Out2, "problem: privileges: this run had no privileges (a user namespace"),
+    [nomatch = string:find(Out2, S) || S <- ["not root", "chown", "not trusted"]],
+    ok = verdict(Out2, "none"),
+    %% the broker's directory writable by everyone (sticky): the library
+    %% would not trust an overflow-uid listener there, nor does the doctor
+    {1, Out3} = doctor(Config, #{userns => true, broker => true, broker_dir => "1777",
+                                 policy => Policy}),
+    ok = has(Out3, "problem: broker: something listens at /run/procket/procket.sock as uid "
+                   "65534, not root (SO_PEERCRED)"),
+    ok = verdict(Out3, "none"),
+    %% outside the user namespace the same setup is setuid, as before
+    {0, Out4} = doctor(Config, #{policy => Policy}),
+    ok = verdict(Out4, "setuid").
+
+%% The broker is judged by who listens (SO_PEERCRED), as the library
+%% judges it, not by the socket file's owner: root's broker whose socket
+%% file is nobody's (-o nobody) is used; a program of uid 65533 listening
+%% behind a socket file chowned to root is not. no_new_privs: only the
+%% broker can work.
+broker_peer(Config) ->
+    {0, Out} = doctor(Config, #{nnp => true, broker => true,
+                                broker_args => " -o nobody -m 0600"}),
+    ok = has(Out, "ok: broker: a broker runs as root at /run/procket/procket.sock "
+                  "(SO_PEERCRED) and you may connect; the socket file (owner uid 65534, "
+                  "group 0, mode 0600) lets only its owner connect"),
+    ok = verdict(Out, "broker"),
+    {1, Out2} = doctor(Config, #{nnp => true, impostor => true}),
+    ok = has(Out2, "problem: broker: something listens at /run/procket/procket.sock as uid "
+                   "65533, not root (SO_PEERCRED): procket asks only a broker that runs as "
+                   "root; the socket file (owner uid 0, group 0, mode 0666)"),
+    ok = has_fix(Out2, "broker", "start the broker as root"),
+    nomatch = string:find(Out2, "whose socket is root's"),
+    ok = verdict(Out2, "none"),
+    %% procket:diagnose with the broker set in the application environment
+    %% judges it the same way
+    Call = "application:set_env(procket, broker, \"/run/procket/procket.sock\"), "
+           "procket:diagnose(\"" ++ ?config(helper, Config) ++ "\")",
+    #{verdict := broker, checks := Checks} =
+        diagnose(Config, #{nnp => true, broker => true, broker_args => " -o nobody -m 0600"},
+                 Call),
+    #{status := ok, text := <<"procket:open asks only the broker at /run/procket/procket.sock",
+                              _/binary>>} = item(broker_choice, Checks),
+    #{verdict := none, checks := Checks2} = diagnose(Config, #{nnp => true, impostor => true},
+                                                     Call),
+    #{status := problem, text := T2} = item(broker_choice, Checks2),
+    true = string:find(T2, <<"as uid 65533, not root">>) =/= nomatch.
+
+%% A port list longer than the report's room: whole ranges only, the rest
+%% counted, never a number cut short.
+port_list_cut(Config) ->
+    Ports = lists:seq(1, 399, 2),
+    Rule = "allow user 65534 udp port=" ++ lists:join(",", [integer_to_list(P) || P <- Ports])
+        ++ "\ndeny all\n",
+    {0, Out} = doctor(Config, #{policy => {Rule, 8#644, 0}}),
+    [_, After] = string:split(Out, "; udp ports "),
+    [Udp | _] = string:split(After, "; "),
+    case re:run(Udp, "^([0-9]+(?:,[0-9]+)*) \\(and ([0-9]+) more ranges\\)$",
+                [{capture, all_but_first, list}]) of
+        {match, [Listed, More]} ->
+            Shown = [list_to_integer(P) || P <- string:split(Listed, ",", all)],
+            Shown = lists:sublist(Ports, length(Shown)),
+            true = length(Shown) + list_to_integer(More) =:= length(Ports),
+            true = length(Shown) > 10;
+        nomatch ->
+            ct:fail({udp_ports, Udp})
+    end,
+    ok = verdict(Out, "setuid").
+
+%% Kinds an allow rule with conditions might grant: hinted only when no
+%% earlier rule denies the kind outright, and never counted as working.
+conditional_grants(Config) ->
+    {1, Out} = doctor(Config, #{policy => {"deny all\nallow user nobody interface=nonexist0\n",
+                                           8#644, 0}}),
+    [nomatch = string:find(Out, S) || S <- ["may be granted", "with conditions"]],
+    ok = has(Out, "problem: grants: the policy grants you: tcp ports none; udp ports none; "
+                  "not: icmp, raw, packet, tun, tap"),
+    ok = verdict(Out, "none"),
+    {1, Out2} = doctor(Config, #{policy => {"allow user nobody interface=nonexist0\ndeny all\n",
+                                            8#644, 0}}),
+    ok = has(Out2, "problem: grants: the policy grants you: tcp ports none; udp ports none; "
+                   "icmp (may be granted, under the conditions of line 1)"),
+    ok = verdict(Out2, "none"),
+    ok = has(verdict_line(Out2), "nothing for sure"),
+    %% a deny with conditions does not hide a later grant's hint
+    {0, Out3} = doctor(Config, #{policy => {"deny all packet interface=eth9\n"
+                                            "allow user nobody packet interface=lo\n"
+                                            "allow user nobody udp port=53\ndeny all\n",
+                                            8#644, 0}}),
+    ok = has(Out3, "packet (may be granted, under the conditions of line 2)"),
+    ok = verdict(Out3, "setuid").
+
+%% Too few descriptors (RLIMIT_NOFILE 3) is said as such, not as a policy
+%% file that is not trusted.
+few_descriptors(Config) ->
+    {1, Out} = doctor(Config, #{wrap => "prlimit --nofile=3:3 ",
+                                policy => {"allow user 65534 udp port=53\n", 8#644, 0}}),
+    ok = has(Out, "problem: policy: could not open /etc/procket.conf: no file descriptor "
+                  "left"),
+    ok = has_fix(Out, "policy", "raise the limit on open files"),
+    [nomatch = string:find(Out, S) || S <- ["not trusted", "chown", "nobody answers"]],
+    ok = verdict(Out, "none"),
+    ok = has(verdict_line(Out), "too few file descriptors"),
+    %% the same run with room: the policy is read
+    {0, Out2} = doctor(Config, #{wrap => "prlimit --nofile=64:64 ",
+                                 policy => {"allow user 65534 udp port=53\n", 8#644, 0}}),
+    ok = has(Out2, "ok: policy: /etc/procket.conf is trusted").
 
 %% --check takes no other argument: 64, and no report.
 usage(Config) ->
@@ -298,9 +438,14 @@ doctor(Config, Opts) ->
     run_in(Config, Opts, Helper, helper_cmd(Opts, Helper)).
 
 helper_cmd(Opts, Helper) ->
+    Wrap = maps:get(wrap, Opts, "") ++
+        case maps:get(userns, Opts, false) of
+            true -> "unshare --user --map-current-user ";
+            false -> ""
+        end,
     case maps:get(nosuid, Opts, undefined) of
-        undefined -> Helper ++ " " ++ maps:get(args, Opts, "--check");
-        _ -> "\"$STAGE/nosuid/procket\" " ++ maps:get(args, Opts, "--check")
+        undefined -> Wrap ++ Helper ++ " " ++ maps:get(args, Opts, "--check");
+        _ -> Wrap ++ "\"$STAGE/nosuid/procket\" " ++ maps:get(args, Opts, "--check")
     end.
 
 %% The term procket:diagnose printed by a VM of uid 65534.
@@ -359,14 +504,29 @@ run_in(Config, Opts, Helper, Cmd) ->
             undefined -> "";
             Range -> "sysctl -q -w net.ipv4.ping_group_range='" ++ Range ++ "'\n"
         end ++
-        case maps:get(broker, Opts, false) of
-            true ->
+        case {maps:get(broker, Opts, false), maps:get(impostor, Opts, false)} of
+            {true, _} ->
                 "mkdir -m 755 /run/procket\n" ++
-                    ?config(helper, Config) ++ " -l /run/procket/procket.sock "
-                    ">\"$STAGE/broker.log\" 2>&1 &\nB=$!\n"
-                    "i=0; while [ ! -S /run/procket/procket.sock ] && [ $i -lt 50 ]; do "
-                    "sleep 0.1; i=$((i+1)); done\n";
-            false -> "B=\n"
+                    ?config(helper, Config) ++ " -l /run/procket/procket.sock" ++
+                    maps:get(broker_args, Opts, "") ++
+                    " >\"$STAGE/broker.log\" 2>&1 &\nB=$!\n" ++
+                    wait_socket() ++
+                    case maps:get(broker_dir, Opts, undefined) of
+                        undefined -> "";
+                        DirMode -> "chmod " ++ DirMode ++ " /run/procket\n"
+                    end;
+            {false, true} ->
+                %% not a broker: a program of uid 65533 listening there, its
+                %% socket file then given to root
+                "mkdir -m 777 /run/procket\n"
+                "setpriv --reuid=65533 --regid=65533 --clear-groups socat "
+                "UNIX-LISTEN:/run/procket/procket.sock,type=5,fork /dev/null "
+                ">\"$STAGE/impostor.log\" 2>&1 &\nB=$!\n" ++
+                    wait_socket() ++
+                    "chown 0:0 /run/procket/procket.sock\n"
+                    "chmod 0666 /run/procket/procket.sock\n"
+                    "chown 0:0 /run/procket && chmod 755 /run/procket\n";
+            _ -> "B=\n"
         end ++
         "set +e\n" ++ Setpriv ++ " " ++ Cmd ++ " 2>&1\nrc=$?\n"
         "[ -z \"$B\" ] || kill $B\n"
@@ -379,6 +539,10 @@ run_in(Config, Opts, Helper, Cmd) ->
     {Status, Out} = collect(Port, []),
     ct:log("exit ~p~n~ts", [Status, Out]),
     {Status, binary_to_list(Out)}.
+
+wait_socket() ->
+    "i=0; while [ ! -S /run/procket/procket.sock ] && [ $i -lt 50 ]; do "
+    "sleep 0.1; i=$((i+1)); done\n".
 
 layer_policy(_, none) ->
     ok;
@@ -441,6 +605,12 @@ verdict(Out, Way) ->
             end;
         Other ->
             ct:fail({verdicts, Other})
+    end.
+
+verdict_line(Out) ->
+    case [L || "verdict: " ++ _ = L <- lines(Out)] of
+        [V] -> V;
+        Other -> ct:fail({verdicts, Other})
     end.
 
 item(Name, Checks) ->

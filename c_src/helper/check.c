@@ -5,7 +5,9 @@
  * and what to fix: one line per item, "STATUS: ITEM: text" (STATUS ok,
  * warning or problem), a "  fix: ..." line under an item that is not ok,
  * and last "verdict: WAY: text", WAY one of root, broker, setuid,
- * capabilities, sudo, none. Exit 0 when procket would work, 1 when not.
+ * capabilities, sudo, none. Exit 0 when nothing the doctor can see stops
+ * procket for this user (a policy file it cannot read may: the verdict
+ * then says so), 1 when something does.
  *
  * A setuid helper must not become a way to read or do as root what the
  * user could not: before it looks at anything, the doctor notes only what
@@ -19,7 +21,8 @@
  *
  * The policy is judged by policy.c itself (policy_load: the same
  * trust rules and parser the helper uses) and what it grants this user by
- * policy_decide on representative requests.
+ * policy_decide on representative requests; the broker by the library's
+ * own rule (procket_broker_peer_ok, lib/peer.c) on who listens.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,8 +30,10 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -39,6 +44,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "../lib/peer.h"
 
 #ifndef PROCKET_BROKER_SOCKET
 #define PROCKET_BROKER_SOCKET "/run/procket/procket.sock"
@@ -198,32 +204,54 @@ static int in_groups(const struct identity *who, uint32_t gid)
     return 0;
 }
 
-/* Lines of the allow rules that could name this user for kind (only a
- * hint: policy_decide says what a request gets). */
+/* Lines of the allow rules that could name this user for kind under
+ * conditions, before the first rule that denies this user that kind
+ * outright (a deny without conditions: nothing after it can grant the
+ * kind). Only a hint: policy_decide says what a request gets. Whole
+ * numbers only: a line that does not fit is left out, with "...". */
 static void rule_lines(const struct identity *who, unsigned kind, char *buf, size_t len)
 {
+    size_t used = 0;
+
     buf[0] = '\0';
     for (size_t i = 0; i < pol.n; i++) {
         const struct policy_rule *r = &pol.rules[i];
         char one[16];
-        if (!r->allow || (r->kinds != 0 && !(r->kinds & kind)))
+        int n;
+        if (r->kinds != 0 && !(r->kinds & kind))
             continue;
         if ((r->who == POLICY_WHO_UID && r->id != who->uid) ||
             (r->who == POLICY_WHO_GID && !in_groups(who, r->id)))
             continue;
-        (void)snprintf(one, sizeof(one), "%s%u", buf[0] != '\0' ? "," : "", r->line);
-        (void)strncat(buf, one, len - strlen(buf) - 1);
+        if (!r->allow) {
+            if (r->conds == 0)
+                break;
+            continue;
+        }
+        n = snprintf(one, sizeof(one), "%s%u", used ? "," : "", r->line);
+        if (n < 0 || used + (size_t)n + 5 > len) {
+            if (used + 5 <= len)
+                (void)snprintf(buf + used, len - used, ",...");
+            break;
+        }
+        memcpy(buf + used, one, (size_t)n + 1);
+        used += (size_t)n;
     }
 }
 
 /* The ports 1-65535 of protocol proto policy_decide grants who, as
- * ranges ("1-511,1024-65535"); the number granted below 1024. */
+ * ranges ("1-511,1024-65535"); the number granted below 1024. A range is
+ * never cut: when the next one does not fit, it and the rest are left
+ * out and counted (" (and 12 more ranges)"). len is at least 64. */
+#define MORE_ROOM 32 /* " (and 65535 more ranges)" */
 static int port_ranges(const struct policy *p, const struct identity *who, int type,
                        int proto, char *buf, size_t len)
 {
     struct procket_request req;
     char why[128], one[32];
-    int start = -1, low = 0;
+    int start = -1, low = 0, n;
+    size_t used = 0;
+    unsigned left_out = 0;
 
     buf[0] = '\0';
     procket_request_init(&req);
@@ -241,21 +269,32 @@ static int port_ranges(const struct policy *p, const struct identity *who, int t
             start = port;
         if (!yes && start >= 0) {
             if (start == port - 1)
-                (void)snprintf(one, sizeof(one), "%s%d", buf[0] ? "," : "", start);
+                n = snprintf(one, sizeof(one), "%s%d", used ? "," : "", start);
             else
-                (void)snprintf(one, sizeof(one), "%s%d-%d", buf[0] ? "," : "", start, port - 1);
-            (void)strncat(buf, one, len - strlen(buf) - 1);
+                n = snprintf(one, sizeof(one), "%s%d-%d", used ? "," : "", start, port - 1);
+            if (left_out > 0 || n < 0 || used + (size_t)n + MORE_ROOM > len) {
+                left_out++;
+            } else {
+                memcpy(buf + used, one, (size_t)n + 1);
+                used += (size_t)n;
+            }
             start = -1;
         }
     }
-    if (buf[0] == '\0')
+    if (used == 0)
         (void)snprintf(buf, len, "none");
+    else if (left_out > 0)
+        (void)snprintf(buf + used, len - used, " (and %u more range%s)", left_out,
+                       left_out == 1 ? "" : "s");
     return low;
 }
 
 /* What the policy (p; NULL: the defaults) grants who. The number of
- * privileged things granted (ports below 1024, kinds). */
-static int grants(const struct policy *p, const struct identity *who, char *buf, size_t len)
+ * privileged things granted for sure (ports below 1024, kinds); in *maybe
+ * the number of kinds that only an allow rule with conditions could
+ * grant (those do not count: the doctor cannot tell the conditions). */
+static int grants(const struct policy *p, const struct identity *who, char *buf, size_t len,
+                  int *maybe)
 {
     static const struct {
         unsigned kind;
@@ -267,10 +306,11 @@ static int grants(const struct policy *p, const struct identity *who, char *buf,
         {POLICY_K_TUN, AF_UNSPEC, 0, 0, PROCKET_DEV_TUN},
         {POLICY_K_TAP, AF_UNSPEC, 0, 0, PROCKET_DEV_TAP},
     };
-    char tcp[160], udp[160], yes[128] = "", some[160] = "", no[64] = "", lines[64], one[96];
+    char tcp[256], udp[256], yes[128] = "", some[512] = "", no[64] = "", lines[48], one[128];
     char why[128];
     int n;
 
+    *maybe = 0;
     n = port_ranges(p, who, SOCK_STREAM, IPPROTO_TCP, tcp, sizeof(tcp));
     n += port_ranges(p, who, SOCK_DGRAM, IPPROTO_UDP, udp, sizeof(udp));
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -291,10 +331,11 @@ static int grants(const struct policy *p, const struct identity *who, char *buf,
         if (p != NULL && who->uid != 0)
             rule_lines(who, kinds[i].kind, lines, sizeof(lines));
         if (lines[0] != '\0') {
-            (void)snprintf(one, sizeof(one), "%s%s (with conditions: line %s)",
-                           some[0] ? ", " : "", name, lines);
+            (void)snprintf(one, sizeof(one), "%s%s (may be granted, under the conditions of "
+                           "line%s %s)", some[0] ? ", " : "", name,
+                           strchr(lines, ',') != NULL ? "s" : "", lines);
             (void)strncat(some, one, sizeof(some) - strlen(some) - 1);
-            n++;
+            (*maybe)++;
         } else {
             (void)snprintf(one, sizeof(one), "%s%s", no[0] ? ", " : "", name);
             (void)strncat(no, one, sizeof(no) - strlen(no) - 1);
@@ -312,22 +353,37 @@ static int grants(const struct policy *p, const struct identity *who, char *buf,
 #define BROKER_ABSENT 0
 #define BROKER_USABLE 1
 #define BROKER_BROKEN 2
+#define BROKER_NOFD 3 /* no descriptor left to connect with */
 
-static int check_broker(char *text, size_t len, char *fix, size_t fixlen)
+static int out_of_fds(int err)
+{
+    return err == EMFILE || err == ENFILE;
+}
+
+/* The broker as the library judges it (procket_open_broker): connect,
+ * and ask who listens (SO_PEERCRED): root, or in a user namespace that
+ * does not map root the overflow uid with the path as the broker insists
+ * (procket_broker_peer_ok, the library's own rule). The socket file's
+ * owner and mode say only who may connect. userns: this process is not
+ * in the first user namespace. */
+static int check_broker(int userns, char *text, size_t len, char *fix, size_t fixlen)
 {
     const char *path = PROCKET_BROKER_SOCKET;
     struct sockaddr_un sun;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
     struct stat st;
-    char who[96];
-    int s, err = 0;
+    char who[128];
+    int s, err = 0, tries = 0;
 
     fix[0] = '\0';
     if (lstat(path, &st) < 0) {
         (void)snprintf(text, len, "no broker socket at %s (%s)", path,
                        errno == ENOENT ? "no broker runs" : strerror(errno));
         (void)snprintf(fix, fixlen,
-                       "start the broker as root (procket -l %s, or its systemd socket unit)",
-                       path);
+                       "start the broker as root (procket -l %s, or its systemd socket unit)%s",
+                       path, userns ? ", outside this user namespace, its socket reachable "
+                                      "here" : "");
         return BROKER_ABSENT;
     }
     if (!S_ISSOCK(st.st_mode)) {
@@ -335,34 +391,71 @@ static int check_broker(char *text, size_t len, char *fix, size_t fixlen)
         (void)snprintf(fix, fixlen, "remove it and start the broker (procket -l %s)", path);
         return BROKER_BROKEN;
     }
-    if ((st.st_mode & 0002) != 0)
-        (void)snprintf(who, sizeof(who), "everyone may connect (mode %04o)",
-                       (unsigned)(st.st_mode & 07777));
-    else if ((st.st_mode & 0020) != 0)
-        (void)snprintf(who, sizeof(who), "group %u may connect (mode %04o)",
-                       (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
-    else
-        (void)snprintf(who, sizeof(who), "only its owner may connect (mode %04o)",
-                       (unsigned)(st.st_mode & 07777));
-    if (st.st_uid != 0) {
-        (void)snprintf(text, len, "%s is owned by uid %u, not root: procket asks only a "
-                                  "broker whose socket is root's; %s", path,
-                       (unsigned)st.st_uid, who);
-        (void)snprintf(fix, fixlen, "run the broker as root (procket -l %s)", path);
-        return BROKER_BROKEN;
-    }
+    (void)snprintf(who, sizeof(who), "the socket file (owner uid %u, group %u, mode %04o) "
+                   "lets %s connect", (unsigned)st.st_uid, (unsigned)st.st_gid,
+                   (unsigned)(st.st_mode & 07777),
+                   (st.st_mode & 0002) ? "everyone"
+                   : (st.st_mode & 0020) ? "its group and its owner" : "only its owner");
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, path, strlen(path));
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s < 0 || connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-        err = s < 0 ? EMFILE : errno;
-    if (s >= 0)
+    if (s < 0) {
+        err = errno;
+    } else {
+        /* a full backlog (a busy broker): a little while, as the library */
+        while (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+            err = errno;
+            if (err == EINTR)
+                continue;
+            if (err != EAGAIN || ++tries > 50)
+                break;
+            struct timespec ts = {0, 10 * 1000000L};
+            (void)nanosleep(&ts, NULL);
+            err = 0;
+        }
+        if (err == 0 && getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+            err = errno;
         (void)close(s);
-    if (err == 0 || err == EAGAIN) {
-        (void)snprintf(text, len, "a broker listens at %s and you may connect%s; %s", path,
-                       err == EAGAIN ? " (it is busy now)" : "", who);
+    }
+    if (out_of_fds(err)) {
+        (void)snprintf(text, len, "could not connect to %s: no file descriptor left (%s)",
+                       path, strerror(err));
+        (void)snprintf(fix, fixlen, "raise the limit on open files (ulimit -n)");
+        return BROKER_NOFD;
+    }
+    if (err == 0 && procket_broker_peer_ok(path, cred.uid)) {
+        if (cred.uid == 0)
+            (void)snprintf(text, len, "a broker runs as root at %s (SO_PEERCRED) and you may "
+                           "connect; %s", path, who);
+        else
+            (void)snprintf(text, len, "a broker listens at %s as uid %u, the overflow uid: "
+                           "root outside this user namespace, which does not map it, and "
+                           "every directory to the socket is as the broker insists; you may "
+                           "connect; %s", path, (unsigned)cred.uid, who);
         return BROKER_USABLE;
+    }
+    if (err == 0) {
+        long overflow = procket_overflow_uid();
+        (void)snprintf(text, len, "something listens at %s as uid %u, not root "
+                       "(SO_PEERCRED): procket asks only a broker that runs as root%s; %s",
+                       path, (unsigned)cred.uid,
+                       !userns ? ""
+                       : (long)cred.uid == overflow
+                           ? " (in this user namespace root shows as the overflow uid, but "
+                             "then every directory to the socket must be root's or the "
+                             "overflow uid's and writable by no one else)"
+                           : " (in this user namespace root shows as the overflow uid)",
+                       who);
+        (void)snprintf(fix, fixlen, "stop what listens there and start the broker as root "
+                       "(procket -l %s)", path);
+        return BROKER_BROKEN;
+    }
+    if (err == EAGAIN) {
+        (void)snprintf(text, len, "a socket at %s has its backlog full (busy): who listens "
+                       "could not be asked; %s", path, who);
+        (void)snprintf(fix, fixlen, "run --check again when the broker is less busy");
+        return BROKER_BROKEN;
     }
     if (err == EACCES || err == EPERM) {
         (void)snprintf(text, len, "a broker socket is at %s, but you may not connect: %s",
@@ -378,6 +471,14 @@ static int check_broker(char *text, size_t len, char *fix, size_t fixlen)
     return BROKER_BROKEN;
 }
 
+/* The policy's state */
+#define PS_NONE 0       /* no file: the defaults */
+#define PS_TRUSTED 1    /* read and trusted by policy_load */
+#define PS_UNREADABLE 2 /* owner and mode as policy_load wants, but the user cannot read it */
+#define PS_REFUSED 3    /* refused by policy_load */
+#define PS_NOFD 4       /* no descriptor left to open it with */
+#define PS_OUTSIDE 5    /* a user namespace: the broker outside reads its own */
+
 /* ---- the rest ---------------------------------------------------------- */
 
 static void check_ping(const struct identity *who)
@@ -386,8 +487,14 @@ static void check_ping(const struct identity *who)
     unsigned long lo = 1, hi = 0;
     ssize_t n = -1;
     int fd = open("/proc/sys/net/ipv4/ping_group_range", O_RDONLY | O_CLOEXEC);
-    int in = 0;
+    int in = 0, err = errno;
 
+    if (fd < 0 && out_of_fds(err)) {
+        (void)snprintf(text, sizeof(text), "cannot read net.ipv4.ping_group_range: no file "
+                       "descriptor left (%s)", strerror(err));
+        item(ST_WARNING, "ping_group_range", text, "raise the limit on open files (ulimit -n)");
+        return;
+    }
     if (fd >= 0) {
         n = read(fd, buf, sizeof(buf) - 1);
         (void)close(fd);
@@ -441,6 +548,10 @@ static void check_tun(void)
     if (fd >= 0) {
         (void)close(fd);
         item(ST_OK, "tun", "/dev/net/tun is there and you may open it", NULL);
+    } else if (out_of_fds(errno)) {
+        (void)snprintf(msg, sizeof(msg), "/dev/net/tun is there, but no file descriptor was "
+                       "left to try it with (%s)", strerror(errno));
+        item(ST_WARNING, "tun", msg, "raise the limit on open files (ulimit -n)");
     } else {
         (void)snprintf(msg, sizeof(msg), "/dev/net/tun is there (you may not open it "
                        "yourself: %s; the helper or the broker opens it for you, by rule)",
@@ -454,10 +565,12 @@ int check_main(int argc, char *argv[], const struct invocation *inv)
     struct identity who;
     struct stat st, pst;
     struct statvfs vfs;
-    char exe[512], text[2048], fix[2048], msg[512], weak[256], granted[768];
+    char exe[512], text[2048], fix[2048], msg[512], weak[256], granted[1536];
+    char btext[1024], bfix[512];
     uint64_t perm, fperm = 0;
     int how, nnp, fcaps, feff = 0, setuid_root, nosuid, policy_rc, broker, pstate, nothing = 0;
-    int rc, unused;
+    int rc, unused, userns, unmapped_owner, maybe = 0;
+    long overflow;
     ssize_t n;
     const char *verdict;
 
@@ -506,29 +619,41 @@ int check_main(int argc, char *argv[], const struct invocation *inv)
     fcaps = file_caps("/proc/self/exe", &fperm, &feff);
     nosuid = statvfs("/proc/self/exe", &vfs) == 0 && (vfs.f_flag & ST_NOSUID);
 
-    /* the policy, by policy.c, as the user */
-    policy_rc = load_policy(msg, sizeof(msg));
-    broker = check_broker(text, sizeof(text), fix, sizeof(fix));
+    /* A user namespace (a container, unshare --user) whose uid_map is not
+     * the first namespace's identity map: a file whose owner it does not
+     * map (root's, outside) shows as the overflow uid, and the kernel
+     * ignores the setuid bit and file capabilities of such a file. */
+    userns = !procket_userns_initial();
+    overflow = procket_overflow_uid();
+    unmapped_owner = userns && (long)st.st_uid == overflow &&
+                     ((st.st_mode & S_ISUID) || fcaps == 1);
 
-    /* the policy's state: 0 no file, 1 trusted, 2 trusted as far as the
-     * user can see but not readable by them (the helper reads it), 3
-     * refused (by policy_load, or by what lstat shows) */
-    if (policy_rc == 0)
-        pstate = lstat(PROCKET_POLICY_FILE, &pst) < 0 ? 0 : 1;
+    /* the policy, by policy.c, as the user; the broker as the library
+     * judges it (one connect, reported below) */
+    policy_rc = load_policy(msg, sizeof(msg));
+    broker = check_broker(userns, btext, sizeof(btext), bfix, sizeof(bfix));
+
+    /* the policy's state */
+    if (policy_rc == -EMFILE || policy_rc == -ENFILE)
+        pstate = PS_NOFD;
+    else if (userns && how == HOW_NONE)
+        pstate = PS_OUTSIDE; /* only a broker outside could serve: its policy */
+    else if (policy_rc == 0)
+        pstate = lstat(PROCKET_POLICY_FILE, &pst) < 0 ? PS_NONE : PS_TRUSTED;
     else if (policy_rc == -EACCES && lstat(PROCKET_POLICY_FILE, &pst) == 0 &&
              S_ISREG(pst.st_mode) && pst.st_uid == 0 &&
              !(pst.st_mode & (S_IWGRP | S_IWOTH)) && pst.st_size <= POLICY_FILE_MAX &&
              access(PROCKET_POLICY_FILE, R_OK) < 0 && errno == EACCES)
-        pstate = 2;
+        pstate = PS_UNREADABLE;
     else
-        pstate = 3;
+        pstate = PS_REFUSED;
 
     /* the verdict first (the items' statuses depend on it), said last */
-    if (pstate <= 1 && how != HOW_ROOT)
-        nothing = grants(pol.n > 0 ? &pol : NULL, &who, granted, sizeof(granted)) == 0;
+    if ((pstate == PS_NONE || pstate == PS_TRUSTED) && how != HOW_ROOT)
+        nothing = grants(pol.n > 0 ? &pol : NULL, &who, granted, sizeof(granted), &maybe) == 0;
     if (how == HOW_ROOT)
         verdict = "root";
-    else if (pstate == 3 || nothing)
+    else if (pstate == PS_REFUSED || pstate == PS_NOFD || nothing)
         verdict = "none";
     else if (broker == BROKER_USABLE)
         verdict = "broker";
@@ -544,7 +669,18 @@ int check_main(int argc, char *argv[], const struct invocation *inv)
     int via_broker = strcmp(verdict, "broker") == 0;
 
     /* helper */
-    if (how == HOW_ROOT || how == HOW_SUDO || setuid_root || fcaps == 1) {
+    if (unmapped_owner && how != HOW_ROOT && how != HOW_SUDO) {
+        (void)snprintf(text, sizeof(text), "%s: owner uid %u, mode %04o%s: in this user "
+                       "namespace uid %u is the overflow uid, an owner the namespace does not "
+                       "map (root, outside it), and the kernel ignores the setuid bit and file "
+                       "capabilities of such a file: run directly it cannot open privileged "
+                       "sockets here", exe, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                       fcaps == 1 ? ", file capabilities" : "", (unsigned)st.st_uid);
+        item(works ? ST_WARNING : ST_PROBLEM, "helper", text,
+             "use the broker: start it as root outside this user namespace (procket -l "
+             PROCKET_BROKER_SOCKET ") with its socket reachable here; nothing done to "
+             "the helper's file inside it can help");
+    } else if (how == HOW_ROOT || how == HOW_SUDO || setuid_root || fcaps == 1) {
         char caps[96];
         cap_names(fperm, caps, sizeof(caps));
         if (setuid_root)
@@ -629,20 +765,23 @@ int check_main(int argc, char *argv[], const struct invocation *inv)
     default:
         (void)snprintf(text, sizeof(text), "this run had no privileges%s",
                        nnp ? " (no_new_privs)"
+                       : unmapped_owner ? " (a user namespace that does not map the helper's "
+                                          "owner)"
                        : nosuid && (setuid_root || fcaps == 1) ? " (nosuid mount)"
                        : !(setuid_root || fcaps == 1) ? " (not installed setuid root)" : "");
         item(works ? ST_WARNING : ST_PROBLEM, "privileges", text,
-             nnp ? "use the broker" : nosuid ? "move the helper off the nosuid mount"
-                                             : "install the helper setuid root (chmod 4755, "
-                                               "owner root) or use the broker");
+             nnp || unmapped_owner ? "use the broker"
+             : nosuid ? "move the helper off the nosuid mount"
+                      : "install the helper setuid root (chmod 4755, owner root) or use the "
+                        "broker");
         break;
     }
 
     /* the policy */
     weak_parents(weak, sizeof(weak));
-    if (pstate == 0) {
+    if (pstate == PS_NONE) {
         item(ST_OK, "policy", "no " PROCKET_POLICY_FILE ": the built-in defaults apply", NULL);
-    } else if (pstate == 1) {
+    } else if (pstate == PS_TRUSTED) {
         (void)snprintf(text, sizeof(text), PROCKET_POLICY_FILE " is trusted (owner root, mode "
                        "%04o) and every line parses: %zu rule%s%s%s%s",
                        (unsigned)(pst.st_mode & 07777), pol.n, pol.n == 1 ? "" : "s",
@@ -650,12 +789,28 @@ int check_main(int argc, char *argv[], const struct invocation *inv)
                        "someone other than root" : "");
         item(weak[0] ? ST_WARNING : ST_OK, "policy", text,
              "make every directory above it root's and writable only by root");
-    } else if (pstate == 2) {
+    } else if (pstate == PS_UNREADABLE) {
         (void)snprintf(text, sizeof(text), "cannot read the policy file as you: "
-                       PROCKET_POLICY_FILE " (owner root, mode %04o) looks trusted, but what "
-                       "it grants you cannot be shown", (unsigned)(pst.st_mode & 07777));
+                       PROCKET_POLICY_FILE " (owner root, mode %04o): its owner and mode are "
+                       "as the helper wants, but what it grants you, perhaps nothing, cannot "
+                       "be told", (unsigned)(pst.st_mode & 07777));
         item(ST_WARNING, "policy", text, "ask the administrator what it grants you, or let "
              "users read it (chmod 0644 " PROCKET_POLICY_FILE ")");
+    } else if (pstate == PS_OUTSIDE) {
+        item(ST_OK, "policy", "this is a user namespace that does not map root: only the "
+             "broker, running outside it, can serve you, and it reads and judges its own "
+             PROCKET_POLICY_FILE " there (the file here, if any, shows root as the overflow "
+             "uid and is not judged)", NULL);
+    } else if (pstate == PS_NOFD) {
+        struct rlimit rl;
+        char lim[32] = "?";
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            (void)snprintf(lim, sizeof(lim), "%llu", (unsigned long long)rl.rlim_cur);
+        (void)snprintf(text, sizeof(text), "could not open " PROCKET_POLICY_FILE ": no file "
+                       "descriptor left (%s; the limit on open files is %s): the helper, "
+                       "given as few, refuses every request", strerror(-policy_rc), lim);
+        item(ST_PROBLEM, "policy", text, "raise the limit on open files (ulimit -n, "
+             "RLIMIT_NOFILE) of the program that runs procket");
     } else {
         (void)snprintf(text, sizeof(text), "%s%s", msg[0] ? "not trusted: " : "",
                        msg[0] ? msg : PROCKET_POLICY_FILE " is not trusted: every request is "
@@ -669,44 +824,63 @@ int check_main(int argc, char *argv[], const struct invocation *inv)
     if (how == HOW_ROOT) {
         item(ST_OK, "grants", "root is granted everything (by the helper; the broker decides "
                               "for root as for anyone)", NULL);
-    } else if (pstate <= 1) {
+    } else if (pstate == PS_NONE || pstate == PS_TRUSTED) {
         (void)snprintf(text, sizeof(text), "the policy grants you: %s", granted);
         item(nothing ? ST_PROBLEM : ST_OK, "grants", text,
              "add a rule for you to " PROCKET_POLICY_FILE " (procket.conf(5)), e.g. "
              "allow user NAME udp port=53");
-    } else if (pstate == 2) {
+    } else if (pstate == PS_UNREADABLE) {
         item(ST_WARNING, "grants", "unknown: you cannot read the policy file", NULL);
+    } else if (pstate == PS_OUTSIDE) {
+        item(ST_WARNING, "grants", "unknown: the broker decides outside this user namespace, "
+             "for your uid there", NULL);
+    } else if (pstate == PS_NOFD) {
+        item(ST_PROBLEM, "grants", "unknown: the policy file could not be opened", NULL);
     } else {
         item(ST_PROBLEM, "grants", "nothing: the policy file is refused", NULL);
     }
 
     /* the broker, as seen above */
-    (void)check_broker(text, sizeof(text), fix, sizeof(fix));
     item(broker == BROKER_USABLE ? ST_OK
          : broker == BROKER_ABSENT ? (works ? ST_OK : ST_WARNING)
          : (works ? ST_WARNING : ST_PROBLEM),
-         "broker", text, fix);
+         "broker", btext, bfix);
 
     check_ping(&who);
     check_tun();
 
+    const char *unsure = "";
+    if (works && how != HOW_ROOT && pstate == PS_UNREADABLE)
+        unsure = " (if the policy lets you: the policy file could not be read, and it may "
+                 "refuse you)";
+    else if (works && how != HOW_ROOT && pstate == PS_OUTSIDE)
+        unsure = " (if the policy lets you: the broker reads it outside this user namespace, "
+                 "and it may refuse you)";
     if (strcmp(verdict, "root") == 0)
         (void)printf("verdict: root: you are root: procket opens sockets directly\n");
     else if (via_broker)
         (void)printf("verdict: broker: procket gets your sockets from the broker at "
-                     PROCKET_BROKER_SOCKET "\n");
+                     PROCKET_BROKER_SOCKET "%s\n", unsure);
     else if (strcmp(verdict, "setuid") == 0)
         (void)printf("verdict: setuid: procket gets your sockets from the setuid root helper "
-                     "%s\n", exe);
+                     "%s%s\n", exe, unsure);
     else if (strcmp(verdict, "capabilities") == 0)
         (void)printf("verdict: capabilities: procket gets your sockets from the helper %s "
-                     "and its file capabilities\n", exe);
+                     "and its file capabilities%s\n", exe, unsure);
     else if (strcmp(verdict, "sudo") == 0)
-        (void)printf("verdict: sudo: procket gets your sockets from the helper through sudo\n");
+        (void)printf("verdict: sudo: procket gets your sockets from the helper through "
+                     "sudo%s\n", unsure);
     else
         (void)printf("verdict: none: procket cannot get privileged sockets for you%s\n",
-                     nothing ? " (the policy grants you nothing)"
-                     : pstate == 3 ? " (the policy file is refused)" : "");
+                     nothing && maybe ? " (the policy grants you nothing for sure: what "
+                                        "rules with conditions grant cannot be told here)"
+                     : nothing ? " (the policy grants you nothing)"
+                     : pstate == PS_REFUSED ? " (the policy file is refused)"
+                     : pstate == PS_NOFD ? " (too few file descriptors: the limit on open "
+                                           "files is too low)"
+                     : "");
     (void)fflush(stdout);
+    /* 0: nothing the doctor can see stops procket (a policy it cannot
+     * read may: the verdict says so); 1: something does */
     return works ? PROCKET_EXIT_OK : PROCKET_EXIT_REFUSED;
 }
