@@ -305,7 +305,7 @@ static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc,
 
 static ErlNifFunc nif_funcs[] = {
     {"open", 4, nif_open, ERL_NIF_DIRTY_JOB_IO_BOUND},
-    {"close", 1, nif_close, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"close", 1, nif_close, 0}, /* a close that may wait goes to a worker */
     {"open_tun_clone", 0, nif_open_tun_clone, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"open_broker", 3, nif_open_broker, ERL_NIF_DIRTY_JOB_IO_BOUND},
     PROCKET_SOCK_NIFS,

@@ -1052,33 +1052,52 @@ static int op_closing(const struct pk_op *op)
     return closing;
 }
 
-/* On a dirty scheduler: waits until the call's descriptor is ready for
- * events (or hung up, for the call to report). 0, or EBADF once the
- * descriptor was closed, or ECANCELED when the caller is gone. poll(2)
- * always reports POLLERR, which a socket also shows for a message in its
- * error queue (IP_RECVERR), where a receive still finds nothing: then the
- * slice is slept out, so that the caller's retries neither spin nor miss
- * a close. */
-static int wait_ready(ErlNifEnv *env, const struct pk_op *op, short events)
+/* On a dirty scheduler: waits one slice (at most ms milliseconds) for
+ * the call's descriptor to be ready for events (or hung up, for the call
+ * to report). 0 when ready; PK_NOT_YET when the slice passed: the call
+ * then gives its dirty scheduler back and is scheduled again
+ * (enif_schedule_nif), so that other dirty jobs (file I/O, a close/1)
+ * never wait behind waits; EBADF once the descriptor was closed,
+ * ECANCELED when the caller is gone. poll(2) always reports POLLERR,
+ * which a socket also shows for a message in its error queue
+ * (IP_RECVERR) while a receive finds nothing: then the slice is slept
+ * out instead, so that the retries do not spin. */
+#define PK_NOT_YET (-1)
+static int wait_ready(ErlNifEnv *env, const struct pk_op *op, short events, int ms)
 {
-    for (;;) {
-        struct pollfd p = {op->fd, events, 0};
-        int r = poll(&p, 1, PK_WAIT_SLICE_MS);
-        if (r < 0 && errno != EINTR)
-            return errno;
-        if (r > 0 && (p.revents & (events | POLLHUP | POLLNVAL)))
-            return 0;
-        if (r > 0) { /* POLLERR alone */
-            struct timespec ts = {0, PK_WAIT_SLICE_MS * 1000000L};
-            (void)nanosleep(&ts, NULL);
-        }
-        if (op_closing(op))
-            return EBADF;
-        if (!enif_is_current_process_alive(env))
-            return ECANCELED;
-        if (r > 0)
-            return 0; /* the call tries again */
+    struct pollfd p = {op->fd, events, 0};
+    int r;
+
+    if (op_closing(op))
+        return EBADF;
+    if (!enif_is_current_process_alive(env))
+        return ECANCELED;
+    r = poll(&p, 1, ms);
+    if (r < 0 && errno != EINTR)
+        return errno;
+    if (r > 0 && (p.revents & (events | POLLHUP | POLLNVAL)))
+        return 0;
+    if (r > 0) { /* POLLERR alone */
+        struct timespec ts = {0, (long)ms * 1000000L};
+        (void)nanosleep(&ts, NULL);
     }
+    if (op_closing(op))
+        return EBADF;
+    if (!enif_is_current_process_alive(env))
+        return ECANCELED;
+    return PK_NOT_YET;
+}
+
+/* A short pause before a call that found its descriptor ready and then
+ * nothing to do is scheduled again: poll(2) may say ready while the call
+ * says EAGAIN for as long as a peer stays full (a netlink socket's
+ * POLLOUT looks only at the sender's own queue), and without the pause
+ * the retries would spin. */
+static void pk_pause(void)
+{
+    struct timespec ts = {0, 5 * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
 }
 
 /* Whether fd is a listening socket (accept(2) on anything else fails at
@@ -1219,9 +1238,14 @@ static int op_begin(ErlNifEnv *env, ERL_NIF_TERM t, struct pk_op *op, int checks
                 wait = recv(op->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
                        (errno == EAGAIN || errno == EWOULDBLOCK);
             }
-            if (wait && wait_ready(env, op, (checks & ROUTE_RECV) ? POLLIN : POLLOUT) != 0) {
-                op_end(env, op);
-                return OP_CLOSED;
+            if (wait) {
+                int w = wait_ready(env, op, (checks & ROUTE_RECV) ? POLLIN : POLLOUT,
+                                   PK_WAIT_SLICE_MS);
+                if (w != 0) {
+                    op_end(env, op);
+                    /* not yet: the scheduler goes back, the call comes again */
+                    return w == PK_NOT_YET ? OP_DIRTY : OP_CLOSED;
+                }
             }
             op->blocking = 1;
         }
@@ -1342,11 +1366,15 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     OP_BEGIN(env, argv[0], &op, CHECK_DIRTY, procket_sock_accept,
              "sock_accept", argc, argv);
     len = (socklen_t)salen;
-    /* in blocking mode, the wait is wait_ready's (then accept(2) may still
-     * wait if another process took the connection meanwhile) */
+    /* in blocking mode, the wait is wait_ready's, a slice at a time (then
+     * accept(2) may still wait if another caller took the connection
+     * meanwhile: see the README) */
     if (in_blocking_mode(op.fd) && listening(op.fd) &&
-        (err = wait_ready(env, &op, POLLIN)) != 0) {
+        (err = wait_ready(env, &op, POLLIN, PK_WAIT_SLICE_MS)) != 0) {
         op_end(env, &op);
+        if (err == PK_NOT_YET)
+            return enif_schedule_nif(env, "sock_accept", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                     procket_sock_accept, argc, argv);
         return error_tuple(env, err);
     }
     do {
@@ -1883,22 +1911,36 @@ static ssize_t rw_nowait(int fd, struct iovec *iov, int n, int writing, int sock
  * read or written without waiting first, as a call in blocking mode
  * returns at once what it can (data, room, or an error such as a write to
  * a listening socket); only if there was nothing, and the descriptor is
- * in blocking mode, does the call wait, in wait_ready's slices, and try
- * again (another reader or writer may get there first). A write to a
- * stream socket or a pipe goes on until all is written, as a blocking
- * write(2) does; a close or the caller's death meanwhile returns what was
- * written. A file that takes no RWF_NOWAIT is read or written once ready,
- * in blocking mode after the wait. */
+ * in blocking mode, does the call wait, a slice at a time (wait_ready),
+ * and try again (another reader or writer may get there first). A write
+ * to a stream socket or a pipe goes on until all is written, as a
+ * blocking write(2) does; a close or the caller's death meanwhile returns
+ * what was written. One call keeps its dirty scheduler for about a slice
+ * at most: then it returns PK_RESCHEDULE, with *progress the bytes it
+ * wrote, and is scheduled again with the rest. A file that takes no
+ * RWF_NOWAIT is read or written once ready, in blocking mode after the
+ * wait. */
+#define PK_RESCHEDULE (-2)
+static long pk_ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
 static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iovec *iov0,
-                        int n, int writing)
+                        int n, int writing, size_t *progress)
 {
     struct iovec small[8], *iov = small;
+    struct timespec t0;
     struct stat st;
     size_t total = 0, done = 0;
     ssize_t r;
-    int sock, all, err = 0, i;
+    int sock, all, err = 0, i, waited_ready = 0;
     short events = writing ? POLLOUT : POLLIN;
 
+    *progress = 0;
     if (fstat(op->fd, &st) < 0)
         return -1;
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
@@ -1919,16 +1961,28 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
         return -1;
     }
     memcpy(iov, iov0, (size_t)n * sizeof(*iov));
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
+        long left = PK_WAIT_SLICE_MS - pk_ms_since(&t0);
+        int w;
+
         r = rw_nowait(op->fd, iov, n, writing, sock);
         err = errno;
         if (r < 0 && err == EOPNOTSUPP) {
             /* no RWF_NOWAIT: once ready (a wait in blocking mode) */
             struct pollfd p = {op->fd, events, 0};
             if (in_blocking_mode(op->fd)) {
-                if ((err = wait_ready(env, op, events)) != 0)
+                w = wait_ready(env, op, events, left > 0 ? (int)left : 0);
+                if (w == PK_NOT_YET) {
+                    r = PK_RESCHEDULE;
                     break;
+                }
+                if ((err = w) != 0) {
+                    r = -1;
+                    break;
+                }
             } else if (poll(&p, 1, 0) == 0) {
+                r = -1;
                 err = EAGAIN;
                 break;
             }
@@ -1938,12 +1992,28 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
             err = errno;
         }
         if (r < 0 && err == EAGAIN && in_blocking_mode(op->fd)) {
-            if ((err = wait_ready(env, op, events)) != 0)
+            if (waited_ready || left <= 0) {
+                /* ready, yet nothing to do; or the slice is used up */
+                if (waited_ready)
+                    pk_pause();
+                r = PK_RESCHEDULE;
                 break;
+            }
+            w = wait_ready(env, op, events, (int)left);
+            if (w == PK_NOT_YET) {
+                r = PK_RESCHEDULE;
+                break;
+            }
+            if ((err = w) != 0) {
+                r = -1;
+                break;
+            }
+            waited_ready = 1;
             continue;
         }
         if (r < 0 || !all)
             break;
+        waited_ready = 0;
         done += (size_t)r;
         if (done >= total)
             break;
@@ -1961,8 +2031,12 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
     }
     if (iov != small)
         enif_free(iov);
+    if (r == PK_RESCHEDULE) {
+        *progress = done;
+        return PK_RESCHEDULE;
+    }
     if (all && done > 0)
-        return (ssize_t)done; /* a later error: what was written */
+        return (ssize_t)done; /* all of it, or a later error: what was written */
     if (r >= 0)
         return r;
     errno = err;
@@ -1978,10 +2052,12 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
  * it). A file that does not gives EOPNOTSUPP, and the call moves to a
  * dirty scheduler. */
 static ssize_t rw(ErlNifEnv *env, const struct pk_op *op, const struct iovec *iov, int n,
-                  int writing)
+                  int writing, size_t *progress)
 {
     int fd = op->fd;
     ssize_t r;
+
+    *progress = 0;
 
     /* On a worker (an AF_UNIX socket: see ROUTE_SEND) nothing waits for
      * data or room, whatever the descriptor's mode (op_begin waited) */
@@ -1991,7 +2067,7 @@ static ssize_t rw(ErlNifEnv *env, const struct pk_op *op, const struct iovec *io
         return rw_nowait(fd, (struct iovec *)iov, n, writing, 1);
     }
     if (on_dirty_scheduler())
-        return rw_dirty(env, op, iov, n, writing);
+        return rw_dirty(env, op, iov, n, writing, progress);
     if (!writing && (n > 1 || iov[0].iov_len > 0)) {
         /* a socket: recvmsg(2), so that passed descriptors are not closed
          * in this thread (see recv_passing). A read of 0 bytes returns 0
@@ -2019,6 +2095,7 @@ ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     unsigned long size;
     ErlNifBinary buf;
     struct pk_op op;
+    size_t progress;
     ssize_t n;
     int err;
 
@@ -2032,10 +2109,15 @@ ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     }
     {
         struct iovec iov = {buf.data, size};
-        n = rw(env, &op, &iov, 1, 0);
+        n = rw(env, &op, &iov, 1, 0, &progress);
     }
     err = errno;
     op_end(env, &op);
+    if (n == PK_RESCHEDULE) { /* a slice waited: the scheduler goes back */
+        enif_release_binary(&buf);
+        return enif_schedule_nif(env, "sock_read", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                 procket_sock_read, argc, argv);
+    }
     if (n < 0) {
         enif_release_binary(&buf);
         RW_RESCHEDULE(env, n, err, procket_sock_read, "sock_read", argc, argv);
@@ -2048,38 +2130,63 @@ ERL_NIF_TERM procket_sock_read(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     return ok_tuple(env, enif_make_binary(env, &buf));
 }
 
-/* sock_write(FD, Buf) -> {ok, Written} | {error, Posix} */
+/* A write that waited a slice, scheduled again with what is left of bin
+ * (a binary term) after skip bytes, and the count written so far. */
+static ERL_NIF_TERM write_again(ErlNifEnv *env, ERL_NIF_TERM fd, ERL_NIF_TERM bin,
+                                size_t size, size_t skip, ErlNifUInt64 before)
+{
+    ERL_NIF_TERM args[3];
+
+    args[0] = fd;
+    args[1] = enif_make_sub_binary(env, bin, skip, size - skip);
+    args[2] = enif_make_uint64(env, before + skip);
+    return enif_schedule_nif(env, "sock_write", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                             procket_sock_write, 3, args);
+}
+
+/* sock_write(FD, Buf) -> {ok, Written} | {error, Posix}; scheduled again
+ * (write_again) as sock_write(FD, Rest, WrittenBefore). */
 ERL_NIF_TERM procket_sock_write(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifBinary buf;
+    ErlNifUInt64 before = 0;
     struct pk_op op;
+    size_t progress;
     ssize_t n;
     int err;
 
-    if (!enif_inspect_binary(env, argv[1], &buf))
+    if (!enif_inspect_binary(env, argv[1], &buf) ||
+        (argc == 3 && !enif_get_uint64(env, argv[2], &before)))
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE | ROUTE_SEND, procket_sock_write,
              "sock_write", argc, argv);
     {
         struct iovec iov = {buf.data, buf.size};
-        n = rw(env, &op, &iov, 1, 1);
+        n = rw(env, &op, &iov, 1, 1, &progress);
     }
     err = errno;
     op_end(env, &op);
+    if (n == PK_RESCHEDULE)
+        return write_again(env, argv[0], argv[1], buf.size, progress, before);
     RW_RESCHEDULE(env, n, err, procket_sock_write, "sock_write", argc, argv);
-    if (n < 0)
+    if (n < 0 && before == 0)
         return error_tuple(env, err);
-    return ok_tuple(env, enif_make_uint64(env, (ErlNifUInt64)n));
+    if (n < 0) /* an error after earlier slices wrote: what was written */
+        n = 0;
+    return ok_tuple(env, enif_make_uint64(env, before + (ErlNifUInt64)n));
 }
 
 /* sock_writev(FD, [binary()]) -> {ok, Written} | {error, Posix}; at most
  * IOV_MAX binaries (more: badarg; for a datagram socket a partial writev
- * would send a truncated datagram). */
+ * would send a truncated datagram). A write that must wait goes on as a
+ * sock_write of the bytes left. */
 ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifIOVec vec, *iovec = &vec;
-    ERL_NIF_TERM tail;
+    ERL_NIF_TERM tail, rest;
     struct pk_op op;
+    size_t progress, total = 0, at = 0, skip;
+    unsigned char *p;
     ssize_t n;
     int err;
 
@@ -2089,9 +2196,29 @@ ERL_NIF_TERM procket_sock_writev(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_BLOCKING | CHECK_FILE | ROUTE_SEND, procket_sock_writev,
              "sock_writev", argc, argv);
-    n = rw(env, &op, (const struct iovec *)iovec->iov, (int)iovec->iovcnt, 1);
+    n = rw(env, &op, (const struct iovec *)iovec->iov, (int)iovec->iovcnt, 1, &progress);
     err = errno;
     op_end(env, &op);
+    if (n == PK_RESCHEDULE) {
+        for (int i = 0; i < (int)iovec->iovcnt; i++)
+            total += iovec->iov[i].iov_len;
+        p = enif_make_new_binary(env, total - progress, &rest);
+        if (p == NULL)
+            return error_tuple(env, ENOMEM);
+        skip = progress;
+        for (int i = 0; i < (int)iovec->iovcnt; i++) {
+            size_t len = iovec->iov[i].iov_len;
+            const unsigned char *b = (const unsigned char *)iovec->iov[i].iov_base;
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            memcpy(p + at, b + skip, len - skip);
+            at += len - skip;
+            skip = 0;
+        }
+        return write_again(env, argv[0], rest, total - progress, 0, progress);
+    }
     RW_RESCHEDULE(env, n, err, procket_sock_writev, "sock_writev", argc, argv);
     if (n < 0)
         return error_tuple(env, err);
