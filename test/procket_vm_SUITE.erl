@@ -22,7 +22,8 @@
          fionbio_race/1, unix_queue_drops/1, no_thread_left/1,
          file_close_waits/1, emfile_drop/1, blocking_reads_hold_no_worker/1,
          closes_hold_no_calls/1, killed_waits_end/1, close_ends_waits/1,
-         blocking_write_writes_all/1, error_queue_wait/1, killed_caller_leaves_nothing/1]).
+         blocking_write_writes_all/1, error_queue_wait/1, waits_yield/1,
+         ready_but_full/1, killed_caller_leaves_nothing/1]).
 
 -define(CALL, 15000).
 
@@ -33,7 +34,8 @@ all() ->
      in_flight_linger, purge_during_linger, fionbio_race, unix_queue_drops,
      no_thread_left, file_close_waits, emfile_drop, blocking_reads_hold_no_worker,
      closes_hold_no_calls, killed_caller_leaves_nothing, killed_waits_end,
-     close_ends_waits, blocking_write_writes_all, error_queue_wait].
+     close_ends_waits, blocking_write_writes_all, error_queue_wait, waits_yield,
+     ready_but_full].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -499,6 +501,48 @@ error_queue_wait(Config) ->
         {ok, _, _, [_ | _], _} =
             peer:call(Peer, procket, recvmsg, [U, 16, ['MSG_ERRQUEUE'], 256, 16], ?CALL),
         ok = peer:call(Peer, procket, close, [U], ?CALL)
+    end).
+
+%% Ten reads wait in blocking mode, as many as the VM has dirty I/O
+%% schedulers: close/1 of one of their sockets and a file operation still
+%% return within a second (each wait gives its scheduler back between
+%% slices; close/1 needs none), and the read on the closed socket ends
+%% with ebadf. Before, both waited for as long as the reads did.
+waits_yield(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {[U | Us], [P | Ps]} = peer:call(Peer, procket_vm_peer, many_waits, [10], ?CALL),
+        pending = peer:call(Peer, procket_vm_peer, result, [P, 200], ?CALL),
+        {CloseMs, ok} = peer:call(Peer, procket_vm_peer, timed,
+                                  [{procket, close, [U]}, 5000], ?CALL),
+        {FileMs, {ok, _}} = peer:call(Peer, procket_vm_peer, timed,
+                                      [{file, read_file_info, ["/"]}, 5000], ?CALL),
+        ct:log("with 10 waits: close/1 in ~p ms, a file operation in ~p ms",
+               [CloseMs, FileMs]),
+        true = CloseMs < 1000 andalso FileMs < 1000,
+        {error, ebadf} = peer:call(Peer, procket_vm_peer, result, [P, 2000], ?CALL),
+        [true = peer:call(Peer, erlang, exit, [X, kill], ?CALL) || X <- Ps],
+        [ok = peer:call(Peer, procket, close, [X], ?CALL) || X <- Us]
+    end).
+
+%% Writes in blocking mode to netlink sockets whose peer is full (poll(2)
+%% says POLLOUT, the send says EAGAIN) do not spin: the VM uses well under
+%% 200 ms of CPU in the second they wait; killing the writers and closing
+%% the sockets ends the waits and closes the descriptors. Before, each
+%% write spun at 100% CPU and went on after the kill and the close.
+ready_but_full(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        {B, As, Ws} = peer:call(Peer, procket_vm_peer, netlink_full, [4], ?CALL),
+        pending = peer:call(Peer, procket_vm_peer, result, [hd(Ws), 100], ?CALL),
+        Cpu0 = peer:call(Peer, procket_vm_peer, cpu_ms, [], ?CALL),
+        timer:sleep(1000),
+        Cpu = peer:call(Peer, procket_vm_peer, cpu_ms, [], ?CALL) - Cpu0,
+        ct:log("CPU while 4 writes waited 1 s: ~p ms", [Cpu]),
+        true = Cpu < 200,
+        [true = peer:call(Peer, erlang, exit, [W, kill], ?CALL) || W <- Ws],
+        [ok = peer:call(Peer, procket, close, [A], ?CALL) || A <- As],
+        timer:sleep(300),
+        [] = peer:call(Peer, procket_vm_peer, open_of, [As], ?CALL),
+        ok = peer:call(Peer, procket, close, [B], ?CALL)
     end).
 
 %%% ------------------------------------------------------------------

@@ -8,7 +8,8 @@
          stretch/1, held_in_flight/1, close_async/1, workers/0,
          fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1,
          workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0,
-         path_async/2, blocked_call/1, write_all/1, error_queue_read/0, cpu_ms/0]).
+         path_async/2, blocked_call/1, write_all/1, error_queue_read/0, cpu_ms/0,
+         many_waits/1, timed/2, netlink_full/1, open_of/1]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -627,3 +628,57 @@ cpu_ms() ->
     Fields = binary:split(After, <<" ">>, [global]),
     Ticks = binary_to_integer(lists:nth(12, Fields)) + binary_to_integer(lists:nth(13, Fields)),
     Ticks * 10.
+
+%% @doc N processes each reading its own idle UDP socket in blocking mode
+%% (see result/2): the sockets and the processes.
+-spec many_waits(pos_integer()) -> {[integer()], [pid()]}.
+many_waits(N) ->
+    lists:unzip([begin
+                     {U, P, []} = blocked_call(read_udp),
+                     {U, P}
+                 end || _ <- lists:seq(1, N)]).
+
+%% @doc M:F(A...) in a process of its own: {Milliseconds, Result}, or
+%% timeout after Ms.
+-spec timed({module(), atom(), list()}, pos_integer()) -> {integer(), term()} | timeout.
+timed({M, F, A}, Ms) ->
+    Me = self(),
+    T0 = erlang:monotonic_time(millisecond),
+    P = spawn(fun() -> Me ! {self(), apply(M, F, A)} end),
+    receive {P, R} -> {erlang:monotonic_time(millisecond) - T0, R}
+    after Ms -> exit(P, kill), timeout
+    end.
+
+%% @doc N netlink (NETLINK_USERSOCK) sockets connected to one whose
+%% receive buffer is full, in blocking mode, each with a write waiting in
+%% a process of its own: poll(2) says POLLOUT (it looks at the sender's
+%% queue) while the send says EAGAIN. Returns the receiver, the senders
+%% and the writers.
+-spec netlink_full(pos_integer()) -> {integer(), [integer()], [pid()]}.
+netlink_full(N) ->
+    Sock = fun() ->
+                   {ok, S} = procket:socket(16, 3, 2),
+                   ok = procket:bind(S, <<16:16/native, 0:16, 0:32, 0:32>>),
+                   {ok, <<_:32, Pid:32/native, _:32>>} = procket:getsockname(S, <<0:96>>),
+                   {S, Pid}
+           end,
+    {B, BPid} = Sock(),
+    ok = procket:setsockopt(B, 'SOL_SOCKET', 'SO_RCVBUF', 4096),
+    As = [begin
+              {A, _} = Sock(),
+              ok = procket:connect(A, <<16:16/native, 0:16, BPid:32/native, 0:32>>),
+              A
+          end || _ <- lists:seq(1, N)],
+    Fill = fun F() -> case procket:write(hd(As), <<0:8000>>) of
+                          ok -> F();
+                          {error, eagain} -> ok
+                      end
+           end,
+    ok = Fill(),
+    [{ok, _} = procket:ioctl(A, 'FIONBIO', <<0:32/native>>) || A <- As],
+    {B, As, [spawn(fun() -> answer(procket:write(A, <<0:8000>>)) end) || A <- As]}.
+
+%% @doc Which of FDs are still open procket descriptors.
+-spec open_of([integer()]) -> [integer()].
+open_of(FDs) ->
+    [F || F <- FDs, procket:getsockname(F, <<0:128>>) =/= {error, ebadf}].
