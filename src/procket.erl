@@ -413,11 +413,19 @@ helper_path() ->
             Path
     end.
 
+%% A string, a deep list or a binary of UTF-8 (flattened); an empty one
+%% is unset; anything else is badarg, a clear error rather than a path
+%% that is not one.
 helper_env() ->
     case application:get_env(procket, helper) of
-        {ok, Path} when is_list(Path), Path =/= [] -> Path;
-        {ok, Path} when is_binary(Path), Path =/= <<>> -> unicode:characters_to_list(Path);
-        _ -> undefined
+        {ok, Path} when is_list(Path); is_binary(Path) ->
+            case catch unicode:characters_to_list(Path) of
+                [] -> undefined;
+                L when is_list(L) -> L;
+                _ -> erlang:error(badarg)
+            end;
+        {ok, _} -> erlang:error(badarg);
+        undefined -> undefined
     end.
 
 %% @doc The application's priv directory, also when the code was loaded

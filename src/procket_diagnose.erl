@@ -19,6 +19,7 @@
 -include_lib("kernel/include/file.hrl").
 
 -define(TIMEOUT, 10000).
+-define(OUTPUT_MAX, 65536).   % a helper's report is a few KiB
 
 -type status() :: ok | warning | problem.
 -type item() :: helper | mount | no_new_privs | privileges | policy | grants
@@ -152,14 +153,38 @@ helper_check(Path) ->
         error:Reason -> {<<>>, {error, Reason}}
     end.
 
+%% The program's output and exit status, within ?TIMEOUT in all and at
+%% most ?OUTPUT_MAX bytes: a program that says more or takes longer (not a
+%% procket helper, or one that hangs) is killed, and reaped by the port.
 collect(Port, Acc) ->
+    collect(Port, Acc, 0, erlang:monotonic_time(millisecond) + ?TIMEOUT).
+
+collect(Port, Acc, Size, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
     receive
-        {Port, {data, D}} -> collect(Port, [D | Acc]);
-        {Port, {exit_status, N}} -> {iolist_to_binary(lists:reverse(Acc)), N}
-    after ?TIMEOUT ->
-            catch port_close(Port),
+        {Port, {data, D}} when Size + byte_size(D) > ?OUTPUT_MAX ->
+            kill(Port),
+            {iolist_to_binary(lists:reverse(Acc)), {error, too_much_output}};
+        {Port, {data, D}} ->
+            collect(Port, [D | Acc], Size + byte_size(D), Deadline);
+        {Port, {exit_status, N}} ->
+            {iolist_to_binary(lists:reverse(Acc)), N}
+    after Left ->
+            kill(Port),
             {iolist_to_binary(lists:reverse(Acc)), {error, timeout}}
     end.
+
+%% port_close/1 only closes the pipes: the program is killed too.
+kill(Port) ->
+    case erlang:port_info(Port, os_pid) of
+        {os_pid, Pid} ->
+            _ = os:cmd("kill -KILL " ++ integer_to_list(Pid) ++ " 2>/dev/null"),
+            ok;
+        undefined ->
+            ok
+    end,
+    catch port_close(Port),
+    receive {Port, {exit_status, _}} -> ok after 0 -> ok end.
 
 %% --- what only the VM sees ----------------------------------------------------
 

@@ -1,4 +1,4 @@
-%% @doc OTP handles that own a descriptor from procket: the code behind
+%% @doc OTP sockets that own a descriptor from procket: the code behind
 %% {@link procket:gen_udp_open/2}, {@link procket:gen_tcp_listen/2} and
 %% {@link procket:socket_open/2}.
 %%
@@ -6,74 +6,74 @@
 %% adopt a descriptor but never close it (`gen_udp:close/1' leaves it
 %% open, as does the port's owner exiting), so every caller had to
 %% remember {@link procket:close/1} after the port, and a crash between
-%% the two leaked it. Here a small process watches the port (a port
-%% monitor) and closes the descriptor once the port is gone, however it
-%% went: closed, its owner exited, or it failed. Until the port is gone
-%% the number stays allocated, so it cannot be reused under the port.
-%% The watcher opens the descriptor itself: a caller killed at any point
-%% leaves nothing open. `socket:open/1' duplicates the descriptor,
-%% so `socket_open/2' closes procket's copy at once and the socket owns
-%% its own.
+%% the two leaked it. Here a small process, the watcher, opens the
+%% descriptor, and once the OTP module has it, watches what holds it (the
+%% port, with the default inet backend; the socket's server process with
+%% `{inet_backend, socket}') and closes the descriptor once that is gone,
+%% however it went: closed, its owner exited, or it failed. Until then the
+%% number stays allocated, so it cannot be reused under the socket. As the
+%% watcher holds the descriptor from the start, a caller killed at any
+%% point leaves nothing open. `socket:open/2' duplicates the descriptor:
+%% for `socket_open/2' the watcher closes procket's copy as soon as the
+%% socket exists (or the caller is gone).
 %%
 %% Options: one list holds procket's options (those of
 %% {@link procket:open/2}) and the OTP module's. procket's own names are
-%% not passed on (`{ip, _}' would make the OTP module bind again);
-%% `backlog' and `ipv6_v6only' are read by both, with the same meaning.
-%% A bare `inet6' (an OTP option) also asks procket for an IPv6 socket,
-%% and an IPv6 socket gets `inet6' on the OTP side, which needs it to
-%% know the family of an adopted descriptor.
+%% not passed on (`{ip, _}' would make the OTP module bind again,
+%% `{ipv6_v6only, _}' set the option again on a bound socket, which the
+%% kernel refuses); `backlog' goes to both for TCP (gen_tcp listens
+%% again with it). A bare `inet6' (an OTP option) also asks procket for an
+%% IPv6 socket, and an IPv6 socket gets `inet6' on the OTP side, which
+%% needs it to know the family of an adopted descriptor. `{inet_backend,
+%% _}' is put first, where OTP requires it. `{fd, _}' is badarg: the
+%% descriptor is procket's to give.
 -module(procket_own).
 
--export([gen_udp_open/2, gen_tcp_listen/2, socket_open/2, split/1]).
+-export([gen_udp_open/2, gen_tcp_listen/2, socket_open/2, split/2]).
 
 %% procket's names that the OTP modules must not see (the module
 %% documentation of procket lists them all)
 -define(PROCKET_ONLY, [protocol, type, family, ip, interface, progname, exec, pipe,
-                       helper_timeout, broker, namespace, dev, packet_info]).
+                       helper_timeout, broker, namespace, dev, packet_info, ipv6_v6only]).
 
 %% @doc See {@link procket:gen_udp_open/2}.
 -spec gen_udp_open(0..65535, list()) -> {ok, gen_udp:socket()} | {error, term()}.
 gen_udp_open(Port, Options) ->
-    {Mine, Theirs} = split(check(Options)),
-    adopt(Port, family(kind(dgram, udp, Mine), Theirs),
-          fun(FD, Inet6) -> gen_udp:open(0, [{fd, FD} | with_family(Inet6, Theirs)]) end).
+    {Mine, Theirs} = split(udp, check(Options)),
+    adopt(Port, family(kind(dgram, Mine), Theirs),
+          fun(FD, Inet6) -> gen_udp:open(0, otp_options(FD, Inet6, Theirs)) end).
 
 %% @doc See {@link procket:gen_tcp_listen/2}.
 -spec gen_tcp_listen(0..65535, list()) -> {ok, gen_tcp:socket()} | {error, term()}.
 gen_tcp_listen(Port, Options) ->
-    {Mine, Theirs} = split(check(Options)),
-    adopt(Port, family(kind(stream, tcp, Mine), Theirs),
-          fun(FD, Inet6) -> gen_tcp:listen(0, [{fd, FD} | with_family(Inet6, Theirs)]) end).
+    {Mine, Theirs} = split(tcp, check(Options)),
+    adopt(Port, family(kind(stream, Mine), Theirs),
+          fun(FD, Inet6) -> gen_tcp:listen(0, otp_options(FD, Inet6, Theirs)) end).
 
 %% @doc See {@link procket:socket_open/2}.
 -spec socket_open(0..65535, list()) -> {ok, socket:socket()} | {error, term()}.
 socket_open(Port, Options) ->
-    {Mine, Theirs} = split(check(Options)),
+    {Mine, Theirs} = split(socket, check(Options)),
     [erlang:error(badarg) || {dev, _} <- Mine],
     Extra = maps:from_list([{K, V} || {K, V} <- Theirs, K =:= debug orelse K =:= use_registry]),
-    case procket:open(Port, family(Mine, Theirs)) of
-        {ok, FD} ->
-            %% socket:open/2 duplicates FD: the socket owns its copy
-            Result = socket:open(FD, Extra),
-            ok = procket:close(FD),
-            Result;
-        {error, _} = Error ->
-            Error
-    end.
+    %% socket:open/2 duplicates FD: the socket owns its copy, and the
+    %% watcher closes procket's once the socket exists
+    adopt(Port, family(Mine, Theirs), fun(FD, _) -> socket:open(FD, Extra) end, copy).
 
 %% @doc Options split into procket's and the OTP module's (see the module
-%% documentation): `backlog' and `ipv6_v6only' go to both.
--spec split(list()) -> {list(), list()}.
-split(Options) ->
-    Mine = [O || O <- Options, mine(O)],
-    Theirs = [O || O <- Options, not only_mine(O)],
+%% documentation) for a `udp', `tcp' or `socket' call: `backlog' goes to
+%% both for `tcp'.
+-spec split(udp | tcp | socket, list()) -> {list(), list()}.
+split(Kind, Options) ->
+    Mine = [O || {K, _} = O <- Options, lists:member(K, ?PROCKET_ONLY) orelse K =:= backlog],
+    Theirs = [O || O <- Options, not only_mine(Kind, O)],
     {Mine, Theirs}.
 
-mine({K, _}) -> lists:member(K, ?PROCKET_ONLY) orelse K =:= backlog orelse K =:= ipv6_v6only;
-mine(_) -> false.
-
-only_mine({K, _}) -> lists:member(K, ?PROCKET_ONLY);
-only_mine(_) -> false.
+only_mine(_, {K, _}) when K =:= fd -> erlang:error(badarg);
+only_mine(tcp, {backlog, _}) -> false;
+only_mine(_, {backlog, _}) -> true;
+only_mine(_, {K, _}) -> lists:member(K, ?PROCKET_ONLY);
+only_mine(_, _) -> false.
 
 check(Options) when is_list(Options) ->
     is_proper(Options) orelse erlang:error(badarg),
@@ -85,17 +85,20 @@ is_proper([_ | T]) -> is_proper(T);
 is_proper([]) -> true;
 is_proper(_) -> false.
 
-%% A socket of this type: a type or protocol asking for another one, or a
-%% device, is badarg.
-kind(Type, Protocol, Mine) ->
+%% A socket of this type (stream: TCP or SCTP; dgram: UDP or UDP-Lite,
+%% by name or number): another type or protocol, or a device, is badarg.
+kind(Type, Mine) ->
     [erlang:error(badarg) || {dev, _} <- Mine],
-    [erlang:error(badarg) || {type, T} <- Mine, T =/= Type],
-    case proplists:get_value(protocol, Mine) of
-        undefined -> [{protocol, Protocol} | Mine];
-        Protocol -> Mine;
-        udplite when Type =:= dgram -> Mine;
-        sctp when Type =:= stream -> Mine;
-        _ -> erlang:error(badarg)
+    [erlang:error(badarg) || {type, T} <- Mine, procket_opts:type(T) =/= procket_opts:type(Type)],
+    {Default, Allowed} = case Type of
+                             dgram -> {udp, [17, 136]};
+                             stream -> {tcp, [6, 132]}
+                         end,
+    case [P || {protocol, P} <- Mine] of
+        [] -> [{protocol, Default} | Mine];
+        [P | _] ->
+            lists:member(procket_opts:protocol(P), Allowed) orelse erlang:error(badarg),
+            Mine
     end.
 
 %% A bare `inet6' among the OTP options asks procket for IPv6 too.
@@ -105,28 +108,47 @@ family(Mine, Theirs) ->
         false -> [{family, inet6} | Mine]
     end.
 
-with_family(true, Theirs) ->
-    case lists:member(inet6, Theirs) of
-        true -> Theirs;
-        false -> [inet6 | Theirs]
-    end;
-with_family(false, Theirs) ->
-    Theirs.
+%% The OTP module's options: `{inet_backend, _}' first (OTP takes it only
+%% there), then the descriptor, `inet6' for an IPv6 one, the rest.
+otp_options(FD, Inet6, Theirs) ->
+    Backend = [O || {inet_backend, _} = O <- Theirs],
+    Rest = [O || O <- Theirs, not is_tuple(O) orelse element(1, O) =/= inet_backend],
+    Family = case Inet6 andalso not lists:member(inet6, Rest) of
+                 true -> [inet6];
+                 false -> []
+             end,
+    Backend ++ [{fd, FD} | Family ++ Rest].
 
-%% The descriptor, adopted by Fun(FD, IsInet6) into a port. The watcher
-%% opens it, so that it holds the descriptor from the start: a caller
-%% killed at any point leaves nothing open.
 adopt(Port, Mine, Fun) ->
+    adopt(Port, Mine, Fun, hold).
+
+%% The descriptor, adopted by Fun(FD, IsInet6) into an OTP socket. The
+%% watcher opens it, so that it holds the descriptor from the start.
+%% Mode hold: the socket uses procket's descriptor, the watcher closes it
+%% when the socket is gone; copy: the socket has a copy of its own, the
+%% watcher closes procket's at once.
+adopt(Port, Mine, Fun, Mode) ->
     Caller = self(),
     {Watcher, WRef} = spawn_monitor(fun() -> watch(Caller, Port, Mine) end),
     receive
         {opened, Watcher, {ok, FD}} ->
             %% an option the OTP module refuses raises there
             try Fun(FD, inet6(Mine)) of
-                {ok, Socket} = Ok ->
-                    Watcher ! {adopt, self(), Socket},
-                    demonitor(WRef, [flush]),
+                {ok, Socket} = Ok when Mode =:= copy ->
+                    _ = Socket,
+                    drop(Watcher, WRef),
                     Ok;
+                {ok, Socket} = Ok ->
+                    case holder(Socket) of
+                        {ok, Holder} ->
+                            Watcher ! {adopt, self(), Holder},
+                            demonitor(WRef, [flush]),
+                            Ok;
+                        error ->
+                            %% nothing to watch: not left open behind it
+                            drop(Watcher, WRef),
+                            {error, enotsup}
+                    end;
                 Error ->
                     %% closed before returning: no descriptor outlives a
                     %% failed call
@@ -144,6 +166,12 @@ adopt(Port, Mine, Fun) ->
             erlang:error(Why)
     end.
 
+%% What holds an adopted descriptor: the port (inet backend) or the
+%% socket's server process (socket backend: {'$inet', Module, {Pid, _}}).
+holder(Port) when is_port(Port) -> {ok, {port, Port}};
+holder({'$inet', _, {Pid, _}}) when is_pid(Pid) -> {ok, {process, Pid}};
+holder(_) -> error.
+
 drop(Watcher, WRef) ->
     Watcher ! {drop, self()},
     receive {'DOWN', WRef, _, _, _} -> ok end.
@@ -156,7 +184,7 @@ inet6(Mine) ->
             case proplists:get_value(ip, Mine) of
                 {_, _, _, _, _, _, _, _} -> true;
                 S when is_list(S); is_binary(S) ->
-                    case inet:parse_address(unicode:characters_to_list(S)) of
+                    case catch inet:parse_address(unicode:characters_to_list(S)) of
                         {ok, {_, _, _, _, _, _, _, _}} -> true;
                         _ -> false
                     end;
@@ -166,8 +194,9 @@ inet6(Mine) ->
     end.
 
 %% The watcher: opens the descriptor for the caller; while the caller
-%% works, its death closes the descriptor; once a port has it, the port's
-%% end does. A badarg in the options reaches the caller as its own.
+%% works, its death closes the descriptor; once a socket has it, the end
+%% of what holds it does. A badarg in the options reaches the caller as
+%% its own.
 watch(Caller, Port, Mine) ->
     MRef = monitor(process, Caller),
     Result = try procket:open(Port, Mine)
@@ -177,15 +206,15 @@ watch(Caller, Port, Mine) ->
     case Result of
         {ok, FD} ->
             receive
-                {adopt, Caller, Socket} ->
+                {adopt, Caller, {Type, Holder}} ->
                     demonitor(MRef, [flush]),
-                    PRef = monitor(port, Socket),
-                    receive {'DOWN', PRef, _, _, _} -> close(FD) end;
+                    HRef = monitor(Type, Holder),
+                    receive {'DOWN', HRef, _, _, _} -> close(FD) end;
                 {drop, Caller} ->
                     close(FD);
                 {'DOWN', MRef, _, _, _} ->
-                    %% before a port had it (a port made, if any, went with
-                    %% its owner)
+                    %% before a socket had it (a socket made, if any, went
+                    %% with its owner)
                     close(FD)
             end;
         _ ->

@@ -34,7 +34,7 @@
          ping_unanswered/1, dev_functions/1, tun_clone/1, packet_confined/1,
          reuseport_group_not_joined/1,
          callers_timeout_ignored/1, nonblocking_descriptors/1, refusal_is_final/1,
-         owned_handles/1, helper_env_binary/1]).
+         owned_handles/1, helper_env_binary/1, owned_hostile/1, diagnose_bounded/1]).
 
 -define(POLICY, "/etc/procket.conf").
 
@@ -68,7 +68,8 @@ groups() ->
               pipe_helper_exits_early, pipe_relative_path, audit_trail,
               rule_needed, opens_and_failures_leave_nothing,
               callers_timeout_ignored, nonblocking_descriptors],
-    [{setuid, [], [refusal_is_final, owned_handles, helper_env_binary | Common]},
+    [{setuid, [], [refusal_is_final, owned_handles, helper_env_binary, owned_hostile,
+                   diagnose_bounded | Common]},
      {sudo, [], [default_exec_fallback | Common]},
      %% namespaces, tun and packet sockets, with the setuid helper
      {devices, [], [namespace_udp_echo, tun_answers_ping, packet_socket_frames,
@@ -399,6 +400,48 @@ owned_handles(Config) ->
     [] = socket_uids("udp", 53),
     [] = socket_uids("tcp", 80),
     [] = socket_uids("udp", 443).
+
+%% The sockets that own their descriptor, used as a fuzzer would: the
+%% socket backend (a process holds the descriptor, not a port), 300
+%% socket_open/2 callers killed at random, {ipv6_v6only, _} (which gen_udp
+%% refused on the bound socket when it was passed on): the VM's
+%% descriptors are back where they were, both ipv6_v6only calls work.
+owned_hostile(Config) ->
+    Peer = ?config(peer, Config),
+    {Before, After, V6} = peer:call(Peer, procket_test_echo, owned_hostile,
+                                    [443, ?config(priv_opts, Config)], 120000),
+    ct:log("descriptors ~p -> ~p; ipv6_v6only: ~p", [Before, After, V6]),
+    Before = After,
+    [ok, ok] = V6.
+
+%% procket:diagnose/1 of a program that is not a helper is bounded: one
+%% that floods its output is killed at 64 KiB, one that never ends (or
+%% prints a line every second) at 10 s in all; no such program is left
+%% running, and the report names the helper as the problem.
+diagnose_bounded(Config) ->
+    Peer = ?config(peer, Config),
+    Dir = filename:dirname(?config(ebin, Config)),
+    Progs = [{"flood", "exec yes"}, {"sleeper", "exec sleep 1237"},
+             {"trickle", "while :; do echo x; sleep 1; done"}],
+    Paths = [begin
+                 P = filename:join(Dir, "diag_" ++ N),
+                 ok = file:write_file(P, "#!/bin/sh\n" ++ Body ++ "\n"),
+                 ok = file:change_mode(P, 8#755),
+                 P
+             end || {N, Body} <- Progs],
+    try
+        [begin
+             T0 = erlang:monotonic_time(millisecond),
+             #{verdict := none, checks := [#{item := helper, status := problem} | _]} =
+                 peer:call(Peer, procket, diagnose, [P], 30000),
+             Ms = erlang:monotonic_time(millisecond) - T0,
+             ct:log("~s: ~p ms", [P, Ms]),
+             true = Ms < 15000
+         end || P <- Paths],
+        "0" = string:trim(os:cmd("pgrep -f '" ++ Dir ++ "/diag_|sleep 1237' | wc -l"))
+    after
+        [file:delete(P) || P <- Paths]
+    end.
 
 %% The application environment's helper as Elixir passes it, a binary, is
 %% used: a binary naming no file gives enoent, the staged helper's path as

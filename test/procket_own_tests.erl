@@ -6,19 +6,23 @@
 -include_lib("eunit/include/eunit.hrl").
 
 split_test_() ->
-    [?_assertEqual({[], []}, procket_own:split([])),
+    [?_assertEqual({[], []}, procket_own:split(udp, [])),
      %% procket's own names stay with procket
      ?_assertEqual({[{protocol, udp}, {ip, {127, 0, 0, 1}}, {broker, false}], [binary]},
-                   procket_own:split([{protocol, udp}, {ip, {127, 0, 0, 1}}, binary,
-                                      {broker, false}])),
-     %% names both read, with the same meaning, go to both
-     ?_assertEqual({[{backlog, 5}, {ipv6_v6only, true}],
-                    [{backlog, 5}, {ipv6_v6only, true}, {active, false}]},
-                   procket_own:split([{backlog, 5}, {ipv6_v6only, true}, {active, false}])),
+                   procket_own:split(udp, [{protocol, udp}, {ip, {127, 0, 0, 1}}, binary,
+                                           {broker, false}])),
+     %% ipv6_v6only is procket's only: gen_* would set it again on a bound
+     %% socket (einval); backlog goes to gen_tcp too, not to gen_udp
+     ?_assertEqual({[{backlog, 5}, {ipv6_v6only, true}], [{backlog, 5}, {active, false}]},
+                   procket_own:split(tcp, [{backlog, 5}, {ipv6_v6only, true}, {active, false}])),
+     ?_assertEqual({[{backlog, 5}], [{active, false}]},
+                   procket_own:split(udp, [{backlog, 5}, {active, false}])),
      %% everything else is the OTP module's, whatever its value
      ?_assertEqual({[], [inet6, {mode, binary}, {reuseaddr, true}, {timeout, x}]},
-                   procket_own:split([inet6, {mode, binary}, {reuseaddr, true},
-                                      {timeout, x}]))].
+                   procket_own:split(udp, [inet6, {mode, binary}, {reuseaddr, true},
+                                           {timeout, x}])),
+     %% the descriptor is procket's to give
+     ?_assertError(badarg, procket_own:split(udp, [{fd, 0}]))].
 
 %% A socket of another kind, a device, an improper list: badarg, before
 %% any helper runs.

@@ -12,7 +12,7 @@
 -export([packet_roundtrip/4, packet_confinement/4]).
 -export([opens_with/3, fresh_calls/2]).
 -export([mute/2, release/1, flood/2, flood_result/1]).
--export([owned_cycles/5]).
+-export([owned_cycles/5, owned_hostile/2]).
 
 -define(START_TIMEOUT, 15000).
 
@@ -659,4 +659,40 @@ owned_port(_, S) ->
     case inet:sockname(S) of
         {ok, {_, P}} -> P;
         Other -> Other
+    end.
+
+%% @doc The hostile uses of the sockets that own their descriptor, in
+%% this VM: 100 gen_udp and 100 gen_tcp sockets with `{inet_backend,
+%% socket}' (what holds the descriptor is a process, not a port), 300
+%% socket_open/2 callers killed at random moments, and {ipv6_v6only, _}
+%% with inet6; returns the VM's descriptor count before and after, and
+%% what each ipv6_v6only call gave.
+-spec owned_hostile(0..65535, list()) -> {integer(), integer(), list()}.
+owned_hostile(Port, Opts) ->
+    Fds = fun() -> {ok, L} = file:list_dir("/proc/self/fd"), length(L) end,
+    Before = Fds(),
+    [begin
+         {ok, S} = procket:gen_udp_open(Port, [{inet_backend, socket}, binary | Opts]),
+         ok = gen_udp:close(S)
+     end || _ <- lists:seq(1, 100)],
+    [begin
+         {ok, S} = procket:gen_tcp_listen(Port, [{inet_backend, socket}, binary | Opts]),
+         ok = gen_tcp:close(S)
+     end || _ <- lists:seq(1, 100)],
+    Ps = [spawn(fun() ->
+                        _ = procket:socket_open(Port, [{protocol, udp} | Opts]),
+                        receive after infinity -> ok end
+                end) || _ <- lists:seq(1, 300)],
+    [begin timer:sleep(rand:uniform(4) - 1), exit(P, kill) end || P <- Ps],
+    V6 = [case procket:gen_udp_open(Port, [{ipv6_v6only, Only}, inet6 | Opts]) of
+              {ok, S} -> ok = gen_udp:close(S), ok;
+              Error -> Error
+          end || Only <- [true, false]],
+    {Before, settle_count(Fds, Before, 100), V6}.
+
+settle_count(Fds, Want, Tries) ->
+    case Fds() of
+        Want -> Want;
+        N when Tries =:= 0 -> N;
+        _ -> timer:sleep(20), settle_count(Fds, Want, Tries - 1)
     end.
