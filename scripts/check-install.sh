@@ -116,7 +116,9 @@ cc -std=c11 -D_DEFAULT_SOURCE -O2 -Wall -Wextra -o "$T/bind80" c_src/examples/bi
     { cat "$T/cc.log"; }
 check "bind80 links the shared library" sh -c "readelf -d '$T/bind80' | grep -q 'NEEDED.*libprocket.so.0'"
 chmod 755 "$T/bind80"
-(cd "$T/run" && as_nobody env LD_LIBRARY_PATH=/usr/local/lib "$T/bind80" "$HELPER" >"$T/bind80.out" 2>&1) &
+pchelper=$(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --variable=helper procket)
+check "pkg-config names the installed helper" test "$pchelper" = "$HELPER"
+(cd "$T/run" && as_nobody env LD_LIBRARY_PATH=/usr/local/lib "$T/bind80" "$pchelper" >"$T/bind80.out" 2>&1) &
 got=
 for _ in $(seq 50); do
     got=$(socat -T 2 - TCP4:127.0.0.1:80 </dev/null 2>/dev/null) && [ -n "$got" ] && break

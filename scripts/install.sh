@@ -138,7 +138,7 @@ install_all() {
     put 0644 "$ROOT/c_src/include/procket.h" "$INCLUDEDIR/procket.h"
     tmp=$(mktemp)
     sed -e "s|@PREFIX@|$PREFIX|" -e "s|@LIBDIR@|$LIBDIR|" -e "s|@INCLUDEDIR@|$INCLUDEDIR|" \
-        -e "s|@VERSION@|$VERSION|" "$ROOT/procket.pc.in" >"$tmp"
+        -e "s|@VERSION@|$VERSION|" -e "s|@LIBEXECDIR@|$LIBEXECDIR|" "$ROOT/procket.pc.in" >"$tmp"
     put 0644 "$tmp" "$PKGCONFIGDIR/procket.pc"
 
     # the Erlang application, where the VM looks (no -pa), finding the

@@ -215,7 +215,7 @@ readme_session(Config) ->
     Peer = ?config(peer, Config),
     Opts = case ?config(group, Config) of
                setuid -> [{protocol, udp}];
-               sudo -> [{progname, "sudo priv/procket"}, {protocol, udp}]
+               sudo -> [{progname, "sudo -n priv/procket"}, {protocol, udp}]
            end,
     Dir = filename:dirname(?config(ebin, Config)),
     %% the first session: procket:gen_udp_open/2, one close

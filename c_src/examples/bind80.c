@@ -4,7 +4,7 @@
  *
  *   bind80 [HELPER-COMMAND]     default: "procket" looked up in PATH
  *
- *   $ ./bind80 "/usr/local/lib/procket/procket" &
+ *   $ ./bind80 "$(pkg-config --variable=helper procket)" &
  *   $ nc 127.0.0.1 80
  *   hello from an unprivileged process on port 80
  */
