@@ -104,6 +104,18 @@ check "the unit's helper" grep -q "^ExecStart=$HELPER\$" "$D/usr/local/lib/syste
 check "pkg-config file" sh -c "grep -qx 'Version: $VSN' '$D/usr/local/lib/pkgconfig/procket.pc' &&
     grep -qx 'libdir=/usr/local/lib' '$D/usr/local/lib/pkgconfig/procket.pc'"
 
+# a package of the sources (hex): the file list of src/procket.app.src
+# names what exists, VERSION among it, and nothing built
+check "the package's file list" erl -noshell -eval '
+    {ok, [{application, procket, Props}]} = file:consult("src/procket.app.src"),
+    Files = proplists:get_value(files, Props),
+    true = lists:member("VERSION", Files),
+    [] = [F || F <- Files, not filelib:is_file(F)],
+    [] = [F || F <- Files, lists:prefix("priv", F) orelse lists:prefix("ebin", F)
+                           orelse lists:prefix("_build", F) orelse lists:prefix("c_src/build", F)],
+    {cmd, "cat VERSION"} = proplists:get_value(vsn, Props),
+    halt(0).'
+
 # --- the installed copy in place -----------------------------------------
 mount -t overlay overlay -o "lowerdir=$D/usr/local:/usr/local" /usr/local
 mount -t overlay overlay -o "lowerdir=$D$ERLLIB:$ERLLIB" "$ERLLIB"

@@ -124,7 +124,13 @@ install_all() {
                 die "setcap on $DESTDIR$HELPER failed"
             ;;
         plain)
-            chown root:root "$DESTDIR$HELPER" 2>/dev/null || true
+            # the file sudo runs as root must be root's; a package build
+            # as another user (DESTDIR, fakeroot) records the owner later
+            if ! chown root:root "$DESTDIR$HELPER" 2>/dev/null; then
+                [ -n "$DESTDIR" ] ||
+                    die "chown root:root $HELPER failed: a helper run through sudo must be root's"
+                echo "install: $DESTDIR$HELPER is not root's: make it root's before use" >&2
+            fi
             ;;
     esac
 
