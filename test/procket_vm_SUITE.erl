@@ -23,7 +23,7 @@
          file_close_waits/1, emfile_drop/1, blocking_reads_hold_no_worker/1,
          closes_hold_no_calls/1, killed_waits_end/1, close_ends_waits/1,
          blocking_write_writes_all/1, error_queue_wait/1, waits_yield/1,
-         ready_but_full/1, killed_caller_leaves_nothing/1]).
+         ready_but_full/1, unix_connects_free_workers/1, tcp_connects_yield/1, killed_caller_leaves_nothing/1]).
 
 -define(CALL, 15000).
 
@@ -35,7 +35,7 @@ all() ->
      no_thread_left, file_close_waits, emfile_drop, blocking_reads_hold_no_worker,
      closes_hold_no_calls, killed_caller_leaves_nothing, killed_waits_end,
      close_ends_waits, blocking_write_writes_all, error_queue_wait, waits_yield,
-     ready_but_full].
+     ready_but_full, unix_connects_free_workers, tcp_connects_yield].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -543,6 +543,54 @@ ready_but_full(Config) ->
         timer:sleep(300),
         [] = peer:call(Peer, procket_vm_peer, open_of, [As], ?CALL),
         ok = peer:call(Peer, procket, close, [B], ?CALL)
+    end).
+
+%% 66 connects in blocking mode to an AF_UNIX listener whose backlog is
+%% full (more than the 64 call workers they run on) hold no worker for
+%% good: each waits a slice and is asked again, so an AF_UNIX datagram
+%% send and receive meanwhile go through; killed and closed, they leave
+%% the VM's descriptors as they were. Before, each held a worker until
+%% the listener accepted, and every AF_UNIX call of the VM waited.
+unix_connects_free_workers(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL),
+        {Ls, Cs, Ps} = peer:call(Peer, procket_vm_peer, blocked_connects, [unix, 66], ?CALL),
+        pending = peer:call(Peer, procket_vm_peer, result, [lists:last(Ps), 500], ?CALL),
+        {ok, U} = peer:call(Peer, procket, socket, [local, dgram, 0], ?CALL),
+        {ok, U2} = peer:call(Peer, procket, socket, [local, dgram, 0], ?CALL),
+        Addr = <<1:16/native, 0, "procket-vm-connects-free-workers">>,
+        {Ms, ok} = peer:call(Peer, procket_vm_peer, timed,
+                             [{procket, bind, [U2, Addr]}, 5000], ?CALL),
+        ct:log("an AF_UNIX bind while 66 connects wait: ~p ms", [Ms]),
+        true = Ms < 2000,
+        ok = peer:call(Peer, procket, sendto, [U, <<"hi">>, 0, Addr], 5000),
+        {ok, <<"hi">>} = peer:call(Peer, procket, recv, [U2, 16], 5000),
+        [true = peer:call(Peer, erlang, exit, [P, kill], ?CALL) || P <- Ps],
+        [ok = peer:call(Peer, procket, close, [X], ?CALL) || X <- Cs ++ Ls ++ [U, U2]],
+        timer:sleep(300),
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL)
+    end).
+
+%% Ten TCP connects in blocking mode whose SYNs are dropped (a full
+%% backlog; TCP_SYNCNT 127: hours of retries) give their dirty schedulers
+%% back: a file operation returns within a second; close/1 of one ends its
+%% connect with ebadf; the rest, killed and closed, leave nothing.
+tcp_connects_yield(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL),
+        {Ls, [C | Cs], [P | Ps]} =
+            peer:call(Peer, procket_vm_peer, blocked_connects, [tcp, 10], ?CALL),
+        pending = peer:call(Peer, procket_vm_peer, result, [P, 300], ?CALL),
+        {FileMs, {ok, _}} = peer:call(Peer, procket_vm_peer, timed,
+                                      [{file, read_file_info, ["/"]}, 5000], ?CALL),
+        ct:log("a file operation while 10 connects wait: ~p ms", [FileMs]),
+        true = FileMs < 1000,
+        ok = peer:call(Peer, procket, close, [C], ?CALL),
+        {error, ebadf} = peer:call(Peer, procket_vm_peer, result, [P, 2000], ?CALL),
+        [true = peer:call(Peer, erlang, exit, [X, kill], ?CALL) || X <- Ps],
+        [ok = peer:call(Peer, procket, close, [X], ?CALL) || X <- Cs ++ Ls],
+        timer:sleep(300),
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL)
     end).
 
 %%% ------------------------------------------------------------------

@@ -9,7 +9,7 @@
          fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1,
          workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0,
          path_async/2, blocked_call/1, write_all/1, error_queue_read/0, cpu_ms/0,
-         many_waits/1, timed/2, netlink_full/1, open_of/1]).
+         many_waits/1, timed/2, netlink_full/1, open_of/1, blocked_connects/2]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -682,3 +682,41 @@ netlink_full(N) ->
 -spec open_of([integer()]) -> [integer()].
 open_of(FDs) ->
     [F || F <- FDs, procket:getsockname(F, <<0:128>>) =/= {error, ebadf}].
+
+%% @doc N stream sockets in blocking mode, each connecting in a process of
+%% its own (see result/2) to a listener that never accepts and whose
+%% backlog is full: `unix' an AF_UNIX listener (the connect waits for
+%% room), `tcp' a loopback TCP one (the SYNs are dropped; TCP_SYNCNT 127
+%% makes the handshake try for hours). Returns the listener (and what
+%% fills it) and the sockets and processes.
+-spec blocked_connects(unix | tcp, pos_integer()) -> {[integer()], [integer()], [pid()]}.
+blocked_connects(Kind, N) ->
+    {L, Addr, Family} =
+        case Kind of
+            unix ->
+                {ok, U} = procket:socket(local, stream, 0),
+                A = uaddr("c"),
+                ok = procket:bind(U, A),
+                {U, A, local};
+            tcp ->
+                {ok, T} = procket:socket(inet, stream, 0),
+                ok = procket:bind(T, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+                {ok, A} = procket:getsockname(T, 16),
+                {T, A, inet}
+        end,
+    ok = procket:listen(L, 0),
+    %% fill the backlog: connections nobody accepts
+    Fill = [begin
+                {ok, F} = procket:socket(Family, stream, 0),
+                _ = procket:connect(F, Addr),
+                F
+            end || _ <- lists:seq(1, 2)],
+    timer:sleep(100),
+    Cs = [begin
+              {ok, C} = procket:socket(Family, stream, 0),
+              Kind =:= tcp andalso
+                  (ok = procket:setsockopt(C, 'IPPROTO_TCP', 'TCP_SYNCNT', 127)),
+              {ok, _} = procket:ioctl(C, 'FIONBIO', <<0:32/native>>),
+              C
+          end || _ <- lists:seq(1, N)],
+    {[L | Fill], Cs, [spawn(fun() -> answer(procket:connect(C, Addr)) end) || C <- Cs]}.

@@ -1320,6 +1320,67 @@ ERL_NIF_TERM procket_sock_bind(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 }
 
 /* sock_connect(FD, Sockaddr) -> ok | {error, Posix}; <<>> is NULL */
+/* connect(2) of a stream socket in blocking mode, procket's alone, a
+ * slice at a time: SO_SNDTIMEO, which bounds the connect's wait (a TCP
+ * handshake, an AF_UNIX listener's full backlog), is set to one slice
+ * for the call and put back. A TCP connect that timed out goes on in
+ * the kernel (EINPROGRESS, then EALREADY): the call gives its dirty
+ * scheduler back and comes again (with a third argument: it was started,
+ * so EISCONN then means done) until the handshake ends, the descriptor
+ * is closed ({error, ebadf}) or the caller is gone. An AF_UNIX connect
+ * that timed out left nothing (EAGAIN): on the worker it runs on, the
+ * caller is told to call again ('$procket_retry'), so that no worker
+ * waits for a listener for good. Nothing else can use the socket until
+ * it is connected, so the timeout set meanwhile affects no other call. */
+static ERL_NIF_TERM connect_slice(ErlNifEnv *env, struct pk_op *op, const ErlNifBinary *sa,
+                                  int argc, const ERL_NIF_TERM argv[])
+{
+    struct timeval old, slice = {0, PK_WAIT_SLICE_MS * 1000};
+    socklen_t len = sizeof(old);
+    int rc, err, started = argc == 3;
+
+    if (getsockopt(op->fd, SOL_SOCKET, SO_SNDTIMEO, &old, &len) < 0 || len != sizeof(old) ||
+        setsockopt(op->fd, SOL_SOCKET, SO_SNDTIMEO, &slice, sizeof(slice)) < 0) {
+        /* as the kernel does it, then */
+        rc = connect(op->fd, sa->size ? (const struct sockaddr *)sa->data : NULL,
+                     (socklen_t)sa->size);
+        err = errno;
+        op_end(env, op);
+        return rc < 0 ? error_tuple(env, err) : a_ok;
+    }
+    do {
+        rc = connect(op->fd, sa->size ? (const struct sockaddr *)sa->data : NULL,
+                     (socklen_t)sa->size);
+    } while (rc < 0 && errno == EINTR);
+    err = errno;
+    (void)setsockopt(op->fd, SOL_SOCKET, SO_SNDTIMEO, &old, sizeof(old));
+    if (rc == 0 || (started && err == EISCONN)) {
+        op_end(env, op);
+        return a_ok;
+    }
+    if (err != EINPROGRESS && err != EALREADY && err != EAGAIN) {
+        op_end(env, op);
+        return error_tuple(env, err);
+    }
+    if (op_closing(op)) {
+        op_end(env, op);
+        return error_tuple(env, EBADF);
+    }
+    op_end(env, op);
+    if (pk_worker)
+        return a_retry; /* its caller calls again, the worker is free */
+    if (!enif_is_current_process_alive(env))
+        return error_tuple(env, ECANCELED);
+    {
+        ERL_NIF_TERM args[3];
+        args[0] = argv[0];
+        args[1] = argv[1];
+        args[2] = a_ok; /* started */
+        return enif_schedule_nif(env, "sock_connect", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                 procket_sock_connect, 3, args);
+    }
+}
+
 ERL_NIF_TERM procket_sock_connect(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifBinary sa;
@@ -1330,6 +1391,9 @@ ERL_NIF_TERM procket_sock_connect(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_DIRTY | ROUTE_SEND | ROUTE_PATH, procket_sock_connect,
              "sock_connect", argc, argv);
+    if (op.type == SOCK_STREAM && op.s == NULL && in_blocking_mode(op.fd) &&
+        !is_shared(op.fd))
+        return connect_slice(env, &op, &sa, argc, argv);
     rc = connect(op.fd, sa.size ? (const struct sockaddr *)sa.data : NULL,
                  (socklen_t)sa.size);
     err = errno;
