@@ -23,7 +23,8 @@
          file_close_waits/1, emfile_drop/1, blocking_reads_hold_no_worker/1,
          closes_hold_no_calls/1, killed_waits_end/1, close_ends_waits/1,
          blocking_write_writes_all/1, error_queue_wait/1, waits_yield/1,
-         ready_but_full/1, unix_connects_free_workers/1, tcp_connects_yield/1, killed_caller_leaves_nothing/1]).
+         ready_but_full/1, unix_connects_free_workers/1, tcp_connects_yield/1,
+         accept_herd/1, killed_caller_leaves_nothing/1]).
 
 -define(CALL, 15000).
 
@@ -35,7 +36,7 @@ all() ->
      no_thread_left, file_close_waits, emfile_drop, blocking_reads_hold_no_worker,
      closes_hold_no_calls, killed_caller_leaves_nothing, killed_waits_end,
      close_ends_waits, blocking_write_writes_all, error_queue_wait, waits_yield,
-     ready_but_full, unix_connects_free_workers, tcp_connects_yield].
+     ready_but_full, unix_connects_free_workers, tcp_connects_yield, accept_herd].
 
 init_per_suite(Config) ->
     "0" = string:trim(os:cmd("id -u")),
@@ -591,6 +592,26 @@ tcp_connects_yield(Config) ->
         [ok = peer:call(Peer, procket, close, [X], ?CALL) || X <- Cs ++ Ls],
         timer:sleep(300),
         Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL)
+    end).
+
+%% Four processes accept in blocking mode on one listener (poll(2) wakes
+%% them all for each connection, one gets it): 40 connections are all
+%% accepted, and after close/1 of the listener and the accepters killed,
+%% fifteen times over, the VM's descriptors are as they were (the
+%% listener closed) and a file operation returns at once. Before, the
+%% accepts that lost the race sat in accept(2) for good, holding their
+%% dirty schedulers and keeping the closed listener open.
+accept_herd(Config) ->
+    with_peer(Config, [], fun(Peer) ->
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL),
+        [begin
+             {40, ok} = peer:call(Peer, procket_vm_peer, accept_herd, [4, 40], ?CALL)
+         end || _ <- lists:seq(1, 15)],
+        timer:sleep(300),
+        Before = peer:call(Peer, procket_vm_peer, open_fds, [], ?CALL),
+        {FileMs, {ok, _}} = peer:call(Peer, procket_vm_peer, timed,
+                                      [{file, read_file_info, ["/"]}, 5000], ?CALL),
+        true = FileMs < 1000
     end).
 
 %%% ------------------------------------------------------------------

@@ -9,7 +9,8 @@
          fuse_socket/0, fuse_take/1, emfile_drop/1, release/1, blocking_readers/1,
          workers/1, stuck_closes/1, fd_message/0, recvmsg_async/1, open_fds/0,
          path_async/2, blocked_call/1, write_all/1, error_queue_read/0, cpu_ms/0,
-         many_waits/1, timed/2, netlink_full/1, open_of/1, blocked_connects/2]).
+         many_waits/1, timed/2, netlink_full/1, open_of/1, blocked_connects/2,
+         accept_herd/2]).
 
 %% @doc The VM's own descriptors (none of them procket's).
 -spec vm_fds() -> [non_neg_integer()].
@@ -720,3 +721,32 @@ blocked_connects(Kind, N) ->
               C
           end || _ <- lists:seq(1, N)],
     {[L | Fill], Cs, [spawn(fun() -> answer(procket:connect(C, Addr)) end) || C <- Cs]}.
+
+%% @doc N processes accept, over and over, on one TCP listener in blocking
+%% mode (each connection accepted is closed) while Conns clients connect
+%% with gen_tcp; then close/1 of the listener and the accepters killed.
+%% Returns how many connections were accepted and what close/1 said.
+-spec accept_herd(pos_integer(), pos_integer()) -> {non_neg_integer(), term()}.
+accept_herd(N, Conns) ->
+    {ok, L} = procket:socket(inet, stream, 0),
+    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    ok = procket:listen(L, 64),
+    {ok, <<_:16, Port:16, _/binary>>} = procket:getsockname(L, 16),
+    {ok, _} = procket:ioctl(L, 'FIONBIO', <<0:32/native>>),
+    Counter = counters:new(1, []),
+    Loop = fun Loop() ->
+                   case procket:accept(L) of
+                       {ok, S} -> _ = procket:close(S), counters:add(Counter, 1, 1), Loop();
+                       _ -> ok
+                   end
+           end,
+    Ps = [spawn(Loop) || _ <- lists:seq(1, N)],
+    timer:sleep(100),
+    [begin
+         {ok, C} = gen_tcp:connect({127, 0, 0, 1}, Port, [], 2000),
+         ok = gen_tcp:close(C)
+     end || _ <- lists:seq(1, Conns)],
+    timer:sleep(300),
+    Closed = procket:close(L),
+    [exit(P, kill) || P <- Ps],
+    {counters:get(Counter, 1), Closed}.

@@ -201,6 +201,11 @@ struct pk_issued {
                             * process may hold the same open file */
     unsigned char used;
     unsigned char closing; /* close/1 came while busy: the last call closes */
+    /* calls in blocking mode that set SO_RCVTIMEO (0) or SO_SNDTIMEO (1)
+     * to a slice (timeo_begin): the first saves the socket's own value,
+     * the last puts it back */
+    unsigned timeo_users[2];
+    struct timeval timeo_saved[2];
 };
 static struct pk_issued *iss;
 static size_t iss_len;
@@ -252,6 +257,7 @@ int procket_sock_issue(int fd)
     iss[fd].shared = 0;
     iss[fd].used = 1;
     iss[fd].closing = 0;
+    iss[fd].timeo_users[0] = iss[fd].timeo_users[1] = 0;
 out:
     enif_mutex_unlock(reg_mtx);
     return rc;
@@ -1320,6 +1326,47 @@ ERL_NIF_TERM procket_sock_bind(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 }
 
 /* sock_connect(FD, Sockaddr) -> ok | {error, Posix}; <<>> is NULL */
+/* SO_RCVTIMEO (which 0) or SO_SNDTIMEO (1) of the integer descriptor fd
+ * set to one slice while a call in blocking mode waits in the kernel:
+ * 0, or -1 when it could not be (then the call waits as the kernel
+ * does). Counted per descriptor, so that calls at the same time (a herd
+ * of accepts) put back the socket's own value, not a slice. */
+static int timeo_begin(int fd, int which)
+{
+    struct timeval slice = {0, PK_WAIT_SLICE_MS * 1000};
+    int opt = which == 0 ? SO_RCVTIMEO : SO_SNDTIMEO, rc = -1;
+
+    enif_mutex_lock(reg_mtx);
+    if (fd >= 0 && (size_t)fd < iss_len && iss[fd].used) {
+        if (iss[fd].timeo_users[which] > 0) {
+            iss[fd].timeo_users[which]++;
+            rc = 0;
+        } else {
+            socklen_t len = sizeof(iss[fd].timeo_saved[which]);
+            if (getsockopt(fd, SOL_SOCKET, opt, &iss[fd].timeo_saved[which], &len) == 0 &&
+                len == sizeof(struct timeval) &&
+                setsockopt(fd, SOL_SOCKET, opt, &slice, sizeof(slice)) == 0) {
+                iss[fd].timeo_users[which] = 1;
+                rc = 0;
+            }
+        }
+    }
+    enif_mutex_unlock(reg_mtx);
+    return rc;
+}
+
+static void timeo_end(int fd, int which)
+{
+    int opt = which == 0 ? SO_RCVTIMEO : SO_SNDTIMEO;
+
+    enif_mutex_lock(reg_mtx);
+    if (fd >= 0 && (size_t)fd < iss_len && iss[fd].timeo_users[which] > 0 &&
+        --iss[fd].timeo_users[which] == 0)
+        (void)setsockopt(fd, SOL_SOCKET, opt, &iss[fd].timeo_saved[which],
+                         sizeof(iss[fd].timeo_saved[which]));
+    enif_mutex_unlock(reg_mtx);
+}
+
 /* connect(2) of a stream socket in blocking mode, procket's alone, a
  * slice at a time: SO_SNDTIMEO, which bounds the connect's wait (a TCP
  * handshake, an AF_UNIX listener's full backlog), is set to one slice
@@ -1335,12 +1382,9 @@ ERL_NIF_TERM procket_sock_bind(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 static ERL_NIF_TERM connect_slice(ErlNifEnv *env, struct pk_op *op, const ErlNifBinary *sa,
                                   int argc, const ERL_NIF_TERM argv[])
 {
-    struct timeval old, slice = {0, PK_WAIT_SLICE_MS * 1000};
-    socklen_t len = sizeof(old);
     int rc, err, started = argc == 3;
 
-    if (getsockopt(op->fd, SOL_SOCKET, SO_SNDTIMEO, &old, &len) < 0 || len != sizeof(old) ||
-        setsockopt(op->fd, SOL_SOCKET, SO_SNDTIMEO, &slice, sizeof(slice)) < 0) {
+    if (timeo_begin(op->fd, 1) != 0) {
         /* as the kernel does it, then */
         rc = connect(op->fd, sa->size ? (const struct sockaddr *)sa->data : NULL,
                      (socklen_t)sa->size);
@@ -1353,7 +1397,7 @@ static ERL_NIF_TERM connect_slice(ErlNifEnv *env, struct pk_op *op, const ErlNif
                      (socklen_t)sa->size);
     } while (rc < 0 && errno == EINTR);
     err = errno;
-    (void)setsockopt(op->fd, SOL_SOCKET, SO_SNDTIMEO, &old, sizeof(old));
+    timeo_end(op->fd, 1);
     if (rc == 0 || (started && err == EISCONN)) {
         op_end(env, op);
         return a_ok;
@@ -1423,29 +1467,51 @@ ERL_NIF_TERM procket_sock_accept(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     unsigned long salen;
     socklen_t len;
     struct pk_op op;
-    int fd, err;
+    int fd, err, sliced;
 
     if (!get_size(env, argv[1], PK_SOCKADDR_MAX, &salen))
         return enif_make_badarg(env);
     OP_BEGIN(env, argv[0], &op, CHECK_DIRTY, procket_sock_accept,
              "sock_accept", argc, argv);
     len = (socklen_t)salen;
-    /* in blocking mode, the wait is wait_ready's, a slice at a time (then
-     * accept(2) may still wait if another caller took the connection
-     * meanwhile: see the README) */
-    if (in_blocking_mode(op.fd) && listening(op.fd) &&
-        (err = wait_ready(env, &op, POLLIN, PK_WAIT_SLICE_MS)) != 0) {
-        op_end(env, &op);
-        if (err == PK_NOT_YET)
-            return enif_schedule_nif(env, "sock_accept", ERL_NIF_DIRTY_JOB_IO_BOUND,
-                                     procket_sock_accept, argc, argv);
-        return error_tuple(env, err);
+    sliced = 0;
+    if (in_blocking_mode(op.fd) && listening(op.fd)) {
+        /* in blocking mode, a slice at a time: SO_RCVTIMEO bounds
+         * accept(2) itself (a herd of accepts woken for one connection
+         * then waits no longer than a slice either); a socket that is
+         * not procket's alone waits with wait_ready, then in accept(2)
+         * if another caller took the connection meanwhile (README) */
+        if (op.s == NULL && !is_shared(op.fd) && timeo_begin(op.fd, 0) == 0) {
+            sliced = 1;
+        } else if ((err = wait_ready(env, &op, POLLIN, PK_WAIT_SLICE_MS)) != 0) {
+            op_end(env, &op);
+            if (err == PK_NOT_YET)
+                return enif_schedule_nif(env, "sock_accept", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                         procket_sock_accept, argc, argv);
+            return error_tuple(env, err);
+        }
     }
     do {
         fd = accept4(op.fd, salen ? &sa.sa : NULL, salen ? &len : NULL,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     } while (fd < 0 && errno == EINTR);
     err = errno;
+    if (sliced) {
+        timeo_end(op.fd, 0);
+        if (fd < 0 && (err == EAGAIN || err == EWOULDBLOCK)) {
+            /* a slice passed: the scheduler goes back, the call comes
+             * again, unless the descriptor was closed or the caller is
+             * gone */
+            int closing = op_closing(&op);
+            op_end(env, &op);
+            if (closing)
+                return error_tuple(env, EBADF);
+            if (!enif_is_current_process_alive(env))
+                return error_tuple(env, ECANCELED);
+            return enif_schedule_nif(env, "sock_accept", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                     procket_sock_accept, argc, argv);
+        }
+    }
     op_end(env, &op);
     if (fd < 0)
         return error_tuple(env, err);
