@@ -39,16 +39,22 @@
 %% @doc See {@link procket:gen_udp_open/2}.
 -spec gen_udp_open(0..65535, list()) -> {ok, gen_udp:socket()} | {error, term()}.
 gen_udp_open(Port, Options) ->
-    {Mine, Theirs} = split(udp, check(Options)),
-    adopt(Port, family(kind(dgram, Mine), Theirs),
-          fun(FD, Inet6) -> gen_udp:open(0, otp_options(FD, Inet6, Theirs)) end).
+    otp_open(udp, Port, Options).
 
 %% @doc See {@link procket:gen_tcp_listen/2}.
 -spec gen_tcp_listen(0..65535, list()) -> {ok, gen_tcp:socket()} | {error, term()}.
 gen_tcp_listen(Port, Options) ->
-    {Mine, Theirs} = split(tcp, check(Options)),
-    adopt(Port, family(kind(stream, Mine), Theirs),
-          fun(FD, Inet6) -> gen_tcp:listen(0, otp_options(FD, Inet6, Theirs)) end).
+    otp_open(tcp, Port, Options).
+
+%% gen_udp:open/2 (udp) or gen_tcp:listen/2 (tcp) of procket's descriptor.
+otp_open(Kind, Port, Options) ->
+    {Mine, Theirs} = split(Kind, check(Options)),
+    {Type, Open} = case Kind of
+                       udp -> {dgram, fun gen_udp:open/2};
+                       tcp -> {stream, fun gen_tcp:listen/2}
+                   end,
+    adopt(Port, family(kind(Type, Mine), Theirs),
+          fun(FD, Inet6) -> Open(0, otp_options(FD, Inet6, Theirs)) end).
 
 %% @doc See {@link procket:socket_open/2}.
 -spec socket_open(0..65535, list()) -> {ok, socket:socket()} | {error, term()}.

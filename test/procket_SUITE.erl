@@ -10,6 +10,8 @@
 %% that VM and talks to them with socat from the root side.
 -module(procket_SUITE).
 
+-import(procket_ct_stage, [stage_release/2, make_dir/2]).
+
 -include_lib("common_test/include/ct.hrl").
 -include_lib("kernel/include/file.hrl").
 
@@ -94,7 +96,10 @@ init_per_suite(Config) ->
     true = lists:prefix("/tmp/procket_ct.", Stage),
     ok = file:change_mode(Stage, 8#755),
     %% setuid/: the helper setuid root; plain/: an ordinary 0755 copy.
-    [stage_release(Root, filename:join(Stage, D)) || D <- ["setuid", "plain"]],
+    [begin
+         ok = make_dir(filename:join(Stage, D), 8#755),
+         ok = stage_release(Root, filename:join(Stage, D))
+     end || D <- ["setuid", "plain"]],
     Setuid = filename:join(Stage, "setuid/priv/procket"),
     ok = file:change_owner(Setuid, 0, 0),
     ok = file:change_mode(Setuid, 8#4755),   % the last chmod: keeps the bit
@@ -1596,25 +1601,6 @@ repo_root(Config) ->
             filename:absname(filename:join([?config(data_dir, Config), "..", ".."]))
     end.
 
-%% Copies Root/ebin and Root/priv into Dir, readable by everyone.
-stage_release(Root, Dir) ->
-    ok = make_dir(Dir, 8#755),
-    [begin
-         To = filename:join(Dir, Sub),
-         ok = make_dir(To, 8#755),
-         {ok, Files} = file:list_dir(filename:join(Root, Sub)),
-         [begin
-              From = filename:join([Root, Sub, F]),
-              {ok, #file_info{mode = Mode}} = file:read_file_info(From),
-              {ok, _} = file:copy(From, filename:join(To, F)),
-              ok = file:change_mode(filename:join(To, F), (Mode band 8#777) bor 8#444)
-          end || F <- Files]
-     end || Sub <- ["ebin", "priv"]],
-    ok.
-
-make_dir(Dir, Mode) ->
-    ok = file:make_dir(Dir),
-    file:change_mode(Dir, Mode).
 
 script(Dir, Name, Text) ->
     Path = filename:join(Dir, Name),

@@ -10,6 +10,8 @@
 %% test' runs it.
 -module(procket_broker_SUITE).
 
+-import(procket_ct_stage, [stage_release/2, make_dir/2, repo_root/0]).
+
 -include_lib("common_test/include/ct.hrl").
 -include_lib("kernel/include/file.hrl").
 
@@ -316,19 +318,7 @@ worker_killed(Config) ->
         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
                              ?CALL_TIMEOUT),
         ok = peer:call(Peer, procket, close, [FD]),
-        %% workers that end or stop having said nothing (a caller stops
-        %% its worker before the broker heard of it; the OOM killer) are
-        %% seen all the same and replaced: here every waiting one, stopped
-        %% then killed
-        [begin
-             ok = wait_until(fun() -> length([P || {P, 0} <- children(Broker)]) =:= 8 end, 50),
-             Idle = [P || {P, 0} <- children(Broker)],
-             [ok = run("kill -" ++ Sig ++ " " ++ P) || P <- Idle],
-             ok = wait_until(fun() -> Idle -- [P || {P, _} <- children(Broker)] =:= Idle end, 50),
-             {ok, FD2} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
-                                   ?CALL_TIMEOUT),
-             ok = peer:call(Peer, procket, close, [FD2])
-         end || Sig <- ["STOP", "KILL"]]
+        ok = idle_workers_replaced(Peer, Sock, Broker)
     after
         peer:stop(Peer),
         _ = no_log(Log)
@@ -645,19 +635,7 @@ stopped_workers(Config) ->
         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
                              ?CALL_TIMEOUT),
         ok = peer:call(Peer, procket, close, [FD]),
-        %% workers that end or stop having said nothing (a caller stops
-        %% its worker before the broker heard of it; the OOM killer) are
-        %% seen all the same and replaced: here every waiting one, stopped
-        %% then killed
-        [begin
-             ok = wait_until(fun() -> length([P || {P, 0} <- children(Broker)]) =:= 8 end, 50),
-             Idle = [P || {P, 0} <- children(Broker)],
-             [ok = run("kill -" ++ Sig ++ " " ++ P) || P <- Idle],
-             ok = wait_until(fun() -> Idle -- [P || {P, _} <- children(Broker)] =:= Idle end, 50),
-             {ok, FD2} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
-                                   ?CALL_TIMEOUT),
-             ok = peer:call(Peer, procket, close, [FD2])
-         end || Sig <- ["STOP", "KILL"]]
+        ok = idle_workers_replaced(Peer, Sock, Broker)
     after
         peer:stop(Peer),
         _ = no_log(Log)
@@ -966,6 +944,22 @@ run(Cmd) ->
         Other -> {error, {Cmd, Other}}
     end.
 
+%% Workers that end or stop having said nothing (a caller stops its
+%% worker before the broker heard of it; the OOM killer) are seen all the
+%% same and replaced: every waiting one, stopped then killed, and each
+%% time the broker serves the next request.
+idle_workers_replaced(Peer, Sock, Broker) ->
+    [begin
+         ok = wait_until(fun() -> length([P || {P, 0} <- children(Broker)]) =:= 8 end, 50),
+         Idle = [P || {P, 0} <- children(Broker)],
+         [ok = run("kill -" ++ Sig ++ " " ++ P) || P <- Idle],
+         ok = wait_until(fun() -> Idle -- [P || {P, _} <- children(Broker)] =:= Idle end, 50),
+         {ok, FD} = peer:call(Peer, procket, open, [0, [{broker, Sock}, {protocol, udp}]],
+                              ?CALL_TIMEOUT),
+         ok = peer:call(Peer, procket, close, [FD])
+     end || Sig <- ["STOP", "KILL"]],
+    ok.
+
 wait_until(Fun, Tries) ->
     case Fun() of
         true -> ok;
@@ -973,27 +967,3 @@ wait_until(Fun, Tries) ->
         false -> {error, gave_up}
     end.
 
-repo_root() ->
-    case os:getenv("PROCKET_ROOT") of
-        Root when is_list(Root), Root =/= "" -> Root;
-        _ -> error(no_procket_root)
-    end.
-
-%% Copies Root/ebin and Root/priv into Dir, readable by everyone.
-stage_release(Root, Dir) ->
-    [begin
-         To = filename:join(Dir, Sub),
-         ok = make_dir(To, 8#755),
-         {ok, Files} = file:list_dir(filename:join(Root, Sub)),
-         [begin
-              From = filename:join([Root, Sub, F]),
-              {ok, #file_info{mode = Mode}} = file:read_file_info(From),
-              {ok, _} = file:copy(From, filename:join(To, F)),
-              ok = file:change_mode(filename:join(To, F), (Mode band 8#777) bor 8#444)
-          end || F <- Files]
-     end || Sub <- ["ebin", "priv"]],
-    ok.
-
-make_dir(Dir, Mode) ->
-    ok = file:make_dir(Dir),
-    file:change_mode(Dir, Mode).

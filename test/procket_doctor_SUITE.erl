@@ -16,6 +16,8 @@
 %% Runs as root through scripts/ct-doctor.sh (scripts/ct.sh).
 -module(procket_doctor_SUITE).
 
+-import(procket_ct_stage, [stage_release/2, make_dir/2, repo_root/0]).
+
 -include_lib("common_test/include/ct.hrl").
 -include_lib("kernel/include/file.hrl").
 
@@ -627,27 +629,3 @@ run(Cmd) ->
         Other -> {error, {Cmd, Other}}
     end.
 
-repo_root() ->
-    case os:getenv("PROCKET_ROOT") of
-        Root when is_list(Root), Root =/= "" -> Root;
-        _ -> error(no_procket_root)
-    end.
-
-%% Copies Root/ebin and Root/priv into Dir, readable by everyone.
-stage_release(Root, Dir) ->
-    [begin
-         To = filename:join(Dir, Sub),
-         ok = make_dir(To, 8#755),
-         {ok, Files} = file:list_dir(filename:join(Root, Sub)),
-         [begin
-              From = filename:join([Root, Sub, F]),
-              {ok, #file_info{mode = Mode}} = file:read_file_info(From),
-              {ok, _} = file:copy(From, filename:join(To, F)),
-              ok = file:change_mode(filename:join(To, F), (Mode band 8#777) bor 8#444)
-          end || F <- Files]
-     end || Sub <- ["ebin", "priv"]],
-    ok.
-
-make_dir(Dir, Mode) ->
-    ok = file:make_dir(Dir),
-    file:change_mode(Dir, Mode).

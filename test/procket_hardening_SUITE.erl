@@ -24,6 +24,8 @@
 %% the helper's direct callers run as uid/gid 65534 through setpriv.
 -module(procket_hardening_SUITE).
 
+-import(procket_ct_stage, [stage_release/2, make_dir/2]).
+
 -include_lib("common_test/include/ct.hrl").
 -include_lib("kernel/include/file.hrl").
 
@@ -1519,24 +1521,6 @@ repo_root(Config) ->
             filename:absname(filename:join([?config(data_dir, Config), "..", ".."]))
     end.
 
-%% Copies Root/ebin and Root/priv into Dir, readable by everyone.
-stage_release(Root, Dir) ->
-    lists:foreach(
-      fun(Sub) ->
-              To = filename:join(Dir, Sub),
-              ok = make_dir(To, 8#755),
-              {ok, Files} = file:list_dir(filename:join(Root, Sub)),
-              [begin
-                   From = filename:join([Root, Sub, F]),
-                   {ok, #file_info{mode = Mode}} = file:read_file_info(From),
-                   {ok, _} = file:copy(From, filename:join(To, F)),
-                   ok = file:change_mode(filename:join(To, F), (Mode band 8#777) bor 8#444)
-               end || F <- Files]
-      end, ["ebin", "priv"]).
-
-make_dir(Dir, Mode) ->
-    ok = file:make_dir(Dir),
-    file:change_mode(Dir, Mode).
 
 run(Cmd) ->
     case os:cmd(Cmd ++ " >/dev/null 2>&1; echo $?") of

@@ -95,10 +95,7 @@ beam_address() ->
 %% ends the linger) and how long the close took.
 -spec linger_close(close_handle | owner_exit | gc | close | none) -> {integer(), integer()}.
 linger_close(How) ->
-    {ok, L} = procket:socket(inet, stream, 0),
-    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
-    ok = procket:listen(L, 1),
-    {ok, Addr} = procket:getsockname(L, 16),
+    {L, Addr} = tcp_listener(1),
     {ok, C} = procket:socket(inet, stream, 0),
     _ = procket:connect(C, Addr),
     timer:sleep(50),
@@ -457,10 +454,7 @@ blocking_readers(N) ->
 %% its linger) and the closing processes.
 -spec stuck_closes(pos_integer()) -> {[integer()], [pid()]}.
 stuck_closes(N) ->
-    {ok, L} = procket:socket(inet, stream, 0),
-    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
-    ok = procket:listen(L, N),
-    {ok, Addr} = procket:getsockname(L, 16),
+    {L, Addr} = tcp_listener(N),
     Pairs = [begin
                  {ok, C} = procket:socket(inet, stream, 0),
                  ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_SNDBUF', 4096),
@@ -541,15 +535,10 @@ blocked_call(Kind) ->
                 ok = procket:bind(U, uaddr("b")),
                 {U, fun() -> procket:read(U, 16) end, []};
             accept_tcp ->
-                {ok, L} = procket:socket(inet, stream, 0),
-                ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
-                ok = procket:listen(L, 5),
+                {L, _} = tcp_listener(5),
                 {L, fun() -> procket:accept(L) end, []};
             write_tcp ->
-                {ok, L} = procket:socket(inet, stream, 0),
-                ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
-                ok = procket:listen(L, 1),
-                {ok, Addr} = procket:getsockname(L, 16),
+                {L, Addr} = tcp_listener(1),
                 {ok, C} = procket:socket(inet, stream, 0),
                 ok = procket:setsockopt(C, 'SOL_SOCKET', 'SO_SNDBUF', 4096),
                 _ = procket:connect(C, Addr),
@@ -567,10 +556,7 @@ blocked_call(Kind) ->
 %% write(2) in C) and how many bytes the peer got.
 -spec write_all({write | writev, pos_integer()}) -> {term(), non_neg_integer()}.
 write_all({How, Size}) ->
-    {ok, L} = procket:socket(inet, stream, 0),
-    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
-    ok = procket:listen(L, 1),
-    {ok, Addr} = procket:getsockname(L, 16),
+    {L, Addr} = tcp_listener(1),
     {ok, C} = procket:socket(inet, stream, 0),
     _ = procket:connect(C, Addr),
     {ok, S} = accept_retry(L, 100),
@@ -728,10 +714,7 @@ blocked_connects(Kind, N) ->
 %% Returns how many connections were accepted and what close/1 said.
 -spec accept_herd(pos_integer(), pos_integer()) -> {non_neg_integer(), term()}.
 accept_herd(N, Conns) ->
-    {ok, L} = procket:socket(inet, stream, 0),
-    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
-    ok = procket:listen(L, 64),
-    {ok, <<_:16, Port:16, _/binary>>} = procket:getsockname(L, 16),
+    {L, <<_:16, Port:16, _/binary>>} = tcp_listener(64),
     {ok, _} = procket:ioctl(L, 'FIONBIO', <<0:32/native>>),
     Counter = counters:new(1, []),
     Loop = fun Loop() ->
@@ -750,3 +733,12 @@ accept_herd(N, Conns) ->
     Closed = procket:close(L),
     [exit(P, kill) || P <- Ps],
     {counters:get(Counter, 1), Closed}.
+
+%% A TCP socket listening on 127.0.0.1 (a port the kernel picks) with
+%% this backlog, and its address.
+tcp_listener(Backlog) ->
+    {ok, L} = procket:socket(inet, stream, 0),
+    ok = procket:bind(L, <<2:16/native, 0:16, 127, 0, 0, 1, 0:64>>),
+    ok = procket:listen(L, Backlog),
+    {ok, Addr} = procket:getsockname(L, 16),
+    {L, Addr}.

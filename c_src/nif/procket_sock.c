@@ -2059,6 +2059,19 @@ static long pk_ms_since(const struct timespec *t0)
     return (long)(t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
+/* What rw_dirty does after wait_ready said w: 0 go on (ready);
+ * PK_RESCHEDULE (the slice passed); -1 with *err set (closed, caller
+ * gone, poll failed). */
+static ssize_t waited(int w, int *err)
+{
+    if (w == 0)
+        return 0;
+    if (w == PK_NOT_YET)
+        return PK_RESCHEDULE;
+    *err = w;
+    return -1;
+}
+
 static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iovec *iov0,
                         int n, int writing, size_t *progress)
 {
@@ -2094,7 +2107,6 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
     (void)clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         long left = PK_WAIT_SLICE_MS - pk_ms_since(&t0);
-        int w;
 
         r = rw_nowait(op->fd, iov, n, writing, sock);
         err = errno;
@@ -2102,15 +2114,9 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
             /* no RWF_NOWAIT: once ready (a wait in blocking mode) */
             struct pollfd p = {op->fd, events, 0};
             if (in_blocking_mode(op->fd)) {
-                w = wait_ready(env, op, events, left > 0 ? (int)left : 0);
-                if (w == PK_NOT_YET) {
-                    r = PK_RESCHEDULE;
+                if ((r = waited(wait_ready(env, op, events, left > 0 ? (int)left : 0),
+                                &err)) != 0)
                     break;
-                }
-                if ((err = w) != 0) {
-                    r = -1;
-                    break;
-                }
             } else if (poll(&p, 1, 0) == 0) {
                 r = -1;
                 err = EAGAIN;
@@ -2129,15 +2135,8 @@ static ssize_t rw_dirty(ErlNifEnv *env, const struct pk_op *op, const struct iov
                 r = PK_RESCHEDULE;
                 break;
             }
-            w = wait_ready(env, op, events, (int)left);
-            if (w == PK_NOT_YET) {
-                r = PK_RESCHEDULE;
+            if ((r = waited(wait_ready(env, op, events, (int)left), &err)) != 0)
                 break;
-            }
-            if ((err = w) != 0) {
-                r = -1;
-                break;
-            }
             waited_ready = 1;
             continue;
         }
